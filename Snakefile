@@ -1,0 +1,39 @@
+# ffrepro: reproduction of "Why Forward-Forward Hasn't Become the New Paradigm" (Feb 2026).
+# Experiments: ../shared/PROTOCOL.md. Hyperparameters and the experiment matrix: config.yaml.
+#   snakemake --cores all                                  full preset (the reproduction)
+#   snakemake --cores 2 --configfile presets/quick.yaml    quick preset (<= 15 min, 2-core CPU)
+
+import os
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: "config.yaml"
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+# Jobs import the ffmodels that sits next to this Snakefile, whatever the executor or env.
+sys.path.insert(0, workflow.basedir)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
+
+from ffmodels.config import ConfigError, check_config
+
+try:
+    check_config(config)
+except ConfigError as err:
+    raise ValueError(f"invalid config: {err}") from None
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/transfer.smk"
+include: "workflow/rules/tables.smk"
+
+
+rule all:
+    input:
+        TABLE_FILES,
+    default_target: True

@@ -1,0 +1,58 @@
+"""Backprop baseline: the same MLP with a linear head, cross-entropy (PROTOCOL section 3)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ffmodels.families import register
+from ffmodels.families.base import PretrainModel
+
+
+@dataclasses.dataclass(frozen=True)
+class BPHParams:
+    hidden: list[int]
+    epochs: int
+    batch_size: int
+    lr: float
+
+
+@register
+class BPNet(PretrainModel):
+    family = "bp"
+    HParams = BPHParams
+    ARCH_KEYS = ("hidden",)
+    uses_label_input = False
+
+    def __init__(self, hp: BPHParams, in_dim: int, n_classes: int):
+        super().__init__(hp, in_dim, n_classes)
+        dims = [in_dim, *hp.hidden]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.head = nn.Linear(dims[-1], n_classes)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr)
+
+    def activations(self, x):
+        hs, h = [], x
+        for layer in self.layers:
+            h = F.relu(layer(h))
+            hs.append(h)
+        return hs
+
+    def train_step(self, x, y, gen):
+        loss = F.cross_entropy(self.head(self.activations(x)[-1]), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    @torch.no_grad()
+    def predict(self, x):
+        return self.head(self.activations(x)[-1]).argmax(dim=1)
+
+    @torch.no_grad()
+    def features(self, x, layers):
+        hs = self.activations(x)
+        return hs[-1] if layers == "last" else torch.cat(hs, dim=1)

@@ -1,0 +1,126 @@
+"""Forward-Forward, the common core of PROTOCOL section 3 (Hinton 2022)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ffmodels.families import register
+from ffmodels.families.base import PretrainModel
+from ffmodels.negatives import STRATEGIES, make_negatives
+
+NegativeName = Literal[tuple(STRATEGIES)]
+
+
+@dataclasses.dataclass(frozen=True)
+class FFHParams:
+    hidden: list[int]
+    epochs: int
+    batch_size: int
+    lr: float
+    goodness: Literal["mean", "sum"]
+    threshold: float
+    norm_eps: float
+    negatives: NegativeName
+    hard_mode: Literal["argmax", "softmax"]
+    noise_sigma: float
+    mask_keep: float
+    mix_weight: float
+    hybrid_components: list[NegativeName]
+
+    def __post_init__(self):
+        if "hybrid" in self.hybrid_components or not self.hybrid_components:
+            raise ValueError("hybrid_components: must be a non-empty list of other strategies")
+
+
+def embed_label(x: torch.Tensor, labels: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
+    """Overwrite the first n_classes pixels with a one-hot label scaled to the image's maximum."""
+    peak = x.max(dim=1).values
+    out = x.clone()
+    out[:, :n_classes] = 0.0
+    out[torch.arange(x.shape[0], device=x.device), labels] = peak
+    return out
+
+
+def goodness(h: torch.Tensor, kind: str) -> torch.Tensor:
+    sq = h.pow(2)
+    return sq.mean(dim=1) if kind == "mean" else sq.sum(dim=1)
+
+
+def ff_loss(g: torch.Tensor, sign: torch.Tensor, threshold: float) -> torch.Tensor:
+    """softplus(-y (G - theta)), y = +1 for positives and -1 for negatives; batch mean."""
+    return F.softplus(-sign * (g - threshold)).mean()
+
+
+class FFLayer(nn.Module):
+    def __init__(self, d_in: int, d_out: int, eps: float):
+        super().__init__()
+        self.linear = nn.Linear(d_in, d_out)
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Only the direction of the layer below reaches this layer, not its goodness.
+        return F.relu(self.linear(x / (x.norm(dim=1, keepdim=True) + self.eps)))
+
+
+@register
+class FFNet(PretrainModel):
+    family = "ff"
+    HParams = FFHParams
+    ARCH_KEYS = ("hidden", "norm_eps")
+    uses_label_input = True
+
+    def __init__(self, hp: FFHParams, in_dim: int, n_classes: int):
+        super().__init__(hp, in_dim, n_classes)
+        dims = [in_dim, *hp.hidden]
+        self.layers = nn.ModuleList(FFLayer(a, b, hp.norm_eps) for a, b in zip(dims[:-1], dims[1:]))
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr)
+
+    def embed(self, x, labels):
+        return embed_label(x, labels, self.n_classes)
+
+    def activations(self, x: torch.Tensor, detach: bool = True) -> list[torch.Tensor]:
+        """Hidden activities; with detach, no gradient crosses from one layer to the one below."""
+        hs, h = [], x
+        for layer in self.layers:
+            h = layer(h.detach() if detach else h)
+            hs.append(h)
+        return hs
+
+    def layer_losses(self, hs: list[torch.Tensor], sign: torch.Tensor) -> list[torch.Tensor]:
+        """Per-layer FF losses; a variant that changes the objective overrides this."""
+        return [ff_loss(goodness(h, self.hp.goodness), sign, self.hp.threshold) for h in hs]
+
+    def train_step(self, x, y, gen):
+        x_neg, y_neg = make_negatives(self, x, y, self.hp, gen)
+        batch = torch.cat([self.embed(x, y), self.embed(x_neg, y_neg)])
+        sign = torch.cat([torch.ones(len(x), device=x.device), -torch.ones(len(x_neg), device=x.device)])
+        # Summing layer losses over detached inputs gives each layer exactly its own gradient:
+        # the same update as separate per-layer optimisers (Adam is per parameter).
+        loss = torch.stack(self.layer_losses(self.activations(batch), sign)).sum()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    @torch.no_grad()
+    def label_goodness(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, n_classes): goodness summed over layers with each label embedded; one pass."""
+        b = x.shape[0]
+        labels = torch.arange(self.n_classes, device=x.device).repeat(b)
+        xs = self.embed(x.repeat_interleave(self.n_classes, dim=0), labels)
+        total = sum(goodness(h, self.hp.goodness) for h in self.activations(xs))
+        return total.view(b, self.n_classes)
+
+    @torch.no_grad()
+    def predict(self, x):
+        return self.label_goodness(x).argmax(dim=1)
+
+    @torch.no_grad()
+    def features(self, x, layers):
+        hs = self.activations(x)
+        return hs[-1] if layers == "last" else torch.cat(hs, dim=1)

@@ -1,0 +1,57 @@
+"""Device choice, seeding and provenance written into every metrics file."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+PACKAGES = ("torch", "torchvision", "numpy", "scipy", "pandas", "snakemake")
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' = CUDA when present, else CPU; any torch device string otherwise."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device: '{name}' requested in config but CUDA is not available here")
+    return device
+
+
+def generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch.Generator]:
+    """(order, sampling) generators. Data order uses its own CPU generator so that the same seed
+    gives the same minibatch order in every variant, whatever their negatives consume."""
+    order = torch.Generator().manual_seed(seed)
+    sampling = torch.Generator(device=device).manual_seed(seed + 7919)  # any fixed offset
+    return order, sampling
+
+
+def git_commit(repo: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def provenance(device: torch.device, wall_time_s: float) -> dict:
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "versions": versions,
+        "python": platform.python_version(),
+        "git_commit": git_commit(Path(__file__).resolve().parent.parent),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "host": platform.node(),
+        "wall_time_s": round(wall_time_s, 3),
+    }

@@ -1,0 +1,72 @@
+"""Statistics of the tables (PROTOCOL section 8), all from scipy.stats.
+
+Runs are paired by seed: the same seed gives the same initial weights and data order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+
+def summarise(values) -> dict:
+    """n, mean, sd and the 95 % t-interval of the mean (nan where n is too small)."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    mean = float(v.mean()) if n else math.nan
+    sd = float(v.std(ddof=1)) if n > 1 else math.nan
+    if n > 1 and sd > 0:
+        lo, hi = stats.t.interval(0.95, df=n - 1, loc=mean, scale=sd / math.sqrt(n))
+    elif n > 1:
+        lo = hi = mean  # no spread: the interval collapses onto the mean
+    else:
+        lo = hi = math.nan
+    return {"n": n, "mean": mean, "sd": sd, "ci_low": float(lo), "ci_high": float(hi)}
+
+
+def paired_test(a, b, method: str = "ttest") -> dict:
+    """a - b paired by position: mean difference, p-value, Cohen's d_z (mean diff / sd diff)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = a - b
+    n = len(diff)
+    out = {"n_pairs": n, "diff": float(diff.mean()) if n else math.nan, "p": math.nan, "cohen_d": math.nan}
+    if n < 2:
+        return out
+    sd = diff.std(ddof=1)
+    if sd == 0:
+        out["p"] = 1.0 if diff.mean() == 0 else 0.0
+        return out
+    out["cohen_d"] = float(diff.mean() / sd)
+    if method == "wilcoxon":
+        out["p"] = float(stats.wilcoxon(a, b).pvalue)
+    else:
+        out["p"] = float(stats.ttest_rel(a, b).pvalue)
+    return out
+
+
+def welch_test(a, b) -> dict:
+    """Unpaired comparison (Welch's t) with Cohen's d on the pooled sd."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    out = {"diff": float(a.mean() - b.mean()), "p": math.nan, "cohen_d": math.nan}
+    if len(a) < 2 or len(b) < 2:
+        return out
+    out["p"] = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    pooled = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+    if pooled > 0:
+        out["cohen_d"] = out["diff"] / pooled
+    return out
+
+
+def holm(pvalues) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (nan entries are left out and stay nan)."""
+    p = np.asarray(pvalues, dtype=float)
+    ok = np.flatnonzero(~np.isnan(p))
+    adjusted = np.full(len(p), math.nan)
+    m = len(ok)
+    running = 0.0
+    for rank, i in enumerate(ok[np.argsort(p[ok], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist()

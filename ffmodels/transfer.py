@@ -1,0 +1,88 @@
+"""Transfer to the target task by a linear probe on frozen features (PROTOCOL section 4).
+
+Selection uses only the validation split; the test split is evaluated once, with the weights
+of the best-validation epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+
+N_LABEL_PIXELS = 10
+
+
+def fill_label_slot(x: torch.Tensor, mode: str, neutral_value: float) -> torch.Tensor:
+    """What a label-input model sees where the label was: zeros, a neutral value, or the image."""
+    if mode == "image":
+        return x
+    out = x.clone()
+    out[:, :N_LABEL_PIXELS] = 0.0 if mode == "zero" else neutral_value
+    return out
+
+
+@torch.no_grad()
+def extract_features(model, x: torch.Tensor, tcfg: dict, batch_size: int) -> torch.Tensor:
+    model.eval()
+    if model.uses_label_input:
+        x = fill_label_slot(x, tcfg["label_fill"], tcfg["neutral_value"])
+    return torch.cat([model.features(x[i:i + batch_size], tcfg["features"]) for i in range(0, len(x), batch_size)])
+
+
+def standardise(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
+    """Scale by train-split statistics; constant (e.g. dead) units keep scale 1."""
+    mean, std = train.mean(dim=0), train.std(dim=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return [(t - mean) / std for t in (train, *others)]
+
+
+@torch.no_grad()
+def _accuracy(probe, x, y) -> float:
+    return (probe(x).argmax(dim=1) == y).float().mean().item()
+
+
+def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int) -> dict:
+    """Softmax regression with Adam and early stopping on validation accuracy.
+
+    feats/labels: dicts with 'train', 'val', 'test'. Returns the best-validation epoch, its
+    validation accuracy, and the test accuracy of that epoch's weights.
+    """
+    train, val, test = standardise(feats["train"], feats["val"], feats["test"])
+    torch.manual_seed(seed)
+    probe = torch.nn.Linear(train.shape[1], int(labels["train"].max()) + 1).to(train.device)
+    opt = torch.optim.Adam(probe.parameters(), lr=probe_cfg["lr"])
+    order = torch.Generator().manual_seed(seed)
+    best = {"epoch": 0, "val_acc": _accuracy(probe, val, labels["val"]), "state": copy.deepcopy(probe.state_dict())}
+    history = []
+    for epoch in range(1, probe_cfg["max_epochs"] + 1):
+        perm = torch.randperm(len(train), generator=order).to(train.device)
+        for start in range(0, len(train), probe_cfg["batch_size"]):
+            idx = perm[start:start + probe_cfg["batch_size"]]
+            loss = F.cross_entropy(probe(train[idx]), labels["train"][idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        val_acc = _accuracy(probe, val, labels["val"])
+        history.append({"epoch": epoch, "val_acc": val_acc})
+        if val_acc > best["val_acc"]:
+            best = {"epoch": epoch, "val_acc": val_acc, "state": copy.deepcopy(probe.state_dict())}
+        elif epoch - best["epoch"] >= probe_cfg["patience"]:
+            break
+    probe.load_state_dict(best["state"])
+    return {
+        "best_epoch": best["epoch"],
+        "val_acc": best["val_acc"],
+        "test_acc": _accuracy(probe, test, labels["test"]),
+        "epochs_run": len(history),
+        "feature_dim": train.shape[1],
+        "history": history,
+    }
+
+
+def transfer(model, data: dict, tcfg: dict, seed: int, batch_size: int) -> dict:
+    """Frozen features of `model` on the target splits, then the linear probe."""
+    feats = {s: extract_features(model, data[f"{s}_x"], tcfg, batch_size) for s in ("train", "val", "test")}
+    labels = {s: data[f"{s}_y"] for s in ("train", "val", "test")}
+    return fit_linear_probe(feats, labels, tcfg["probe"], seed)

@@ -1,0 +1,33 @@
+# Data stage: fetch each IDX file from a mirror and verify the MD5 of its uncompressed content,
+# then cut the fixed train / validation / test split.
+# The mirror is read from config inside the job, not passed as a param: pointing at another
+# mirror must not refetch (and so retrain) anything already in place.
+
+
+rule fetch_idx:
+    output:
+        "resources/data/{dataset}/{idx_file}",
+    params:
+        md5=lambda w: config["data"]["md5"][w.dataset][w.idx_file],
+    log:
+        "logs/data/{dataset}/{idx_file}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/fetch_idx.py"
+
+
+rule prepare_dataset:
+    input:
+        expand("resources/data/{{dataset}}/{idx_file}", idx_file=IDX_FILES),
+    output:
+        "resources/data/{dataset}.pt",
+    params:
+        val_size=config["data"]["val_size"],
+        split_seed=config["data"]["split_seed"],
+    log:
+        "logs/data/{dataset}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/prepare_dataset.py"
