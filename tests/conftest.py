@@ -1,0 +1,56 @@
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+# The real data: a local mirror of MNIST and Fashion-MNIST (../shared/data beside the checkout).
+MIRROR = Path(os.environ.get("FFREPRO_MIRROR", REPO.parent / "shared" / "data")).resolve()
+
+needs_mirror = pytest.mark.skipif(not (MIRROR / "mnist").is_dir(), reason=f"no local data mirror at {MIRROR}")
+
+
+def write_idx_images(path: Path, images: torch.Tensor, compress: bool) -> None:
+    """images: uint8 (N, 28, 28) in the IDX3 format (magic 2051, big-endian sizes)."""
+    payload = struct.pack(">IIII", 2051, *images.shape) + images.numpy().tobytes()
+    (gzip.open if compress else open)(path, "wb").write(payload)
+
+
+def write_idx_labels(path: Path, labels: torch.Tensor, compress: bool) -> None:
+    payload = struct.pack(">II", 2049, len(labels)) + labels.numpy().astype("uint8").tobytes()
+    (gzip.open if compress else open)(path, "wb").write(payload)
+
+
+@pytest.fixture
+def tiny_mirror(tmp_path):
+    """A synthetic dataset in IDX format: 120 training and 30 test images, gzip-compressed."""
+    g = torch.Generator().manual_seed(0)
+    root = tmp_path / "mirror" / "toy"
+    root.mkdir(parents=True)
+    for split, n in (("train", 120), ("t10k", 30)):
+        write_idx_images(root / f"{split}-images-idx3-ubyte.gz", torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8), True)
+        write_idx_labels(root / f"{split}-labels-idx1-ubyte.gz", torch.arange(n) % 10, True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def real_splits(tmp_path_factory):
+    """MNIST and Fashion-MNIST from the local mirror, verified and split as the pipeline does."""
+    import yaml
+
+    from ffmodels.data import IDX_FILES, fetch_idx, prepare_splits
+
+    if not (MIRROR / "mnist").is_dir():
+        pytest.skip(f"no local data mirror at {MIRROR}")
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())["data"]
+    root = tmp_path_factory.mktemp("data")
+    out = {}
+    for dataset in ("mnist", "fashion-mnist"):
+        for name in IDX_FILES:
+            fetch_idx(name, root / dataset / name, [str(MIRROR / dataset)], cfg["md5"][dataset][name])
+        torch.save(prepare_splits(root / dataset, cfg["val_size"], cfg["split_seed"]), root / f"{dataset}.pt")
+        out[dataset] = root / f"{dataset}.pt"
+    return out

@@ -1,0 +1,56 @@
+"""Config resolution: misspelt keys and wrong types are named before anything runs."""
+
+import copy
+
+import pytest
+import yaml
+
+from ffmodels.config import ConfigError, check_config, transfer_runs, variant_hparams
+from tests.conftest import REPO
+
+CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def cfg(**changes):
+    c = copy.deepcopy(CONFIG)
+    for path, value in changes.items():
+        node = c
+        *parents, leaf = path.split("__")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return c
+
+
+def test_shipped_config_and_presets_are_valid():
+    check_config(CONFIG)
+    for preset in (REPO / "presets").glob("*.yaml"):
+        from snakemake.utils import update_config
+
+        c = copy.deepcopy(CONFIG)
+        update_config(c, yaml.safe_load(preset.read_text()))
+        check_config(c)
+
+
+def test_variant_is_family_defaults_plus_overrides():
+    hp = variant_hparams(CONFIG, "hard")
+    assert hp["family"] == "ff" and hp["negatives"] == "hard" and hp["lr"] == CONFIG["families"]["ff"]["lr"]
+    assert variant_hparams(CONFIG, "random_init_bp") == {**CONFIG["families"]["bp"], "family": "bp"}
+
+
+def test_every_transferred_family_gets_its_random_init():
+    assert transfer_runs(CONFIG)[-2:] == ["random_init_bp", "random_init_ff"]
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"families__ff__lrr": 0.1}, "families.ff.lrr"),
+    ({"variants__hard": {"family": "ff", "negative": "hard"}}, "variants.hard.negative"),
+    ({"variants__hard": {"family": "ff", "negatives": "hardest"}}, "variants.hard.negatives"),
+    ({"families__bp__epochs": "ten"}, "families.bp.epochs"),
+    ({"variants__hard": {"family": "fff"}}, "variants.hard.family"),
+    ({"variants__hard": {"family": "ff", "hidden": [100]}}, "variants.hard"),
+    ({"tables__rq2_transfer__variants": ["bp", "nonexistent"]}, "tables.rq2_transfer.variants"),
+])
+def test_bad_values_are_refused_naming_the_key(change, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        check_config(cfg(**change))
