@@ -74,7 +74,7 @@ def pretrain_job(variant: str, hp: dict, seed: int, preset: str, data_path: str,
     model = _new_model(hp, seed, data["train_x"].shape[1], device)
     log.info(f"{variant} seed {seed} on {device}: {len(data['train_x'])} training images, hp {hp}")
     result = pretrain(model, data, seed, eval_batch_size, log=log.info)
-    torch.save({"hp": hp, "seed": seed, "state_dict": model.state_dict()}, model_out)
+    torch.save({"hp": hp, "seed": seed, "status": result["status"], "state_dict": model.state_dict()}, model_out)
     write_json(metrics_out, {
         "variant": variant, "family": hp["family"], "seed": seed, "preset": preset, "hparams": hp,
         "train_images": len(data["train_x"]), **result,
@@ -91,16 +91,16 @@ def transfer_job(variant: str, hp: dict, seed: int, preset: str, model_path: str
     device = _setup(device_name, threads)
     data = ffdata.load_splits(Path(data_path), device, tcfg["train_subset"])
     model = _new_model(hp, seed, data["train_x"].shape[1], device)
-    source_status = "random_init"
+    source, status = "random_init", "ok"
     if model_path is not None:
         checkpoint = torch.load(model_path, map_location=device, weights_only=True)
         model.load_state_dict(checkpoint["state_dict"])
-        source_status = "pretrained"
+        source, status = "pretrained", checkpoint["status"]  # a collapsed source run stays marked
     result = transfer(model, data, tcfg, seed, eval_batch_size)
     log.info(f"{variant} seed {seed}: best epoch {result['best_epoch']}, val {result['val_acc']:.4f}, test {result['test_acc']:.4f}")
     write_json(metrics_out, {
         "variant": variant, "family": hp["family"], "seed": seed, "preset": preset, "hparams": hp,
-        "model": source_status, "transfer_config": tcfg, "probe_train_images": len(data["train_x"]),
+        "model": source, "status": status, "transfer_config": tcfg, "probe_train_images": len(data["train_x"]),
         **result, "provenance": provenance(device, time.perf_counter() - start),
     })
 
@@ -111,7 +111,7 @@ def _records(paths: list[str]) -> pd.DataFrame:
         with open(path) as fh:
             m = json.load(fh)
         rows.append({"variant": m["variant"], "family": m["family"], "seed": m["seed"],
-                     "value": 100.0 * m["test_acc"], "status": m.get("status", "ok")})
+                     "value": 100.0 * m["test_acc"], "status": m["status"]})
     return pd.DataFrame(rows)
 
 

@@ -86,3 +86,28 @@ def test_local_mirror_matches_the_published_checksums(tmp_path):
     for dataset in ("mnist", "fashion-mnist"):
         name = "t10k-labels-idx1-ubyte"
         fetch_idx(name, tmp_path / dataset / name, [str(MIRROR / dataset)], md5[dataset][name])
+
+
+def test_download_from_an_http_mirror(tiny_mirror, tmp_path):
+    """The URL path, served from loopback: the same check applies to downloaded files."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tiny_mirror))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        name = "t10k-labels-idx1-ubyte"
+        md5 = uncompressed_md5(tiny_mirror / f"{name}.gz", tmp_path)
+        assert fetch_idx(name, tmp_path / "dl" / name, [url], md5) == url
+        assert md5_of(tmp_path / "dl" / name) == md5
+        with pytest.raises(DataError, match=f"mirror {url}: .*expected {'f' * 32}"):
+            fetch_idx(name, tmp_path / "dl2" / name, [url], "f" * 32)
+        with pytest.raises(DataError, match="unreadable"):
+            fetch_idx("no-such-file", tmp_path / "dl3" / "x", [url], "f" * 32)
+    finally:
+        server.shutdown()

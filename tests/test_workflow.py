@@ -123,3 +123,12 @@ def test_corrupt_mirror_file_is_refused_and_results_are_kept(workflow_dir, tmp_p
         assert name in text and str(bad) in text and md5 in text
     assert not (workflow_dir / target).exists()
     assert snapshot(workflow_dir) == before  # every result computed before is still there, untouched
+
+
+def test_snakemake_report_holds_the_tables(workflow_dir):
+    snakemake(workflow_dir, "--report", "report.zip")
+    import zipfile
+
+    names = zipfile.ZipFile(workflow_dir / "report.zip").namelist()
+    assert any(n.endswith("rq1_negative_strategies.md") for n in names)
+    assert any(n.endswith("rq2_transfer.csv") for n in names)

@@ -15,8 +15,8 @@ rule table:
     input:
         lambda w: table_inputs(w.table),
     output:
-        csv="results/tables/{table}.csv",
-        md="results/tables/{table}.md",
+        csv=report("results/tables/{table}.csv", category="Tables", labels={"table": "{table}", "format": "csv"}),
+        md=report("results/tables/{table}.md", category="Tables", labels={"table": "{table}", "format": "markdown"}),
     wildcard_constraints:
         table="|".join(TABLES),
     params:
