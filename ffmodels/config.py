@@ -69,7 +69,7 @@ def check_config(config: dict) -> None:
         hp = variant_hparams(config, name)
         hp.pop("family")
         check_hparams(family, hp, where=f"variants.{name}")
-        arch_changed = [k for k in FAMILIES[family].ARCH_KEYS if spec.get(k, hp[k]) != config["families"][family][k]]
+        arch_changed = [k for k in FAMILIES[family].ARCH_KEYS if hp[k] != config["families"][family][k]]
         if arch_changed:
             # The random-init baseline is built from the family's defaults; a variant with
             # another architecture would be compared with the wrong baseline.

@@ -26,7 +26,9 @@ from ffmodels.transfer import transfer
 def get_logger(log_path: str | None) -> logging.Logger:
     logger = logging.getLogger("ffrepro")
     logger.setLevel(logging.INFO)
-    logger.handlers.clear()
+    for old in list(logger.handlers):  # one job per process, but tests call several
+        old.close()
+        logger.removeHandler(old)
     handler = logging.FileHandler(log_path) if log_path else logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     logger.addHandler(handler)
@@ -130,7 +132,7 @@ def table_job(table: str, metric_paths: list[str], rows: list[str], reference: s
     result.insert(1, "table", table)
     Path(csv_out).parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(csv_out, index=False)
-    notes = [note, f"p: paired {'Wilcoxon' if method == 'wilcoxon' else 't-test'} by seed, Holm-Bonferroni within the table; "
-             f"d: Cohen's d_z of the paired differences; CI: 95 % t-interval of the mean.",
+    notes = [note, "p: paired test by seed (Welch's t where no seeds pair), Holm-Bonferroni within the table; "
+             "d: Cohen's d_z of the paired differences (pooled-sd d for Welch); CI: 95 % t-interval of the mean.",
              "Test split used once per run, for this number; selection on the validation split."]
     Path(md_out).write_text(to_markdown(result, TITLES[table], preset, notes))

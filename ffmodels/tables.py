@@ -28,12 +28,17 @@ def comparison_table(records: pd.DataFrame, rows: list[str], reference_of: dict[
         if ref is not None:
             theirs = records[records.variant == ref].set_index("seed")
             seeds = mine.index.intersection(theirs.index).sort_values()
-            test = stats.paired_test(mine.value[seeds], theirs.value[seeds], method)
+            if len(seeds) >= 2:
+                test = stats.paired_test(mine.value[seeds], theirs.value[seeds], method)
+                test["test"] = f"paired {method}"
+            else:  # runs that share no seeds cannot be paired (PROTOCOL section 8: Welch otherwise)
+                test = stats.welch_test(mine.value, theirs.value)
+                test.update(test="welch", n_pairs=len(seeds))
             entry.update({"delta_vs_ref": test["diff"], "n_pairs": test["n_pairs"], "p": test["p"],
-                          "cohen_d": test["cohen_d"]})
+                          "cohen_d": test["cohen_d"], "test": test["test"]})
         out.append(entry)
     table = pd.DataFrame(out)
-    for col in ("delta_vs_ref", "n_pairs", "p", "cohen_d"):
+    for col in ("delta_vs_ref", "n_pairs", "p", "cohen_d", "test"):
         if col not in table:
             table[col] = math.nan
     table["p_holm"] = stats.holm(table.p)
@@ -53,11 +58,11 @@ def _fmt_p(p):
 
 def to_markdown(table: pd.DataFrame, title: str, preset: str, notes: list[str]) -> str:
     label = f"**preset: {preset}**" + (" — QUICK numbers (reduced seeds, epochs and data), not the reproduction" if preset == "quick" else "")
-    head = ["variant", "n", "mean ± sd (%)", "95 % CI", "Δ vs ref (pp)", "ref", "p (Holm)", "Cohen's d", "collapsed"]
+    head = ["variant", "n", "mean ± sd (%)", "95 % CI", "Δ vs ref (pp)", "ref", "test", "p (Holm)", "Cohen's d", "collapsed"]
     lines = [f"### {title}", "", label, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table.itertuples():
         lines.append("| " + " | ".join([
             r.variant, str(r.n), f"{_fmt(r.mean)} ± {_fmt(r.sd)}", f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]",
-            _fmt(r.delta_vs_ref), r.reference or "–", _fmt_p(r.p_holm), _fmt(r.cohen_d), str(r.n_collapsed),
+            _fmt(r.delta_vs_ref), r.reference or "–", r.test if isinstance(r.test, str) else "–", _fmt_p(r.p_holm), _fmt(r.cohen_d), str(r.n_collapsed),
         ]) + " |")
     return "\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n"

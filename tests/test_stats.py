@@ -41,3 +41,21 @@ def test_paired_test_matches_scipy_and_reports_cohens_dz():
 def test_welch_matches_scipy():
     a, b = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0, 8.0]
     assert welch_test(a, b)["p"] == pytest.approx(sps.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def test_table_pairs_by_seed_and_falls_back_to_welch_without_shared_seeds():
+    import pandas as pd
+
+    from ffmodels.tables import comparison_table
+
+    rows = [("ref", s, v) for s, v in enumerate([80.0, 81.0, 82.0])]
+    rows += [("a", s, v) for s, v in enumerate([85.0, 86.5, 86.0])]
+    rows += [("b", s + 10, v) for s, v in enumerate([70.0, 71.0, 75.0])]  # other seeds: no pairs
+    records = pd.DataFrame(rows, columns=["variant", "seed", "value"]).assign(status="ok")
+    table = comparison_table(records, ["ref", "a", "b"], {"ref": None, "a": "ref", "b": "ref"}, "ttest", 0.05)
+    a, b = table.set_index("variant").loc["a"], table.set_index("variant").loc["b"]
+    assert a.test == "paired ttest" and a.n_pairs == 3
+    assert a.p == pytest.approx(sps.ttest_rel([85.0, 86.5, 86.0], [80.0, 81.0, 82.0]).pvalue)
+    assert b.test == "welch" and b.n_pairs == 0
+    assert b.p == pytest.approx(sps.ttest_ind([70.0, 71.0, 75.0], [80.0, 81.0, 82.0], equal_var=False).pvalue)
+    assert table.p_holm.tolist()[1:] == pytest.approx(holm([a.p, b.p]))
