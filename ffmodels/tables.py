@@ -28,7 +28,7 @@ def comparison_table(records: pd.DataFrame, rows: list[str], reference_of: dict[
         if ref is not None:
             theirs = records[records.variant == ref].set_index("seed")
             seeds = mine.index.intersection(theirs.index).sort_values()
-            if len(seeds) >= 2:
+            if len(seeds):
                 test = stats.paired_test(mine.value[seeds], theirs.value[seeds], method)
                 test["test"] = f"paired {method}"
             else:  # runs that share no seeds cannot be paired (PROTOCOL section 8: Welch otherwise)
