@@ -20,9 +20,13 @@ class ConfigError(ValueError):
     """A config value that cannot be run; the message names the key."""
 
 
+def is_random_init(name: str) -> bool:
+    return name.startswith(RANDOM_INIT_PREFIX)
+
+
 def variant_hparams(config: dict, variant: str) -> dict:
     """Family defaults merged with the variant's overrides, as the job will see them."""
-    if variant.startswith(RANDOM_INIT_PREFIX):
+    if is_random_init(variant):
         family = variant[len(RANDOM_INIT_PREFIX):]
         overrides = {}
     else:

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from ffmodels import data as ffdata
-from ffmodels.config import RANDOM_INIT_PREFIX
+from ffmodels.config import is_random_init, random_init_name
 from ffmodels.families import build
 from ffmodels.runtime import provenance, resolve_device
 from ffmodels.tables import TITLES, comparison_table, to_markdown
@@ -122,7 +122,7 @@ def table_job(table: str, metric_paths: list[str], rows: list[str], reference: s
     records = _records(metric_paths)
     if reference == "random_init":
         family = dict(zip(records.variant, records.family))
-        reference_of = {r: None if r.startswith(RANDOM_INIT_PREFIX) else RANDOM_INIT_PREFIX + family[r] for r in rows}
+        reference_of = {r: None if is_random_init(r) else random_init_name(family[r]) for r in rows}
         note = "Δ vs ref: each model minus the random init of its own family under the same probe, paired by seed."
     else:
         reference_of = {r: None if r == reference else reference for r in rows}

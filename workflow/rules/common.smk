@@ -1,6 +1,6 @@
 # Names shared by the rules. Paths and job lists are derived from config here, once.
 
-from ffmodels.config import table_variants, transfer_runs, variant_hparams
+from ffmodels.config import is_random_init, table_variants, transfer_runs, variant_hparams
 from ffmodels.data import IDX_FILES
 from ffmodels.families import FAMILIES
 

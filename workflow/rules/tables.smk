@@ -1,14 +1,17 @@
 # Tables: mean ± sd over seeds, 95 % CI, paired tests by seed with Holm correction.
 
 
-def table_inputs(table):
-    stage = "pretrain" if table == "rq1_negative_strategies" else "transfer"
-    runs = table_variants(config, table) if stage == "pretrain" else transfer_runs(config)
-    return expand(f"results/{stage}/{{variant}}/seed{{seed}}/metrics.json", variant=runs, seed=SEEDS)
+TABLE_STAGE = {"rq1_negative_strategies": "pretrain", "rq2_transfer": "transfer"}
 
 
 def table_rows(table):
-    return table_variants(config, table) if table == "rq1_negative_strategies" else transfer_runs(config)
+    """RQ1 rows are its variants; RQ2 adds the random init of every family it shows."""
+    return table_variants(config, table) if TABLE_STAGE[table] == "pretrain" else transfer_runs(config)
+
+
+def table_inputs(table):
+    path = f"results/{TABLE_STAGE[table]}/{{variant}}/seed{{seed}}/metrics.json"
+    return expand(path, variant=table_rows(table), seed=SEEDS)
 
 
 rule table:

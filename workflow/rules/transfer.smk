@@ -5,7 +5,7 @@
 
 def transfer_inputs(w):
     inputs = {"data": dataset_file(TARGET)}
-    if not w.variant.startswith("random_init_"):
+    if not is_random_init(w.variant):
         inputs["model"] = rules.pretrain.output.model.format(variant=w.variant, seed=w.seed)
     return inputs
 
