@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def write_json(path, obj) -> None:
 
 def fetch_job(filename: str, dest: str, sources: list[str], expected_md5: str, log_path: str) -> None:
     log = get_logger(log_path)
+    socket.setdefaulttimeout(60)  # a stalled mirror then fails over instead of hanging the job
     try:
         used = ffdata.fetch_idx(filename, Path(dest), sources, expected_md5)
     except ffdata.DataError as err:
