@@ -54,6 +54,11 @@ def read_csv(path):
         return list(csv.DictReader(fh))
 
 
+def read_csv_tab(path):
+    with open(path) as fh:
+        return next(csv.DictReader(fh, delimiter="\t"))
+
+
 def test_every_table_is_written_with_all_rows_and_seeds(workflow_dir):
     quick = yaml.safe_load((workflow_dir / "presets" / "quick.yaml").read_text())
     rq1 = read_csv(workflow_dir / "results/tables/rq1_negative_strategies.csv")
@@ -74,11 +79,6 @@ def test_training_jobs_stay_under_4_gb(workflow_dir):
     for tsv in (workflow_dir / "benchmarks").rglob("*.tsv"):
         row = read_csv_tab(tsv)
         assert float(row["max_rss"]) < 4096, (tsv, row["max_rss"])
-
-
-def read_csv_tab(path):
-    with open(path) as fh:
-        return next(csv.DictReader(fh, delimiter="\t"))
 
 
 def test_changed_hyperparameter_reruns_only_that_variant_and_descendants(workflow_dir):

@@ -11,7 +11,9 @@ SEEDS = config["seeds"]
 GPU = 0 if config["device"] == "cpu" else 1
 ENV = "../../envs/ffrepro.yaml"
 
-TABLES = ["rq1_negative_strategies", "rq2_transfer"]
+# Each table and the stage whose metrics it summarises.
+TABLE_STAGE = {"rq1_negative_strategies": "pretrain", "rq2_transfer": "transfer"}
+TABLES = list(TABLE_STAGE)
 TABLE_FILES = expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])
 
 

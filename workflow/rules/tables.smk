@@ -1,9 +1,6 @@
 # Tables: mean ± sd over seeds, 95 % CI, paired tests by seed with Holm correction.
 
 
-TABLE_STAGE = {"rq1_negative_strategies": "pretrain", "rq2_transfer": "transfer"}
-
-
 def table_rows(table):
     """RQ1 rows are its variants; RQ2 adds the random init of every family it shows."""
     return table_variants(config, table) if TABLE_STAGE[table] == "pretrain" else transfer_runs(config)
