@@ -8,53 +8,40 @@ exactly the family's (a misspelt key is named), and that every table row exists.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
+from ffmodels.errors import ConfigError
 from ffmodels.families import FAMILIES, check_hparams
-
-RANDOM_INIT_PREFIX = "random_init_"
-
-
-class ConfigError(ValueError):
-    """A config value that cannot be run; the message names the key."""
+from ffmodels.variants import is_random_init, random_init_name, variant_hparams  # noqa: F401 (re-exported)
 
 
-def is_random_init(name: str) -> bool:
-    return name.startswith(RANDOM_INIT_PREFIX)
+def random_init_of(config: dict, variant: str) -> str:
+    """The random-init baseline a variant is compared with: its family's, or the one of the
+    family it declares (baseline_family) when its untrained network gives the same features."""
+    family = FAMILIES[config["variants"][variant]["family"]]
+    return random_init_name(family.baseline_family or family.family)
 
 
-def variant_hparams(config: dict, variant: str) -> dict:
-    """Family defaults merged with the variant's overrides, as the job will see them."""
-    if is_random_init(variant):
-        family = variant[len(RANDOM_INIT_PREFIX):]
-        overrides = {}
-    else:
-        try:
-            spec = dict(config["variants"][variant])
-        except KeyError:
-            raise ConfigError(f"variants.{variant}: no such variant in config.yaml") from None
-        family = spec.pop("family")
-        overrides = spec
-    hp = copy.deepcopy(config["families"][family])
-    hp.update(copy.deepcopy(overrides))
-    hp["family"] = family
-    return hp
+def enabled_tables(config: dict) -> dict[str, dict]:
+    """The tables to build: every entry of `tables` not switched off with `enabled: false`."""
+    return {name: spec for name, spec in config["tables"].items() if spec.get("enabled", True)}
 
 
-def random_init_name(family: str) -> str:
-    return RANDOM_INIT_PREFIX + family
+def table_runs(config: dict) -> dict[str, dict[str, list[str]]]:
+    """{table: {stage: [run names]}}: what each configured table reads."""
+    from ffmodels.tables import runs_of
+
+    variants = {"random_init_of": {v: random_init_of(config, v) for v in config["variants"]},
+                "family_of": {v: FAMILIES[spec["family"]] for v, spec in config["variants"].items()}}
+    return {name: runs_of(spec, variants) for name, spec in enabled_tables(config).items()}
 
 
-def table_variants(config: dict, table: str) -> list[str]:
-    return list(config["tables"][table]["variants"])
-
-
-def transfer_runs(config: dict) -> list[str]:
-    """Pretrained variants probed on the target task, then each family's random init."""
-    variants = table_variants(config, "rq2_transfer")
-    families = sorted({config["variants"][v]["family"] for v in variants})
-    return variants + [random_init_name(f) for f in families]
+def stage_runs(config: dict, stage: str) -> list[str]:
+    """Every run of a stage that some table reads, in first-seen order."""
+    runs = {}
+    for by_stage in table_runs(config).values():
+        runs.update(dict.fromkeys(by_stage.get(stage, [])))
+    return list(runs)
 
 
 def check_config(config: dict) -> None:
@@ -81,13 +68,17 @@ def check_config(config: dict) -> None:
                 f"variants.{name}: overrides architecture key(s) {arch_changed}; define a new "
                 f"family for another architecture so it gets its own random-init baseline"
             )
+    from ffmodels.tables import KINDS
+
     for table, spec in config["tables"].items():
-        for v in spec["variants"]:
+        if spec["kind"] not in KINDS:
+            raise ConfigError(f"tables.{table}.kind: unknown kind '{spec['kind']}'; known: {sorted(KINDS)}")
+        for v in spec.get("variants", []):
             if v not in config["variants"]:
                 raise ConfigError(f"tables.{table}.variants: '{v}' is not defined under variants")
-    ref = config["tables"]["rq1_negative_strategies"]["reference"]
-    if ref not in config["tables"]["rq1_negative_strategies"]["variants"]:
-        raise ConfigError(f"tables.rq1_negative_strategies.reference: '{ref}' is not one of its variants")
+        ref = spec.get("reference")
+        if ref not in (None, "random_init") and ref not in spec.get("variants", []):
+            raise ConfigError(f"tables.{table}.reference: '{ref}' is not one of its variants")
     if len(set(config["seeds"])) != len(config["seeds"]):
         raise ConfigError(f"seeds: duplicates in {config['seeds']}")
     for dataset in (config["data"]["source"], config["data"]["target"]):

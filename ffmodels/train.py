@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Callable
 
 import torch
 
 from ffmodels.runtime import generators
+from ffmodels.transfer import probe_features
+
+EpochHook = Callable[[int, torch.nn.Module], None]
 
 
 @torch.no_grad()
@@ -19,21 +23,41 @@ def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
     return correct / len(x)
 
 
-def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print) -> dict:
+def source_accuracy(model, data: dict, eval_batch_size: int, probe: dict | None, seed: int) -> dict:
+    """Validation and test accuracy on the source task: the model's own classifier, or, for a
+    model without one, the common linear probe fitted on its frozen source features."""
+    model.eval()
+    if model.has_classifier:
+        return {"val_acc": accuracy(model, data["val_x"], data["val_y"], eval_batch_size),
+                "test_acc": accuracy(model, data["test_x"], data["test_y"], eval_batch_size)}
+    result = probe_features(model, data, probe, seed, eval_batch_size)
+    return {"val_acc": result["val_acc"], "test_acc": result["test_acc"], "source_probe": result}
+
+
+def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
+             on_epoch_end: EpochHook | None = None, probe: dict | None = None) -> dict:
     """Train for hp.epochs on data['train_*'], checking validation accuracy after each epoch.
 
+    on_epoch_end(epoch, model) is called with the untrained model (epoch 0) and after each
+    completed epoch (checkpoints). `probe` is the transfer probe config, used for the source
+    accuracy of models without a classifier.
+
     A non-finite loss is a result, not a crash: training stops, the model is rolled back to the
-    end of the last finite epoch, and the run is marked collapsed.
+    end of the last finite epoch, and the run is marked collapsed; the history up to that epoch
+    is kept.
     """
     hp = model.hp
     order, sampling = generators(seed, data["train_x"].device)
     x, y = data["train_x"], data["train_y"]
     n = len(x)
     history = []
+    if on_epoch_end is not None:
+        on_epoch_end(0, model)
     good_state = copy.deepcopy(model.state_dict())
     status, last_good_epoch = "ok", 0
     for epoch in range(1, hp.epochs + 1):
         model.train()
+        model.on_epoch_start(epoch)
         perm = torch.randperm(n, generator=order).to(x.device)
         total, batches = 0.0, 0
         for start in range(0, n, hp.batch_size):
@@ -49,16 +73,19 @@ def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print) -> d
             model.load_state_dict(good_state)
             break
         model.eval()
-        val_acc = accuracy(model, data["val_x"], data["val_y"], eval_batch_size)
-        history.append({"epoch": epoch, "train_loss": total / batches, "val_acc": val_acc})
-        log(f"epoch {epoch}: loss {total / batches:.4f} val_acc {val_acc:.4f}")
+        entry = {"epoch": epoch, "train_loss": total / batches}
+        if model.has_classifier:
+            entry["val_acc"] = accuracy(model, data["val_x"], data["val_y"], eval_batch_size)
+        entry.update(model.epoch_diagnostics(data, eval_batch_size))
+        history.append(entry)
+        log(f"epoch {epoch}: " + " ".join(f"{k} {v:.4f}" for k, v in entry.items() if isinstance(v, float)))
         good_state = copy.deepcopy(model.state_dict())
         last_good_epoch = epoch
-    model.eval()
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, model)
     return {
         "status": status,
         "last_good_epoch": last_good_epoch,
-        "val_acc": accuracy(model, data["val_x"], data["val_y"], eval_batch_size),
-        "test_acc": accuracy(model, data["test_x"], data["test_y"], eval_batch_size),
+        **source_accuracy(model, data, eval_batch_size, probe, seed),
         "history": history,
     }

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from ffmodels.config import variant_hparams
-from ffmodels.jobs import pretrain_job, transfer_job
+from ffmodels.jobs.pretrain import pretrain_job
+from ffmodels.jobs.transfer import transfer_job
 from tests.conftest import REPO
 
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())

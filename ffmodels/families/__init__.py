@@ -12,6 +12,8 @@ import importlib
 import pkgutil
 import typing
 
+from ffmodels.errors import ConfigError
+
 FAMILIES: dict[str, type] = {}
 
 
@@ -36,8 +38,6 @@ def _type_ok(value, annotation) -> bool:
 
 def check_hparams(family: str, hp: dict, where: str) -> None:
     """Raise ConfigError unless `hp` has exactly the family's keys with the declared types."""
-    from ffmodels.config import ConfigError
-
     cls = FAMILIES[family].HParams
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}

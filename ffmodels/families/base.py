@@ -11,12 +11,25 @@ class PretrainModel(nn.Module):
     HParams: type = object
     ARCH_KEYS: tuple[str, ...] = ()  # keys that define the architecture (random-init baseline)
     uses_label_input: bool = False  # True: the label is written into the input pixels
+    # False: the model has no classifier of its own (predict is undefined); its source accuracy
+    # is that of the common linear probe on its frozen features, fitted on the source task.
+    has_classifier: bool = True
+    # A family whose untrained network gives exactly the transfer features of this other family's
+    # (e.g. an FF variant with the same layers) shares that family's random-init baseline.
+    baseline_family: str | None = None
 
     def __init__(self, hp, in_dim: int, n_classes: int):
         super().__init__()
         self.hp = hp
         self.in_dim = in_dim
         self.n_classes = n_classes
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called before each training epoch (1-based): for schedules, e.g. layer-wise training."""
+
+    def epoch_diagnostics(self, data: dict, batch_size: int) -> dict:
+        """Extra numbers recorded in the per-epoch history after each epoch (validation split only)."""
+        return {}
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> float:
         """One optimiser step on a minibatch; returns the loss (may be nan/inf on divergence)."""
@@ -30,3 +43,8 @@ class PretrainModel(nn.Module):
         """Frozen features for the transfer probe: 'all' hidden layers concatenated, or 'last'.
         For label-input models the caller has already filled the label pixels."""
         raise NotImplementedError
+
+    def layer_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each hidden layer's frozen features, as features(x, 'all') concatenates them (for the
+        per-layer analyses); a family with layers overrides this."""
+        return [self.features(x, "all")]

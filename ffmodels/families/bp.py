@@ -56,3 +56,7 @@ class BPNet(PretrainModel):
     def features(self, x, layers):
         hs = self.activations(x)
         return hs[-1] if layers == "last" else torch.cat(hs, dim=1)
+
+    @torch.no_grad()
+    def layer_features(self, x):
+        return self.activations(x)

@@ -1,8 +1,13 @@
 # Names shared by the rules. Paths and job lists are derived from config here, once.
 
-from ffmodels.config import is_random_init, table_variants, transfer_runs, variant_hparams
+from pathlib import Path
+
+from ffmodels.analysis import METRICS
+from ffmodels.codedeps import code_digest, script_imports
+from ffmodels.config import enabled_tables, is_random_init, random_init_of, stage_runs, table_runs, variant_hparams
 from ffmodels.data import IDX_FILES
 from ffmodels.families import FAMILIES
+from ffmodels.tables import KINDS
 
 SOURCE = config["data"]["source"]
 TARGET = config["data"]["target"]
@@ -11,9 +16,9 @@ SEEDS = config["seeds"]
 GPU = 0 if config["device"] == "cpu" else 1
 ENV = "../../envs/ffrepro.yaml"
 
-# Each table and the stage whose metrics it summarises.
-TABLE_STAGE = {"rq1_negative_strategies": "pretrain", "rq2_transfer": "transfer"}
-TABLES = list(TABLE_STAGE)
+# What each table reads: {table: {stage: [runs]}} (ffmodels.tables, by the table's kind).
+TABLE_RUNS = table_runs(config)
+TABLES = list(enabled_tables(config))
 TABLE_FILES = expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])
 
 
@@ -28,12 +33,29 @@ def dataset_file(dataset):
     return f"resources/data/{dataset}.pt"
 
 
+def family_of(run):
+    return FAMILIES[variant_hparams(config, run)["family"]]
+
+
+def code(script, *modules):
+    """Digest of the ffmodels code a job runs: the modules its script imports, transitively
+    (ffmodels.codedeps), plus the dynamically registered modules it uses (a family, a table
+    kind). A param, so an edit reruns exactly the jobs that run the edited code."""
+    return code_digest(*script_imports(Path(workflow.basedir) / "workflow" / "scripts" / script), *modules)
+
+
 def pretrain_params(variant):
     """Everything that changes a pretraining result; a change reruns exactly this variant."""
-    return {"hp": variant_hparams(config, variant), "train_subset": config["pretrain"]["train_subset"]}
+    return {
+        "hp": variant_hparams(config, variant),
+        "train_subset": config["pretrain"]["train_subset"],
+        "checkpoint_epochs": config["pretrain"]["checkpoint_epochs"],
+        # Models without a classifier are scored on the source task by the common probe.
+        "source_probe": None if family_of(variant).has_classifier else config["transfer"],
+    }
 
 
 def architecture(variant):
     """The part of a variant's hyperparameters that shapes its (random-init) network."""
     hp = variant_hparams(config, variant)
-    return {k: hp[k] for k in ("family", *FAMILIES[hp["family"]].ARCH_KEYS)}
+    return {k: hp[k] for k in ("family", *family_of(variant).ARCH_KEYS)}

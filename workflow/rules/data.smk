@@ -1,7 +1,8 @@
 # Data stage: fetch each IDX file from a mirror and verify the MD5 of its uncompressed content,
 # then cut the fixed train / validation / test split.
 # The mirror is read from config inside the job, not passed as a param: pointing at another
-# mirror must not refetch (and so retrain) anything already in place.
+# mirror must not refetch (and so retrain) anything already in place. For the same reason the
+# fetch carries no code digest: its output is checked against the MD5, whatever code wrote it.
 
 
 rule fetch_idx:
@@ -25,6 +26,7 @@ rule prepare_dataset:
     params:
         val_size=config["data"]["val_size"],
         split_seed=config["data"]["split_seed"],
+        code=code("prepare_dataset.py"),
     log:
         "logs/data/{dataset}.log",
     conda:

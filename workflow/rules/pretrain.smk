@@ -1,4 +1,5 @@
-# Pretraining on the source task, one job per (variant, seed).
+# Pretraining on the source task, one job per (variant, seed). The checkpoints (one file, the
+# model at each of pretrain.checkpoint_epochs) feed the analyses over training.
 
 
 rule pretrain:
@@ -6,9 +7,11 @@ rule pretrain:
         data=dataset_file(SOURCE),
     output:
         model="results/pretrain/{variant}/seed{seed}/model.pt",
+        checkpoints="results/pretrain/{variant}/seed{seed}/checkpoints.pt",
         metrics="results/pretrain/{variant}/seed{seed}/metrics.json",
     params:
         run=lambda w: pretrain_params(w.variant),
+        code=lambda w: code("pretrain.py", family_of(w.variant).__module__),
     log:
         "logs/pretrain/{variant}/seed{seed}.log",
     benchmark:

@@ -20,6 +20,7 @@ rule transfer:
         # architecture is here so that a random init reruns when its network changes.
         arch=lambda w: architecture(w.variant),
         transfer=config["transfer"],
+        code=lambda w: code("transfer.py", family_of(w.variant).__module__),
     log:
         "logs/transfer/{variant}/seed{seed}.log",
     benchmark:

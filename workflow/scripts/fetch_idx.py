@@ -1,5 +1,5 @@
 from ffmodels.config import data_sources
-from ffmodels.jobs import fetch_job
+from ffmodels.jobs.data import fetch_job
 
 fetch_job(
     filename=snakemake.wildcards.idx_file,

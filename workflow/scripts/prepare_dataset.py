@@ -1,4 +1,4 @@
-from ffmodels.jobs import prepare_job
+from ffmodels.jobs.data import prepare_job
 
 prepare_job(
     raw_dir=snakemake.input[0].rsplit("/", 1)[0],

@@ -1,5 +1,5 @@
-from ffmodels.config import variant_hparams
-from ffmodels.jobs import transfer_job
+from ffmodels.variants import variant_hparams
+from ffmodels.jobs.transfer import transfer_job
 
 transfer_job(
     variant=snakemake.wildcards.variant,
