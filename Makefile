@@ -11,7 +11,7 @@ SNAKEMAKE_ARGS ?=
 
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: reproduce test venv clean-results
+.PHONY: reproduce test venv clean-results bench
 
 venv: $(STAMP)
 
@@ -28,5 +28,63 @@ reproduce: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
 
+# Training-step throughput of every family against a plain FF loop (ffmodels/bench.py), written
+# to results/bench/throughput.csv; e.g. make bench BENCH_ARGS="--threads 1 --batch 100".
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(VENV)/bin/python -m ffmodels.bench $(BENCH_ARGS)
+
 clean-results:
 	rm -rf results/pretrain results/transfer results/tables logs benchmarks
+
+# ---------------------------------------------------------------------------------------------
+# SLURM for real: install SLURM (Debian slurm-wlm + munge, as root) and the executor plugin,
+# start a one-node cluster on this machine, run tests/test_slurm.py through it, stop every
+# daemon it started (tests/slurm/cluster.sh, also on failure or Ctrl-C). About 3.5 minutes
+# on a 2-core machine.
+SLURM_PLUGIN ?= snakemake-executor-plugin-slurm==2.6.1
+
+.PHONY: test-slurm slurm-deps gpu-wheels gpu-data gpu-bundle
+
+slurm-deps: $(STAMP)
+	@if ! command -v sbatch >/dev/null || ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then \
+		echo "installing slurm-wlm and munge (apt-get, needs root)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge; \
+	fi
+	$(VENV)/bin/python -m pip install --quiet --constraint requirements.txt $(SLURM_PLUGIN)
+	$(VENV)/bin/python -m pip check
+
+test-slurm: slurm-deps
+	tests/slurm/cluster.sh run -- $(VENV)/bin/python -m pytest -p no:cacheprovider -rs tests/test_slurm.py
+
+# ---------------------------------------------------------------------------------------------
+# What gpu/check.sh needs on the bare GPU machine, carried along (both folders are ignored by
+# git; name them in the device run's `carry`): Snakemake and the dependencies that machine's
+# python3 3.12 lacks, as wheels, and the data mirror. Together about 52 MB of the 64 MiB a
+# device call may carry.
+GPU_WHEELS ?= gpu/wheels
+GPU_DATA ?= gpu/data
+GPU_DATA_FROM ?= ../shared/data
+GPU_PIP_TARGET := --only-binary=:all: --python-version 3.12 --implementation cp \
+	--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 \
+	--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64
+
+gpu-wheels: $(STAMP)
+	mkdir -p $(GPU_WHEELS)
+	echo '*' >$(GPU_WHEELS)/.gitignore
+	rm -f $(GPU_WHEELS)/*.whl
+	$(VENV)/bin/python -m pip download --quiet --no-deps $(GPU_PIP_TARGET) -d $(GPU_WHEELS) -r gpu/requirements-device.txt
+	$(VENV)/bin/python -m pip wheel --quiet --no-deps -w $(GPU_WHEELS) -r gpu/requirements-device-sdist.txt
+	@ls -S $(GPU_WHEELS)/*.whl | head -5 | xargs du -h
+	@du -ch $(GPU_WHEELS)/*.whl | tail -1
+
+gpu-data:
+	mkdir -p $(GPU_DATA)
+	echo '*' >$(GPU_DATA)/.gitignore
+	cp -r $(GPU_DATA_FROM)/mnist $(GPU_DATA_FROM)/fashion-mnist $(GPU_DATA)/
+	chmod -R u+w $(GPU_DATA)
+	@du -sh $(GPU_DATA)
+
+gpu-bundle: gpu-wheels gpu-data
+	@du -ch $(GPU_WHEELS) $(GPU_DATA) | tail -1
+	@echo "device run: command 'bash gpu/check.sh', carry [\"$(GPU_WHEELS)\", \"$(GPU_DATA)\"], timeout_s 600"
