@@ -7,6 +7,8 @@ the negatives. Negatives are drawn afresh for every minibatch.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 N_CLASSES = 10
@@ -97,3 +99,49 @@ def _hybrid(model, x, y, hp, gen):
 
 def make_negatives(model, x, y, hp, gen):
     return STRATEGIES[hp.negatives](model, x, y, hp, gen)
+
+
+# Strategies that never read the labels (their images do not depend on y): the negatives of the
+# label-free family (ffmodels/families/label_free_ff.py). They need keys FFHParams lacks.
+LABEL_FREE_STRATEGIES = ("hybrid_image",)
+
+_BLUR = (0.25, 0.5, 0.25)  # Hinton's [1/4, 1/2, 1/4] filter
+
+
+def blurred_mask(n: int, side: int, passes: int, threshold: float, gen: torch.Generator,
+                 device=None) -> torch.Tensor:
+    """(n, side, side) masks in {0, 1} with large regions of ones and zeros (Hinton 2022, 3.2):
+    a random bit image blurred `passes` times with [1/4, 1/2, 1/4] horizontally and vertically,
+    then thresholded. Borders are edge-padded (the filter sees the edge pixel repeated), so a
+    constant image stays constant. Computed in float64, where the blurred values (multiples of
+    2^(-4 passes)) are exact up to 13 passes; a value exactly at the threshold (11 % of pixels
+    after 1 pass, 1 % after 2) takes the pixel's original bit, which keeps P(1) = 1/2 at
+    threshold 0.5 (the blur commutes with b -> 1 - b)."""
+    bits = torch.randint(0, 2, (n, 1, side, side), generator=gen, device=device).to(torch.float64)
+    k = torch.tensor(_BLUR, dtype=torch.float64, device=bits.device)
+    v = bits
+    for _ in range(passes):
+        v = torch.nn.functional.conv2d(torch.nn.functional.pad(v, (1, 1, 0, 0), mode="replicate"), k.view(1, 1, 1, 3))
+        v = torch.nn.functional.conv2d(torch.nn.functional.pad(v, (0, 0, 1, 1), mode="replicate"), k.view(1, 1, 3, 1))
+    mask = (v > threshold) | ((v == threshold) & (bits > 0.5))
+    return mask.squeeze(1)
+
+
+@strategy("hybrid_image")
+def _hybrid_image(model, x, y, hp, gen):
+    """Hinton's hybrid images (2022, section 3.2): m * x_a + (1 - m) * x_b, with x_a this image,
+    x_b another image of the batch (another index, chosen without looking at labels) and m a
+    blurred random mask (blurred_mask; hp.blur_passes, hp.mask_threshold). The images never
+    depend on y; the labels are passed through unchanged (x_a's), for a caller that wants some."""
+    if not hasattr(hp, "blur_passes") or not hasattr(hp, "mask_threshold"):
+        raise ValueError("negatives: hybrid_image needs the keys blur_passes and mask_threshold "
+                         "(family label_free_ff); this family's hyperparameters lack them")
+    n, d = x.shape
+    side = math.isqrt(d)
+    if side * side != d:
+        raise ValueError(f"hybrid_image: images of {d} values are not square single-channel images")
+    if n < 2:
+        raise ValueError("hybrid_image needs at least two images in a minibatch")
+    partner = (torch.arange(n, device=x.device) + torch.randint(1, n, (n,), generator=gen, device=x.device)) % n
+    mask = blurred_mask(n, side, hp.blur_passes, hp.mask_threshold, gen, x.device).reshape(n, d).to(x.dtype)
+    return mask * x + (1.0 - mask) * x[partner], y

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ffmodels.families.ff import FFHParams, FFNet
-from ffmodels.negatives import STRATEGIES, make_negatives
+from ffmodels.negatives import LABEL_FREE_STRATEGIES, STRATEGIES, make_negatives
 
 B = 400
 
@@ -33,7 +33,8 @@ def negatives(name, x, y, model=None, seed=0, **kw):
 
 def test_every_strategy_of_the_protocol_is_registered():
     assert set(STRATEGIES) == {"random_wrong_label", "hard", "gaussian_noise", "hybrid",
-                               "class_confusion", "image_mix", "masked"}
+                               "class_confusion", "image_mix", "masked", "hybrid_image"}
+    assert set(LABEL_FREE_STRATEGIES) <= set(STRATEGIES)
 
 
 @pytest.mark.parametrize("name", ["random_wrong_label", "hard", "gaussian_noise", "hybrid", "image_mix", "masked"])
@@ -140,6 +141,6 @@ def test_hybrid_cannot_contain_itself():
 
 def test_negatives_are_reproducible_from_the_seed(batch):
     x, y = batch
-    for name in STRATEGIES:
+    for name in set(STRATEGIES) - set(LABEL_FREE_STRATEGIES):  # label-free ones: tests/test_label_free_ff.py
         a, b = negatives(name, x, y, seed=11), negatives(name, x, y, seed=11)
         assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]), name
