@@ -1,0 +1,70 @@
+"""Label-free FF: what the slides describe as the label-decoupled fix (PROTOCOL section 7).
+
+The FF core of section 3 (MLP, per-layer input normalisation, goodness, softplus loss, Adam,
+layer-local updates) with no label anywhere: the input is the whole image (no label slot),
+positives are real images and negatives are Hinton's hybrid images (2022, section 3.2; the
+`hybrid_image` strategy of ffmodels.negatives): two images mixed through a blurred random mask,
+so the network learns to tell real images from corrupted ones. It has no classifier: its source
+accuracy is that of the common linear probe on its frozen features (ffmodels.train).
+
+Its untrained network is the FF MLP seeing the full image, not FF's input with a label slot, so
+it has its own random-init baseline (random_init_label_free_ff), not FF's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import torch
+
+from ffmodels.families import register
+from ffmodels.families.ff import FFNet
+from ffmodels.negatives import LABEL_FREE_STRATEGIES
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelFreeFFHParams:
+    hidden: list[int]
+    epochs: int
+    batch_size: int
+    lr: float
+    goodness: Literal["mean", "sum"]
+    threshold: float
+    norm_eps: float
+    negatives: Literal[LABEL_FREE_STRATEGIES]  # strategies whose images never depend on labels
+    blur_passes: int        # hybrid_image: blur passes ([1/4, 1/2, 1/4], each direction)
+    mask_threshold: float   # hybrid_image: the blurred bit image is thresholded here
+
+    def __post_init__(self):
+        if self.blur_passes < 0:
+            raise ValueError("blur_passes: must be >= 0")
+        if not 0.0 < self.mask_threshold < 1.0:
+            raise ValueError("mask_threshold: must be in (0, 1)")
+
+
+@register
+class LabelFreeFFNet(FFNet):
+    """FFNet's layers, loss and optimiser; identity embedding; labels never read in training."""
+
+    family = "label_free_ff"
+    HParams = LabelFreeFFHParams
+    ARCH_KEYS = ("hidden", "norm_eps")
+    uses_label_input = False
+    has_classifier = False
+    baseline_family = None  # its own random init: the MLP sees the whole image, no label slot
+
+    def embed(self, x, labels):
+        return x
+
+    def train_step(self, x, y, gen):
+        # The labels are never read: a constant stands in for them, so the negatives and the
+        # update cannot depend on them (FFNet.train_step with the identity embedding: positives
+        # x, negatives the strategy's images, the same per-layer FF losses and Adam step).
+        return super().train_step(x, torch.zeros_like(y), gen)
+
+    def label_goodness(self, x):
+        raise NotImplementedError("label_free_ff has no label input; its source accuracy is the linear probe's")
+
+    def predict(self, x):
+        raise NotImplementedError("label_free_ff has no classifier; its source accuracy is the linear probe's")
