@@ -79,6 +79,16 @@ def check_config(config: dict) -> None:
         ref = spec.get("reference")
         if ref not in (None, "random_init") and ref not in spec.get("variants", []):
             raise ConfigError(f"tables.{table}.reference: '{ref}' is not one of its variants")
+    from ffmodels.analysis import METRICS
+    from ffmodels.figures import PLOTS
+
+    for figure, spec in (config.get("figures") or {}).items():
+        if spec["plot"] not in PLOTS:
+            raise ConfigError(f"figures.{figure}.plot: unknown plot '{spec['plot']}'; known: {sorted(PLOTS)}")
+        if spec["table"] not in config["tables"]:
+            raise ConfigError(f"figures.{figure}.table: '{spec['table']}' is not defined under tables")
+        if spec.get("analysis") not in (None, *METRICS):
+            raise ConfigError(f"figures.{figure}.analysis: unknown analysis '{spec['analysis']}'; known: {sorted(METRICS)}")
     if len(set(config["seeds"])) != len(config["seeds"]):
         raise ConfigError(f"seeds: duplicates in {config['seeds']}")
     for dataset in (config["data"]["source"], config["data"]["target"]):

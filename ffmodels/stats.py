@@ -70,3 +70,19 @@ def holm(pvalues) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p[i]))
         adjusted[i] = running
     return adjusted.tolist()
+
+
+def one_sample_test(values, value: float, alternative: str = "two-sided") -> dict:
+    """mean - value, one-sample t-test (alternative: two-sided | greater | less), Cohen's d."""
+    v = np.asarray(values, dtype=float)
+    out = {"diff": float(v.mean() - value) if len(v) else math.nan, "p": math.nan, "cohen_d": math.nan}
+    if len(v) < 2:
+        return out
+    sd = v.std(ddof=1)
+    if sd == 0:
+        agrees = {"greater": v.mean() > value, "less": v.mean() < value}.get(alternative, v.mean() != value)
+        out["p"] = 0.0 if agrees else 1.0
+        return out
+    out["cohen_d"] = out["diff"] / sd
+    out["p"] = float(stats.ttest_1samp(v, value, alternative=alternative).pvalue)
+    return out

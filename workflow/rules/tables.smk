@@ -1,29 +1,39 @@
-# Tables: mean ± sd over seeds, 95 % CI, paired tests by seed with Holm correction.
+# Tables: each config entry tables.<name> is summarised by its kind (ffmodels.tables): mean ± sd
+# over seeds, 95 % CI, tests against the reference (paired by seed), Holm within the table.
 
 
-def table_rows(table):
-    """RQ1 rows are its variants; RQ2 adds the random init of every family it shows."""
-    return table_variants(config, table) if TABLE_STAGE[table] == "pretrain" else transfer_runs(config)
+def stage_file(stage, run, seed):
+    """The metrics file of one run of a stage (pretrain, transfer, or an analysis metric)."""
+    if stage in ("pretrain", "transfer"):
+        return f"results/{stage}/{run}/seed{seed}/metrics.json"
+    return f"results/analysis/{stage}/{run}/seed{seed}.json"
 
 
 def table_inputs(table):
-    path = f"results/{TABLE_STAGE[table]}/{{variant}}/seed{{seed}}/metrics.json"
-    return expand(path, variant=table_rows(table), seed=SEEDS)
+    return {stage: [stage_file(stage, run, seed) for run in runs for seed in SEEDS]
+            for stage, runs in TABLE_RUNS[table].items()}
+
+
+def table_context(table):
+    """What a table's numbers depend on besides its inputs: the statistics settings, the preset
+    label, and the random-init baseline of each variant it shows."""
+    variants = {run for runs in TABLE_RUNS[table].values() for run in runs if not is_random_init(run)}
+    return {"preset": config["preset"], "stats": config["stats"],
+            "random_init_of": {v: random_init_of(config, v) for v in sorted(variants)}}
 
 
 rule table:
     input:
-        lambda w: table_inputs(w.table),
+        unpack(lambda w: table_inputs(w.table)),
     output:
-        csv=report("results/tables/{table}.csv", category="Tables", labels={"table": "{table}", "format": "csv"}),
-        md=report("results/tables/{table}.md", category="Tables", labels={"table": "{table}", "format": "markdown"}),
+        csv=report("results/tables/{table}.csv", caption="../report/table.rst", category="Tables", labels={"table": "{table}", "format": "csv"}),
+        md=report("results/tables/{table}.md", caption="../report/table.rst", category="Tables", labels={"table": "{table}", "format": "markdown"}),
     wildcard_constraints:
         table="|".join(TABLES),
     params:
-        rows=lambda w: table_rows(w.table),
-        reference=lambda w: config["tables"][w.table]["reference"],
-        preset=config["preset"],
-        stats=config["stats"],
+        spec=lambda w: config["tables"][w.table],
+        ctx=lambda w: table_context(w.table),
+        code=lambda w: code("make_table.py", KINDS[config["tables"][w.table]["kind"]].__module__),
     log:
         "logs/tables/{table}.log",
     conda:

@@ -1,13 +1,10 @@
-from ffmodels.jobs import table_job
+from ffmodels.jobs.table import table_job
 
 table_job(
-    table=snakemake.wildcards.table,
-    metric_paths=list(snakemake.input),
-    rows=snakemake.params.rows,
-    reference=snakemake.params.reference,
-    preset=snakemake.params.preset,
-    method=snakemake.params.stats["paired_test"],
-    alpha=snakemake.params.stats["alpha"],
+    name=snakemake.wildcards.table,
+    spec=snakemake.params.spec,
+    ctx=snakemake.params.ctx,
+    paths={stage: list(snakemake.input[stage]) for stage in snakemake.input.keys()},
     csv_out=snakemake.output.csv,
     md_out=snakemake.output.md,
 )

@@ -1,0 +1,58 @@
+"""Root-cause analyses (RQ3, PROTOCOL section 5): metrics computed on a pretrained model's
+checkpoints, one module per metric, registered with @metric and imported automatically.
+
+A metric class declares `applies(family_cls)` (e.g. only label-input models), the config it
+reads (`uses_transfer_config`), and `compute(ctx) -> dict` returning
+
+    {"curves": {name: [value at each checkpoint epoch]},   # over training
+     "final": {name: value},                                # at the end of training (the table)
+     ...}                                                   # anything else worth keeping
+
+The table kinds `root_cause` and `over_training` read "final" and "curves".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+
+import torch
+
+METRICS: dict[str, type] = {}
+
+
+def metric(name: str):
+    def deco(cls):
+        cls.name = name
+        METRICS[name] = cls
+        return cls
+
+    return deco
+
+
+@dataclasses.dataclass
+class Context:
+    """What a metric sees: the checkpoints, a builder for the model at an epoch, the data."""
+
+    epochs: list[int]
+    states: dict[int, dict]
+    make_model: object  # callable(state_dict) -> model in eval mode on the device
+    source: dict[str, torch.Tensor]  # splits of the source task (train/val/test)
+    target: dict[str, torch.Tensor]  # splits of the target task (probe train subset applied)
+    cfg: dict  # config `analysis`
+    transfer: dict  # config `transfer`
+    seed: int
+    batch_size: int
+
+    def model_at(self, epoch: int):
+        return self.make_model(self.states[epoch])
+
+
+def fixed_subset(split: dict, prefix: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first n images of a split: fixed, the same for every model and seed."""
+    return split[f"{prefix}_x"][:n], split[f"{prefix}_y"][:n]
+
+
+for _mod in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_mod.name}")

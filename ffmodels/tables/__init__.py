@@ -1,0 +1,130 @@
+"""Result tables, one format for all: a long table with one row per (variant, metric[, epoch],
+reference), mean ± sd over seeds, n, 95 % CI, the test against the reference (paired by seed,
+Holm-Bonferroni within the table, Cohen's d) and, where a table derives one, a status.
+
+A table is a config entry `tables.<name>: {kind: ..., ...}`; its kind (a class registered here
+with @table_kind, one module per kind, imported automatically) says which runs it reads
+(`runs`) and how it summarises them (`build`). The workflow, the figures and the claims ledger
+only see the long format.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import pkgutil
+from pathlib import Path
+
+import pandas as pd
+
+from ffmodels import stats
+
+KINDS: dict[str, type] = {}
+
+# Every table has these columns, in this order (extra columns, e.g. epoch or status, follow).
+COLUMNS = ["preset", "table", "variant", "metric", "n", "mean", "sd", "ci_low", "ci_high", "n_collapsed",
+           "reference", "delta_vs_ref", "n_pairs", "test", "p", "p_holm", "cohen_d", "significant"]
+
+
+def table_kind(name: str):
+    def deco(cls):
+        cls.kind = name
+        KINDS[name] = cls
+        return cls
+
+    return deco
+
+
+def runs_of(spec: dict, variants: dict) -> dict[str, list[str]]:
+    """{stage: [run names]} a table reads. variants: {"random_init_of": {variant: its baseline
+    run}, "family_of": {variant: its family class}}."""
+    return KINDS[spec["kind"]].runs(spec, variants)
+
+
+def summary_row(values, statuses=()) -> dict:
+    return {**stats.summarise(values), "n_collapsed": sum(s == "collapsed" for s in statuses)}
+
+
+def paired_or_welch(a: pd.Series, b: pd.Series, method: str) -> dict:
+    """a - b: paired by seed (the index) when any seed is shared, else Welch's t (PROTOCOL 8)."""
+    seeds = a.index.intersection(b.index).sort_values()
+    if len(seeds):
+        out = stats.paired_test(a[seeds], b[seeds], method)
+        out["test"] = f"paired {method}"
+    else:
+        out = stats.welch_test(a, b)
+        out.update(test="welch", n_pairs=0)
+    return {"delta_vs_ref": out["diff"], "n_pairs": out["n_pairs"], "p": out["p"], "cohen_d": out["cohen_d"],
+            "test": out["test"]}
+
+
+def comparison_table(records: pd.DataFrame, rows: list[str], reference_of: dict[str, str | None],
+                     method: str, alpha: float) -> pd.DataFrame:
+    """records: columns variant, seed, value, status (one metric). reference_of: row -> reference
+    row (None for rows that are themselves references)."""
+    out = []
+    for row in rows:
+        mine = records[records.variant == row].set_index("seed")
+        entry = {"variant": row, **summary_row(mine.value, mine.status), "reference": reference_of[row]}
+        if reference_of[row] is not None:
+            theirs = records[records.variant == reference_of[row]].set_index("seed")
+            entry.update(paired_or_welch(mine.value, theirs.value, method))
+        out.append(entry)
+    return finish(pd.DataFrame(out), alpha)
+
+
+def finish(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Holm-Bonferroni over every test of the table; missing columns filled."""
+    for col in COLUMNS:
+        if col not in table:
+            table[col] = math.nan
+    table["p_holm"] = stats.holm(table.p)
+    table["significant"] = table.p_holm < alpha
+    return table
+
+
+def write_table(table: pd.DataFrame, name: str, title: str, preset: str, notes: list[str],
+                csv_out: str, md_out: str) -> None:
+    table = table.copy()
+    table["preset"], table["table"] = preset, name
+    table = table[COLUMNS + [c for c in table.columns if c not in COLUMNS]]
+    if "epoch" in table:
+        table["epoch"] = table["epoch"].astype("Int64")  # 3, not 3.0; empty where a row has none
+    Path(csv_out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(csv_out, index=False)
+    Path(md_out).write_text(to_markdown(table, title, preset, notes))
+
+
+def _fmt(x, digits=2):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, str):
+        return x
+    return f"{x:.{digits}f}" if abs(x) >= 0.01 or x == 0 else f"{x:.2e}"
+
+
+def _fmt_p(p):
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "–"
+    return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
+
+
+def to_markdown(table: pd.DataFrame, title: str, preset: str, notes: list[str]) -> str:
+    quick = " — QUICK numbers (reduced seeds, epochs and data), not the reproduction" if preset == "quick" else ""
+    optional = [c for c in ("metric", "epoch") if c in table and table[c].nunique(dropna=True) > 1]
+    head = ["variant", *optional, "n", "mean ± sd", "95 % CI", "Δ vs ref", "ref", "test", "p (Holm)",
+            "Cohen's d", "collapsed"] + (["status"] if "status" in table else [])
+    lines = [f"### {title}", "", f"**preset: {preset}**{quick}", "", "| " + " | ".join(head) + " |",
+             "|" + "---|" * len(head)]
+    for r in table.to_dict("records"):
+        cells = [r["variant"], *("–" if pd.isna(r[c]) else str(r[c]) for c in optional), str(r["n"]), f"{_fmt(r['mean'])} ± {_fmt(r['sd'])}",
+                 f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]", _fmt(r["delta_vs_ref"]),
+                 r["reference"] if isinstance(r["reference"], str) else "–",
+                 r["test"] if isinstance(r["test"], str) else "–", _fmt_p(r["p_holm"]), _fmt(r["cohen_d"]),
+                 str(r["n_collapsed"])] + ([str(r["status"])] if "status" in table else [])
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n"
+
+
+for _mod in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_mod.name}")

@@ -1,0 +1,110 @@
+"""Accuracy tables: source (pretraining) and transfer accuracy per variant, against a reference
+row and against the random init of each variant's family, paired by seed."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ffmodels.tables import comparison_table, finish, paired_or_welch, summary_row, table_kind
+
+# The accuracy each stage reports (its metrics.json "test_acc"), as named in the tables.
+STAGE_METRIC = {"pretrain": "source_acc", "transfer": "transfer_acc", "ceiling": "ceiling_acc"}
+
+
+def accuracy_records(metrics: list[dict]) -> pd.DataFrame:
+    """variant, seed, value (test accuracy in %), status from metrics.json files."""
+    return pd.DataFrame([{"variant": m["variant"], "seed": m["seed"], "value": 100.0 * m["test_acc"],
+                          "status": m["status"]} for m in metrics],
+                        columns=["variant", "seed", "value", "status"])
+
+
+def with_random_inits(variants: list[str], random_init_of: dict[str, str]) -> list[str]:
+    return list(variants) + sorted({random_init_of[v] for v in variants})
+
+
+@table_kind("compare")
+class Compare:
+    """One stage's accuracy per variant. reference: a variant (each row minus it), or
+    `random_init` (each row minus the random init of its family; those rows are added)."""
+
+    plot = "bars"  # its figure (ffmodels.figures)
+
+    @staticmethod
+    def runs(spec, variants):
+        rows = spec["variants"]
+        if spec["reference"] == "random_init":
+            rows = with_random_inits(rows, variants["random_init_of"])
+        return {spec["stage"]: rows}
+
+    @staticmethod
+    def build(spec, records, ctx):
+        rows = Compare.runs(spec, ctx)[spec["stage"]]
+        if spec["reference"] == "random_init":
+            reference_of = {r: ctx["random_init_of"].get(r) for r in rows}
+            note = "Δ vs ref: each model minus the random init of its own family under the same probe, paired by seed."
+        else:
+            reference_of = {r: None if r == spec["reference"] else spec["reference"] for r in rows}
+            note = f"Δ vs ref: each variant minus {spec['reference']}, paired by seed."
+        table = comparison_table(accuracy_records(records[spec["stage"]]), rows, reference_of,
+                                 ctx["stats"]["paired_test"], ctx["stats"]["alpha"])
+        table["metric"] = STAGE_METRIC[spec["stage"]]
+        return table, [note]
+
+
+def status_of(row: dict) -> str:
+    """improves / no significant change / worse / collapsed, from the row's test (PROTOCOL 8)."""
+    n, k = row["n"], row["n_collapsed"]
+    if n and k == n:
+        return "collapsed"
+    if not row["significant"]:
+        word = "no significant change"
+    else:
+        word = "improves" if row["delta_vs_ref"] > 0 else "worse"
+    return word + (f" ({k}/{n} collapsed)" if k else "")
+
+
+@table_kind("source_transfer")
+class SourceTransfer:
+    """Source and transfer accuracy per variant: both against the reference variant, transfer
+    also against the random init of the variant's family; a status from the transfer test."""
+
+    plot = "bars"  # its figure (ffmodels.figures)
+
+    @staticmethod
+    def runs(spec, variants):
+        return {"pretrain": list(spec["variants"]),
+                "transfer": with_random_inits(spec["variants"], variants["random_init_of"])}
+
+    @staticmethod
+    def build(spec, records, ctx):
+        method = ctx["stats"]["paired_test"]
+        source = accuracy_records(records["pretrain"]).set_index("seed")
+        transfer = accuracy_records(records["transfer"]).set_index("seed")
+        ref = spec["reference"]
+        out = []
+        for metric, recs in (("source_acc", source), ("transfer_acc", transfer)):
+            for v in spec["variants"]:
+                mine = recs[recs.variant == v]
+                # Collapse is a property of the pretraining run; both stages carry it.
+                base = {"variant": v, "metric": metric, **summary_row(mine.value, mine.status)}
+                if v == ref:
+                    out.append({**base, "reference": None})
+                    continue
+                out.append({**base, "reference": ref, **paired_or_welch(mine.value, recs[recs.variant == ref].value, method)})
+        for v in spec["variants"]:
+            init = ctx["random_init_of"][v]
+            mine = transfer[transfer.variant == v]
+            out.append({"variant": v, "metric": "transfer_acc", **summary_row(mine.value, mine.status),
+                        "reference": init, **paired_or_welch(mine.value, transfer[transfer.variant == init].value, method)})
+        for init in sorted({ctx["random_init_of"][v] for v in spec["variants"]}):
+            mine = transfer[transfer.variant == init]
+            out.append({"variant": init, "metric": "transfer_acc", **summary_row(mine.value, mine.status),
+                        "reference": None})
+        table = finish(pd.DataFrame(out, columns=None), ctx["stats"]["alpha"])
+        table["status"] = [status_of(r) if isinstance(r["reference"], str) else "" for r in table.to_dict("records")]
+        notes = [f"Δ vs ref: source and transfer accuracy minus {ref}'s, and transfer minus the random init of the "
+                 "variant's family under the same probe; all paired by seed.",
+                 "status: from the row's Holm-corrected test (improves / no significant change / worse), "
+                 "'collapsed' when every seed's pretraining diverged."]
+        return table, notes
+

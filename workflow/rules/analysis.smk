@@ -1,0 +1,32 @@
+# Root-cause analyses (RQ3): one job per (metric, model, seed) on the model's checkpoints. Which
+# metrics apply to which model is the metric's own call (ffmodels.analysis), e.g. the label
+# metrics only to models with the label in the input.
+
+
+rule analysis:
+    input:
+        checkpoints=rules.pretrain.output.checkpoints,
+        source=dataset_file(SOURCE),
+        target=dataset_file(TARGET),
+    output:
+        "results/analysis/{metric}/{variant}/seed{seed}.json",
+    wildcard_constraints:
+        metric="|".join(METRICS),
+    params:
+        cfg=config["analysis"],
+        # Only the metrics that probe or fill the label slot rerun when the transfer config changes.
+        transfer=lambda w: config["transfer"] if METRICS[w.metric].uses_transfer_config else None,
+        code=lambda w: code("analysis.py", METRICS[w.metric].__module__, family_of(w.variant).__module__),
+    log:
+        "logs/analysis/{metric}/{variant}/seed{seed}.log",
+    benchmark:
+        "benchmarks/analysis/{metric}/{variant}/seed{seed}.tsv"
+    threads: config["threads"]
+    resources:
+        gpu=GPU,
+        gpu_slots=GPU,  # jobs sharing one GPU at once (profiles/gpu)
+        mem_mb=4000,
+    conda:
+        ENV
+    script:
+        "../scripts/analysis.py"
