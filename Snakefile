@@ -14,6 +14,8 @@ configfile: "config.yaml"
 
 validate(config, "workflow/schemas/config.schema.yaml")
 
+report: "workflow/report/workflow.rst"
+
 # Jobs import the ffmodels that sits next to this Snakefile, whatever the executor or env.
 sys.path.insert(0, workflow.basedir)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
@@ -30,10 +32,13 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/transfer.smk"
+include: "workflow/rules/analysis.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:
     input:
         TABLE_FILES,
+        FIGURE_FILES,
     default_target: True

@@ -7,6 +7,7 @@ from ffmodels.codedeps import code_digest, script_imports
 from ffmodels.config import enabled_tables, is_random_init, random_init_of, stage_runs, table_runs, variant_hparams
 from ffmodels.data import IDX_FILES
 from ffmodels.families import FAMILIES
+from ffmodels.figures import PLOTS, figure_specs
 from ffmodels.tables import KINDS
 
 SOURCE = config["data"]["source"]
@@ -20,6 +21,9 @@ ENV = "../../envs/ffrepro.yaml"
 TABLE_RUNS = table_runs(config)
 TABLES = list(enabled_tables(config))
 TABLE_FILES = expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])
+# {figure: spec}: one per table, plus config `figures` (ffmodels.figures).
+FIGURES = figure_specs(config, enabled_tables(config), KINDS)
+FIGURE_FILES = expand("results/figures/{figure}.png", figure=FIGURES)
 
 
 wildcard_constraints:

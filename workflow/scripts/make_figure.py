@@ -1,0 +1,10 @@
+from ffmodels.jobs.figure import figure_job
+
+figure_job(
+    spec=snakemake.params.spec,
+    title=snakemake.params.title,
+    preset=snakemake.params.preset,
+    out=snakemake.output.png,
+    table_path=snakemake.input.get("table"),
+    analysis_paths=list(snakemake.input.get("analysis", [])),
+)
