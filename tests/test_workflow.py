@@ -15,13 +15,14 @@ from tests.conftest import MIRROR, REPO, needs_mirror
 
 pytestmark = needs_mirror
 
-# The quick preset, cut further so the whole DAG (the quick preset's 5 variants x 2 seeds,
-# transfers and random inits) runs in a minute or two.
+# The quick preset, cut further so the whole DAG (every table and figure of the quick preset
+# over 2 seeds: pretraining, transfers, random inits, analyses) runs in a few minutes.
 TINY = {
     "seeds": [0, 1],
-    "families": {"ff": {"epochs": 1}, "bp": {"epochs": 1}},
+    "families": {f: {"epochs": 1} for f in ("ff", "bp", "three_factor", "prospective_t3", "pcl", "collab")},
     "pretrain": {"train_subset": 1000},
     "transfer": {"train_subset": 1000, "probe": {"max_epochs": 3, "patience": 2}},
+    "analysis": {"subset": 100, "gradient_batch": 100},
 }
 
 
@@ -81,19 +82,93 @@ def test_training_jobs_stay_under_4_gb(workflow_dir):
         assert float(row["max_rss"]) < 4096, (tsv, row["max_rss"])
 
 
+def rerun_after_edit(workflow_dir, tmp_path, module, text):
+    """Copy the finished workflow, add `text` to one ffmodels module, run it again: the files
+    rewritten. The module's own digest changes, so exactly the jobs that run it rerun."""
+    wf = tmp_path / "edited"
+    shutil.copytree(workflow_dir, wf, symlinks=True)  # copy2 keeps the timestamps
+    path = wf / module
+    path.write_text(path.read_text() + text)
+    dry = snakemake(wf, "-n", "--config", f"local_mirror={MIRROR}")
+    before = snapshot(wf)
+    snakemake(wf, "--config", f"local_mirror={MIRROR}")
+    after = snapshot(wf)
+    again = snakemake(wf, "-n", "--config", f"local_mirror={MIRROR}")
+    assert "Nothing to be done" in again.stdout + again.stderr
+    return {p for p in after if after[p] != before.get(p)}, dry.stdout + dry.stderr
+
+
+def test_no_edit_nothing_to_do(workflow_dir):
+    out = snakemake(workflow_dir, "-n", "--config", f"local_mirror={MIRROR}")
+    assert "Nothing to be done" in out.stdout + out.stderr
+
+
+def test_edit_of_the_bp_module_reruns_exactly_the_bp_jobs_and_their_tables(workflow_dir, tmp_path):
+    rerun, dry = rerun_after_edit(workflow_dir, tmp_path, "ffmodels/families/bp.py", "\nEDITED = True\n")
+    assert "params" in dry.lower() and "code" in dry  # -n names the changed param
+    seeds = (0, 1)
+    expected = {f"results/pretrain/bp/seed{s}/{f}" for s in seeds for f in ("model.pt", "checkpoints.pt", "metrics.json")}
+    expected |= {f"results/transfer/{v}/seed{s}/metrics.json" for v in ("bp", "random_init_bp") for s in seeds}
+    expected |= {f"results/analysis/{m}/bp/seed{s}.json" for m in ("transfer_over_training", "dead_units") for s in seeds}
+    expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer", "rq3_root_cause", "rq3_over_training")
+    assert rerun == expected
+
+
+def test_edit_of_the_statistics_reruns_only_the_tables(workflow_dir, tmp_path):
+    rerun, _ = rerun_after_edit(workflow_dir, tmp_path, "ffmodels/stats.py", "\nEDITED = True\n")
+    config = yaml.safe_load((workflow_dir / "config.yaml").read_text())
+    assert rerun == tables_and_figures(*config["tables"])
+
+
+def test_comment_only_edit_reruns_nothing(workflow_dir, tmp_path):
+    rerun, _ = rerun_after_edit(workflow_dir, tmp_path, "ffmodels/families/ff.py", "\n# a note\n\n")
+    assert rerun == set()
+
+
 def test_changed_hyperparameter_reruns_only_that_variant_and_descendants(workflow_dir):
     before = snapshot(workflow_dir)
     (workflow_dir / "change.yaml").write_text(yaml.safe_dump({"variants": {"hard": {"family": "ff", "negatives": "hard", "hard_mode": "softmax"}}}))
     snakemake(workflow_dir, "change.yaml", "--config", f"local_mirror={MIRROR}")
     after = snapshot(workflow_dir)
     rerun = {path for path in after if after[path] != before.get(path)}
-    expected = {f"results/pretrain/hard/seed{s}/{f}" for s in (0, 1) for f in ("model.pt", "metrics.json")}
+    expected = {f"results/pretrain/hard/seed{s}/{f}" for s in (0, 1) for f in ("model.pt", "checkpoints.pt", "metrics.json")}
     expected |= {f"results/transfer/hard/seed{s}/metrics.json" for s in (0, 1)}
-    expected |= {f"results/tables/{t}.{e}" for t in ("rq1_negative_strategies", "rq2_transfer") for e in ("csv", "md")}
+    expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer")
     assert rerun == expected
     # Nothing is left to do once the change is in place.
     dry = snakemake(workflow_dir, "change.yaml", "-n", "--config", f"local_mirror={MIRROR}")
     assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
+def tables_and_figures(*tables):
+    return ({f"results/tables/{t}.{e}" for t in tables for e in ("csv", "md")}
+            | {f"results/figures/{t}.png" for t in tables})
+
+
+def test_every_figure_is_drawn_for_the_report(workflow_dir):
+    config = yaml.safe_load((workflow_dir / "config.yaml").read_text())
+    names = set(config["tables"]) | set(config["figures"])
+    for name in names:
+        png = workflow_dir / f"results/figures/{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000, name
+
+
+def test_quick_tables_of_rq3_and_rq4(workflow_dir):
+    root = read_csv(workflow_dir / "results/tables/rq3_root_cause.csv")
+    got = {(r["variant"], r["metric"]) for r in root}
+    for metric in ("variance_ratio", "gradient_share", "spearman_rho", "label_dependency_l1", "dead_target_l1"):
+        assert ("random_wrong_label", metric) in got, metric
+    assert ("bp", "spearman_rho") in got and ("bp", "gradient_share") not in got  # BP has no label input
+    claims = {r["metric"]: r for r in root if r["variant"] == "random_wrong_label"}
+    assert claims["variance_ratio"]["reference"] == "> 1.0" and claims["variance_ratio"]["p"]
+    over = read_csv(workflow_dir / "results/tables/rq3_over_training.csv")
+    assert {r["epoch"] for r in over} == {"0", "1"}  # quick checkpoints cut to the tiny run's one epoch
+    overview = read_csv(workflow_dir / "results/tables/rq4_overview.csv")
+    assert {r["variant"] for r in overview} >= {"three_factor_bidirectional", "prospective_t3", "pcl", "collab_g05",
+                                               "random_init_ff", "random_init_prospective_t3"}
+    assert all(r["status"] for r in overview if r["reference"] and r["metric"] == "transfer_acc")
+    trace = read_csv(workflow_dir / "results/tables/rq4_pcl_postmortem.csv")
+    assert {"val_acc", "dead_frac_l1", "saturated_frac_l1", "mean_abs_error_l1", "last_good_epoch"} <= {r["metric"] for r in trace}
 
 
 def test_misspelt_config_key_stops_before_any_job_naming_it(workflow_dir):
@@ -132,3 +207,5 @@ def test_snakemake_report_holds_the_tables(workflow_dir):
     names = zipfile.ZipFile(workflow_dir / "report.zip").namelist()
     assert any(n.endswith("rq1_negative_strategies.md") for n in names)
     assert any(n.endswith("rq2_transfer.csv") for n in names)
+    assert any(n.endswith("rq3_over_training.png") for n in names) and any(n.endswith("rq3_weights.png") for n in names)
+
