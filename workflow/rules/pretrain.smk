@@ -19,6 +19,7 @@ rule pretrain:
     threads: config["threads"]
     resources:
         gpu=GPU,
+        gpu_slots=GPU,  # jobs sharing one GPU at once (profiles/gpu)
         mem_mb=4000,
     conda:
         ENV

@@ -28,6 +28,7 @@ rule transfer:
     threads: config["threads"]
     resources:
         gpu=GPU,
+        gpu_slots=GPU,  # jobs sharing one GPU at once (profiles/gpu)
         mem_mb=4000,
     conda:
         ENV
