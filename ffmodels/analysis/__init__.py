@@ -31,6 +31,17 @@ def metric(name: str):
     return deco
 
 
+class LabelInputMetric:
+    """Base of the metrics that read the label slot: they apply to label-input models only and
+    need no transfer config."""
+
+    uses_transfer_config = False
+
+    @staticmethod
+    def applies(family) -> bool:
+        return family.uses_label_input
+
+
 @dataclasses.dataclass
 class Context:
     """What a metric sees: the checkpoints, a builder for the model at an epoch, the data."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ffmodels.analysis import fixed_subset, metric
+from ffmodels.analysis import LabelInputMetric, fixed_subset, metric
 from ffmodels.transfer import N_LABEL_PIXELS
 
 
@@ -30,13 +30,7 @@ def first_layer_label_share(model, x: torch.Tensor, y: torch.Tensor, gen: torch.
 
 
 @metric("gradient_share")
-class GradientShare:
-    uses_transfer_config = False
-
-    @staticmethod
-    def applies(family) -> bool:
-        return family.uses_label_input
-
+class GradientShare(LabelInputMetric):
     @staticmethod
     def compute(ctx) -> dict:
         x, y = fixed_subset(ctx.source, "train", ctx.cfg["gradient_batch"])

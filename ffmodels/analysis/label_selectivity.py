@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from ffmodels.analysis import fixed_subset, metric
+from ffmodels.analysis import LabelInputMetric, fixed_subset, metric
 
 
 @torch.no_grad()
@@ -64,13 +64,7 @@ def _crossed(ctx, epoch):
 
 
 @metric("label_selectivity")
-class LabelSelectivity:
-    uses_transfer_config = False
-
-    @staticmethod
-    def applies(family) -> bool:
-        return family.uses_label_input
-
+class LabelSelectivity(LabelInputMetric):
     @staticmethod
     def compute(ctx) -> dict:
         top = ctx.cfg["label_neuron_fraction"]
@@ -102,13 +96,7 @@ class LabelSelectivity:
 
 
 @metric("label_dependency")
-class LabelDependency:
-    uses_transfer_config = False
-
-    @staticmethod
-    def applies(family) -> bool:
-        return family.uses_label_input
-
+class LabelDependency(LabelInputMetric):
     @staticmethod
     def compute(ctx) -> dict:
         curves: dict[str, list[float]] = {}
