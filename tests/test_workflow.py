@@ -4,9 +4,13 @@ input stops with a message that names the problem without losing what was comput
 
 import csv
 import gzip
+import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -124,6 +128,64 @@ def test_edit_of_the_statistics_reruns_only_the_tables(workflow_dir, tmp_path):
 def test_comment_only_edit_reruns_nothing(workflow_dir, tmp_path):
     rerun, _ = rerun_after_edit(workflow_dir, tmp_path, "ffmodels/families/ff.py", "\n# a note\n\n")
     assert rerun == set()
+
+
+def copy_of(workflow_dir, tmp_path, name):
+    wf = tmp_path / name
+    shutil.copytree(workflow_dir, wf, symlinks=True)  # copy2 keeps the timestamps
+    (wf / "long.yaml").write_text(yaml.safe_dump({"families": {"ff": {"epochs": 20}}}))
+    return wf
+
+
+LONG_TARGET = "results/pretrain/random_wrong_label/seed0/metrics.json"
+
+
+def start_long_pretraining(wf):
+    """Snakemake retraining one FF run for 20 epochs, in its own process group; returns once
+    the job has finished its first epoch."""
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "presets/quick.yaml", "tiny.yaml",
+           "long.yaml", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET]
+    log = wf / "logs/pretrain/random_wrong_label/seed0.log"
+    log.unlink()  # the copied log of the earlier run already says "epoch 1:"
+    with open(wf / "long-run.log", "w") as out:
+        proc = subprocess.Popen(cmd, cwd=wf, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (log.is_file() and "epoch 1:" in log.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, (wf / "long-run.log").read_text()
+        time.sleep(0.5)
+    return proc
+
+
+def test_second_snakemake_on_the_same_folder_is_refused_by_the_lock(workflow_dir, tmp_path):
+    wf = copy_of(workflow_dir, tmp_path, "locked")
+    proc = start_long_pretraining(wf)
+    try:
+        out = snakemake(wf, "long.yaml", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET, check=False)
+        assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # Snakemake stops its job and removes the partial output
+        proc.wait(120)
+
+
+def test_killed_training_run_is_rerun_to_the_same_result(workflow_dir, tmp_path):
+    """kill -9 of Snakemake and its job mid-training (a node dying), then the documented
+    recovery (--unlock, then a run with --rerun-incomplete, as the profiles set): the rerun
+    completes and its metrics equal those of a run that was never interrupted."""
+    killed = copy_of(workflow_dir, tmp_path, "killed")
+    proc = start_long_pretraining(killed)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(60)
+    assert "epoch 20:" not in (killed / "logs/pretrain/random_wrong_label/seed0.log").read_text()  # killed mid-run
+    out = snakemake(killed, "long.yaml", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET, check=False)
+    assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr  # the dead run's lock
+    snakemake(killed, "long.yaml", "--unlock")
+    snakemake(killed, "long.yaml", "--rerun-incomplete", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET)
+
+    clean = copy_of(workflow_dir, tmp_path, "clean")
+    snakemake(clean, "long.yaml", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET)
+    a, b = (json.loads((wf / LONG_TARGET).read_text()) for wf in (killed, clean))
+    assert a["hparams"]["epochs"] == 20 and len(a["history"]) == 20
+    assert (a["test_acc"], a["val_acc"], a["history"]) == (b["test_acc"], b["val_acc"], b["history"])
 
 
 def test_changed_hyperparameter_reruns_only_that_variant_and_descendants(workflow_dir):
