@@ -27,22 +27,12 @@ def summarise(values) -> dict:
 
 
 def paired_test(a, b, method: str = "ttest") -> dict:
-    """a - b paired by position: mean difference, p-value, Cohen's d_z (mean diff / sd diff)."""
+    """a - b paired by position: mean difference, p-value, Cohen's d_z (mean diff / sd diff).
+    The paired t-test is the one-sample t-test of the differences against 0."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    diff = a - b
-    n = len(diff)
-    out = {"n_pairs": n, "diff": float(diff.mean()) if n else math.nan, "p": math.nan, "cohen_d": math.nan}
-    if n < 2:
-        return out
-    sd = diff.std(ddof=1)
-    if sd == 0:
-        out["p"] = 1.0 if diff.mean() == 0 else 0.0
-        return out
-    out["cohen_d"] = float(diff.mean() / sd)
-    if method == "wilcoxon":
+    out = {"n_pairs": len(a), **one_sample_test(a - b, 0.0)}
+    if method == "wilcoxon" and not math.isnan(out["cohen_d"]):  # two or more pairs that differ
         out["p"] = float(stats.wilcoxon(a, b).pvalue)
-    else:
-        out["p"] = float(stats.ttest_rel(a, b).pvalue)
     return out
 
 
@@ -73,7 +63,9 @@ def holm(pvalues) -> list[float]:
 
 
 def one_sample_test(values, value: float, alternative: str = "two-sided") -> dict:
-    """mean - value, one-sample t-test (alternative: two-sided | greater | less), Cohen's d."""
+    """mean - value, one-sample t-test (alternative: two-sided | greater | less), Cohen's d.
+    Without spread the test is degenerate: p = 0 where the mean lies on the alternative's side,
+    else 1."""
     v = np.asarray(values, dtype=float)
     out = {"diff": float(v.mean() - value) if len(v) else math.nan, "p": math.nan, "cohen_d": math.nan}
     if len(v) < 2:
@@ -83,6 +75,6 @@ def one_sample_test(values, value: float, alternative: str = "two-sided") -> dic
         agrees = {"greater": v.mean() > value, "less": v.mean() < value}.get(alternative, v.mean() != value)
         out["p"] = 0.0 if agrees else 1.0
         return out
-    out["cohen_d"] = out["diff"] / sd
+    out["cohen_d"] = float(out["diff"] / sd)
     out["p"] = float(stats.ttest_1samp(v, value, alternative=alternative).pvalue)
     return out
