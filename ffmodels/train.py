@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 
 from ffmodels.runtime import generators
-from ffmodels.transfer import probe_features
+from ffmodels.transfer import transfer
 
 EpochHook = Callable[[int, torch.nn.Module], None]
 
@@ -30,7 +30,7 @@ def source_accuracy(model, data: dict, eval_batch_size: int, probe: dict | None,
     if model.has_classifier:
         return {"val_acc": accuracy(model, data["val_x"], data["val_y"], eval_batch_size),
                 "test_acc": accuracy(model, data["test_x"], data["test_y"], eval_batch_size)}
-    result = probe_features(model, data, probe, seed, eval_batch_size)
+    result = transfer(model, data, probe, seed, eval_batch_size)  # the probe, on the source splits
     return {"val_acc": result["val_acc"], "test_acc": result["test_acc"], "source_probe": result}
 
 

@@ -81,13 +81,10 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int) -> d
     }
 
 
-def probe_features(model, data: dict, tcfg: dict, seed: int, batch_size: int) -> dict:
-    """Frozen features of `model` on the train/val/test splits of `data`, then the linear probe."""
+def transfer(model, data: dict, tcfg: dict, seed: int, batch_size: int) -> dict:
+    """The common probe: frozen features of `model` on the train/val/test splits of `data` (the
+    target task; or the source task, for the source accuracy of a model without a classifier),
+    then the linear probe."""
     feats = {s: extract_features(model, data[f"{s}_x"], tcfg, batch_size) for s in ("train", "val", "test")}
     labels = {s: data[f"{s}_y"] for s in ("train", "val", "test")}
     return fit_linear_probe(feats, labels, tcfg["probe"], seed)
-
-
-def transfer(model, data: dict, tcfg: dict, seed: int, batch_size: int) -> dict:
-    """The common probe on the target task's splits."""
-    return probe_features(model, data, tcfg, seed, batch_size)
