@@ -36,14 +36,6 @@ def table_runs(config: dict) -> dict[str, dict[str, list[str]]]:
     return {name: runs_of(spec, variants) for name, spec in enabled_tables(config).items()}
 
 
-def stage_runs(config: dict, stage: str) -> list[str]:
-    """Every run of a stage that some table reads, in first-seen order."""
-    runs = {}
-    for by_stage in table_runs(config).values():
-        runs.update(dict.fromkeys(by_stage.get(stage, [])))
-    return list(runs)
-
-
 def check_config(config: dict) -> None:
     """Raise ConfigError naming the first key that cannot be run."""
     for family, hp in config["families"].items():

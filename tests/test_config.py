@@ -5,7 +5,7 @@ import copy
 import pytest
 import yaml
 
-from ffmodels.config import ConfigError, check_config, stage_runs, variant_hparams
+from ffmodels.config import ConfigError, check_config, table_runs, variant_hparams
 from tests.conftest import REPO
 
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -39,9 +39,12 @@ def test_variant_is_family_defaults_plus_overrides():
 
 
 def test_every_transferred_family_gets_its_random_init():
-    runs = stage_runs(CONFIG, "transfer")
-    assert {"random_init_bp", "random_init_ff"} <= set(runs)
-    assert all(not r.startswith("random_init_") for r in stage_runs(CONFIG, "pretrain"))
+    runs = {stage: set() for stage in ("pretrain", "transfer")}
+    for by_stage in table_runs(CONFIG).values():
+        for stage in runs:
+            runs[stage].update(by_stage.get(stage, []))
+    assert {"random_init_bp", "random_init_ff"} <= runs["transfer"]
+    assert all(not r.startswith("random_init_") for r in runs["pretrain"])
 
 
 @pytest.mark.parametrize("change, key", [

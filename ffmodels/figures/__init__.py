@@ -33,7 +33,7 @@ def figure_specs(config: dict, tables: dict[str, dict], kinds: dict[str, type]) 
     then the entries of config `figures` (which may also restyle a table's figure)."""
     specs = {name: {"plot": kinds[spec["kind"]].plot, "table": name} for name, spec in tables.items()}
     for name, spec in (config.get("figures") or {}).items():
-        if spec.get("table") is None or spec["table"] in tables:
+        if spec["table"] in tables:  # a figure of a disabled table is not drawn
             specs[name] = spec
     return specs
 

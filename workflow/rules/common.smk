@@ -4,7 +4,7 @@ from pathlib import Path
 
 from ffmodels.analysis import METRICS
 from ffmodels.codedeps import code_digest, script_imports
-from ffmodels.config import enabled_tables, is_random_init, random_init_of, stage_runs, table_runs, variant_hparams
+from ffmodels.config import enabled_tables, is_random_init, random_init_of, table_runs, variant_hparams
 from ffmodels.data import IDX_FILES
 from ffmodels.families import FAMILIES
 from ffmodels.figures import PLOTS, figure_specs
@@ -19,7 +19,7 @@ ENV = "../../envs/ffrepro.yaml"
 
 # What each table reads: {table: {stage: [runs]}} (ffmodels.tables, by the table's kind).
 TABLE_RUNS = table_runs(config)
-TABLES = list(enabled_tables(config))
+TABLES = list(TABLE_RUNS)  # the enabled tables, in config order
 TABLE_FILES = expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])
 # {figure: spec}: one per table, plus config `figures` (ffmodels.figures).
 FIGURES = figure_specs(config, enabled_tables(config), KINDS)
@@ -35,6 +35,13 @@ wildcard_constraints:
 
 def dataset_file(dataset):
     return f"resources/data/{dataset}.pt"
+
+
+def stage_file(stage, run, seed):
+    """The metrics file of one run of a stage (pretrain, transfer, or an analysis metric)."""
+    if stage in ("pretrain", "transfer"):
+        return f"results/{stage}/{run}/seed{seed}/metrics.json"
+    return f"results/analysis/{stage}/{run}/seed{seed}.json"
 
 
 def family_of(run):

@@ -2,13 +2,6 @@
 # over seeds, 95 % CI, tests against the reference (paired by seed), Holm within the table.
 
 
-def stage_file(stage, run, seed):
-    """The metrics file of one run of a stage (pretrain, transfer, or an analysis metric)."""
-    if stage in ("pretrain", "transfer"):
-        return f"results/{stage}/{run}/seed{seed}/metrics.json"
-    return f"results/analysis/{stage}/{run}/seed{seed}.json"
-
-
 def table_inputs(table):
     return {stage: [stage_file(stage, run, seed) for run in runs for seed in SEEDS]
             for stage, runs in TABLE_RUNS[table].items()}
