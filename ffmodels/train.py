@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from ffmodels.resume import ResumeFile
 from ffmodels.runtime import generators
 from ffmodels.transfer import transfer
 
@@ -34,8 +35,23 @@ def source_accuracy(model, data: dict, eval_batch_size: int, probe: dict | None,
     return {"val_acc": result["val_acc"], "test_acc": result["test_acc"], "source_probe": result}
 
 
+def training_state(model, epoch: int, order, sampling, history: list) -> dict:
+    return {"epoch": epoch, "model": model.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in model.all_optimizers().items()},
+            "order_rng": order.get_state(), "sampling_rng": sampling.get_state(), "history": history}
+
+
+def restore(model, state: dict, order, sampling) -> None:
+    model.load_state_dict(state["model"])
+    for name, opt in model.all_optimizers().items():
+        opt.load_state_dict(state["optimizers"][name])
+    order.set_state(state["order_rng"])
+    sampling.set_state(state["sampling_rng"])
+
+
 def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
-             on_epoch_end: EpochHook | None = None, probe: dict | None = None) -> dict:
+             on_epoch_end: EpochHook | None = None, probe: dict | None = None,
+             resume: ResumeFile | None = None) -> dict:
     """Train for hp.epochs on data['train_*'], checking validation accuracy after each epoch.
 
     on_epoch_end(epoch, model) is called with the untrained model (epoch 0) and after each
@@ -45,17 +61,25 @@ def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
     A non-finite loss is a result, not a crash: training stops, the model is rolled back to the
     end of the last finite epoch, and the run is marked collapsed; the history up to that epoch
     is kept.
+
+    resume (ffmodels.resume): the state is saved there after every epoch, and a valid saved
+    state is continued from: the result equals that of an uninterrupted run.
     """
     hp = model.hp
     order, sampling = generators(seed, data["train_x"].device)
     x, y = data["train_x"], data["train_y"]
     n = len(x)
-    history = []
-    if on_epoch_end is not None:
+    history, first = [], 1
+    saved = resume.load() if resume is not None else None
+    if saved is not None:
+        restore(model, saved, order, sampling)
+        history, first = saved["history"], saved["epoch"] + 1
+        log(f"resuming after epoch {saved['epoch']} from {resume.path}")
+    elif on_epoch_end is not None:
         on_epoch_end(0, model)
     good_state = copy.deepcopy(model.state_dict())
-    status, last_good_epoch = "ok", 0
-    for epoch in range(1, hp.epochs + 1):
+    status, last_good_epoch = "ok", first - 1
+    for epoch in range(first, hp.epochs + 1):
         model.train()
         model.on_epoch_start(epoch)
         perm = torch.randperm(n, generator=order).to(x.device)
@@ -83,6 +107,8 @@ def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
         last_good_epoch = epoch
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)
+        if resume is not None:
+            resume.save(training_state(model, epoch, order, sampling, history))
     return {
         "status": status,
         "last_good_epoch": last_good_epoch,

@@ -24,6 +24,17 @@ class PretrainModel(nn.Module):
         self.in_dim = in_dim
         self.n_classes = n_classes
 
+    def all_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Every optimiser the model holds (an attribute, or a list of them), by name: with
+        state_dict() the whole training state, which a resumed run restores."""
+        found = {}
+        for name, value in vars(self).items():
+            group = value if isinstance(value, (list, tuple)) else [value]
+            for i, opt in enumerate(group):
+                if isinstance(opt, torch.optim.Optimizer):
+                    found[name if group is not value else f"{name}.{i}"] = opt
+        return found
+
     def on_epoch_start(self, epoch: int) -> None:
         """Called before each training epoch (1-based): for schedules, e.g. layer-wise training."""
 
