@@ -15,8 +15,10 @@ import urllib.parse
 from pathlib import Path
 
 import torch
-from torchvision.datasets.mnist import read_image_file, read_label_file
-from torchvision.datasets.utils import download_url
+
+# torchvision (its IDX readers and download helper) is imported where it is used: importing it
+# pulls in every torchvision model, a second or more of start-up for each training job, which
+# only loads the prepared splits.
 
 IDX_FILES = (
     "train-images-idx3-ubyte",
@@ -45,6 +47,8 @@ def _is_url(source: str) -> bool:
 def _copy_from(source: str, filename: str, workdir: Path) -> Path:
     """Bring <source>/<filename>.gz (or the plain file, for a local folder) into workdir."""
     if _is_url(source):
+        from torchvision.datasets.utils import download_url
+
         download_url(source.rstrip("/") + "/" + filename + ".gz", str(workdir), filename + ".gz")
         return workdir / (filename + ".gz")
     for candidate in (Path(source) / (filename + ".gz"), Path(source) / filename):
@@ -96,6 +100,8 @@ def prepare_splits(raw_dir: Path, val_size: int, split_seed: int) -> dict[str, t
     """train / val / test as uint8 images (N, 784) and int64 labels; the val split is a fixed
     random subset of the 60 000 training images (split_seed), the same for every run."""
     raw_dir = Path(raw_dir)
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
     train_x = read_image_file(str(raw_dir / "train-images-idx3-ubyte")).flatten(1)
     train_y = read_label_file(str(raw_dir / "train-labels-idx1-ubyte"))
     test_x = read_image_file(str(raw_dir / "t10k-images-idx3-ubyte")).flatten(1)
