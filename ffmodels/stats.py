@@ -30,19 +30,24 @@ def paired_test(a, b, method: str = "ttest") -> dict:
     """a - b paired by position: mean difference, p-value, Cohen's d_z (mean diff / sd diff).
     The paired t-test is the one-sample t-test of the differences against 0."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    out = {"n_pairs": len(a), **one_sample_test(a - b, 0.0)}
+    spread = summarise(a - b)
+    out = {"n_pairs": len(a), **one_sample_test(a - b, 0.0), "ci_low": spread["ci_low"], "ci_high": spread["ci_high"]}
     if method == "wilcoxon" and not math.isnan(out["cohen_d"]):  # two or more pairs that differ
         out["p"] = float(stats.wilcoxon(a, b).pvalue)
     return out
 
 
 def welch_test(a, b) -> dict:
-    """Unpaired comparison (Welch's t) with Cohen's d on the pooled sd."""
+    """Unpaired comparison (Welch's t) with its 95 % CI of the difference and Cohen's d on the
+    pooled sd."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    out = {"diff": float(a.mean() - b.mean()), "p": math.nan, "cohen_d": math.nan}
+    out = {"diff": float(a.mean() - b.mean()), "p": math.nan, "cohen_d": math.nan, "ci_low": math.nan,
+           "ci_high": math.nan}
     if len(a) < 2 or len(b) < 2:
         return out
-    out["p"] = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    result = stats.ttest_ind(a, b, equal_var=False)
+    out["p"] = float(result.pvalue)
+    out["ci_low"], out["ci_high"] = map(float, result.confidence_interval(0.95))
     pooled = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
     if pooled > 0:
         out["cohen_d"] = out["diff"] / pooled

@@ -23,7 +23,7 @@ KINDS: dict[str, type] = {}
 
 # Every table has these columns, in this order (extra columns, e.g. epoch or status, follow).
 COLUMNS = ["preset", "table", "variant", "metric", "n", "mean", "sd", "ci_low", "ci_high", "n_collapsed",
-           "reference", "delta_vs_ref", "n_pairs", "test", "p", "p_holm", "cohen_d", "significant"]
+           "reference", "delta_vs_ref", "delta_ci_low", "delta_ci_high", "n_pairs", "test", "p", "p_holm", "cohen_d", "significant"]
 
 
 def table_kind(name: str):
@@ -54,8 +54,8 @@ def paired_or_welch(a: pd.Series, b: pd.Series, method: str) -> dict:
     else:
         out = stats.welch_test(a, b)
         out.update(test="welch", n_pairs=0)
-    return {"delta_vs_ref": out["diff"], "n_pairs": out["n_pairs"], "p": out["p"], "cohen_d": out["cohen_d"],
-            "test": out["test"]}
+    return {"delta_vs_ref": out["diff"], "delta_ci_low": out["ci_low"], "delta_ci_high": out["ci_high"],
+            "n_pairs": out["n_pairs"], "p": out["p"], "cohen_d": out["cohen_d"], "test": out["test"]}
 
 
 def comparison_table(records: pd.DataFrame, rows: list[str], reference_of: dict[str, str | None],
@@ -103,6 +103,13 @@ def _fmt(x, digits=2):
     return f"{x:.{digits}f}" if abs(x) >= 0.01 or x == 0 else f"{x:.2e}"
 
 
+def _fmt_delta(r) -> str:
+    """Δ and, where it has one, its 95 % CI."""
+    if pd.isna(r["delta_ci_low"]):
+        return _fmt(r["delta_vs_ref"])
+    return f"{_fmt(r['delta_vs_ref'])} [{_fmt(r['delta_ci_low'])}, {_fmt(r['delta_ci_high'])}]"
+
+
 def _fmt_p(p):
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "–"
@@ -111,14 +118,14 @@ def _fmt_p(p):
 
 def to_markdown(table: pd.DataFrame, title: str, preset: str, notes: list[str]) -> str:
     quick = " — QUICK numbers (reduced seeds, epochs and data), not the reproduction" if preset == "quick" else ""
-    optional = [c for c in ("metric", "epoch") if c in table and table[c].nunique(dropna=True) > 1]
-    head = ["variant", *optional, "n", "mean ± sd", "95 % CI", "Δ vs ref", "ref", "test", "p (Holm)",
+    optional = [c for c in ("setting", "metric", "epoch") if c in table and table[c].nunique(dropna=True) > 1]
+    head = ["variant", *optional, "n", "mean ± sd", "95 % CI", "Δ vs ref [95 % CI]", "ref", "test", "p (Holm)",
             "Cohen's d", "collapsed"] + (["status"] if "status" in table else [])
     lines = [f"### {title}", "", f"**preset: {preset}**{quick}", "", "| " + " | ".join(head) + " |",
              "|" + "---|" * len(head)]
     for r in table.to_dict("records"):
         cells = [r["variant"], *("–" if pd.isna(r[c]) else str(r[c]) for c in optional), str(r["n"]), f"{_fmt(r['mean'])} ± {_fmt(r['sd'])}",
-                 f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]", _fmt(r["delta_vs_ref"]),
+                 f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]", _fmt_delta(r),
                  r["reference"] if isinstance(r["reference"], str) else "–",
                  r["test"] if isinstance(r["test"], str) else "–", _fmt_p(r["p_holm"]), _fmt(r["cohen_d"]),
                  str(r["n_collapsed"])] + ([str(r["status"])] if "status" in table else [])
