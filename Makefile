@@ -11,7 +11,7 @@ SNAKEMAKE_ARGS ?=
 
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: reproduce test venv clean-results bench
+.PHONY: reproduce test venv clean-results bench browser report
 
 venv: $(STAMP)
 
@@ -25,8 +25,24 @@ reproduce: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile presets/$(PRESET).yaml \
 		$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) $(SNAKEMAKE_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV)/bin/python -m pytest
+
+# The report test opens report.html in headless Chromium (Debian package chromium). Installed
+# here when missing and we are root; otherwise that one test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing chromium for the report test (apt-get)"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+				|| echo "chromium could not be installed: the report test will be skipped"; \
+		else echo "no chromium and not root: the report test will be skipped"; fi; }
+
+# The HTML report of a finished run (same PRESET/MIRROR as make reproduce): ledger first, then
+# every table and figure with its caption.
+report: $(STAMP)
+	$(VENV)/bin/snakemake --cores 1 --configfile presets/$(PRESET).yaml \
+		$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) --report report.html
 
 # Training-step throughput of every family against a plain FF loop (ffmodels/bench.py), written
 # to results/bench/throughput.csv; e.g. make bench BENCH_ARGS="--threads 1 --batch 100".
@@ -35,7 +51,8 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m ffmodels.bench $(BENCH_ARGS)
 
 clean-results:
-	rm -rf results/pretrain results/transfer results/tables logs benchmarks
+	rm -rf results/pretrain results/transfer results/ceiling results/finetune results/sensitivity \
+		results/analysis results/tables results/figures resume logs benchmarks
 
 # ---------------------------------------------------------------------------------------------
 # SLURM for real: install SLURM (Debian slurm-wlm + munge, as root) and the executor plugin,

@@ -32,13 +32,18 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/transfer.smk"
+include: "workflow/rules/ceiling.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/ledger.smk"
 
 
 rule all:
     input:
+        rules.ledger.output,
         TABLE_FILES,
         FIGURE_FILES,
     default_target: True

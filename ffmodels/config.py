@@ -65,9 +65,10 @@ def check_config(config: dict) -> None:
     for table, spec in config["tables"].items():
         if spec["kind"] not in KINDS:
             raise ConfigError(f"tables.{table}.kind: unknown kind '{spec['kind']}'; known: {sorted(KINDS)}")
-        for v in spec.get("variants", []):
-            if v not in config["variants"]:
-                raise ConfigError(f"tables.{table}.variants: '{v}' is not defined under variants")
+        for key in ("variants", "ceilings"):
+            for v in spec.get(key, []):
+                if v not in config["variants"]:
+                    raise ConfigError(f"tables.{table}.{key}: '{v}' is not defined under variants")
         ref = spec.get("reference")
         if ref not in (None, "random_init") and ref not in spec.get("variants", []):
             raise ConfigError(f"tables.{table}.reference: '{ref}' is not one of its variants")
@@ -77,8 +78,9 @@ def check_config(config: dict) -> None:
     for figure, spec in (config.get("figures") or {}).items():
         if spec["plot"] not in PLOTS:
             raise ConfigError(f"figures.{figure}.plot: unknown plot '{spec['plot']}'; known: {sorted(PLOTS)}")
-        if spec["table"] not in config["tables"]:
-            raise ConfigError(f"figures.{figure}.table: '{spec['table']}' is not defined under tables")
+        for table in [spec["table"], *spec.get("tables", [])]:
+            if table not in config["tables"]:
+                raise ConfigError(f"figures.{figure}: table '{table}' is not defined under tables")
         if spec.get("analysis") not in (None, *METRICS):
             raise ConfigError(f"figures.{figure}.analysis: unknown analysis '{spec['analysis']}'; known: {sorted(METRICS)}")
     if len(set(config["seeds"])) != len(config["seeds"]):

@@ -43,30 +43,36 @@ def _accuracy(probe, x, y) -> float:
     return (probe(x).argmax(dim=1) == y).float().mean().item()
 
 
-def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int) -> dict:
+def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, standardised: bool = True) -> dict:
     """Softmax regression with Adam and early stopping on validation accuracy.
 
     feats/labels: dicts with 'train', 'val', 'test'. Returns the best-validation epoch, its
-    validation accuracy, and the test accuracy of that epoch's weights.
+    validation accuracy, and the test accuracy of that epoch's weights. For the protocol
+    sensitivity: batch_size None = full batch; patience None = no early stopping and no
+    selection (the last epoch's weights are tested, as upstream did); standardised False =
+    raw features.
     """
-    train, val, test = standardise(feats["train"], feats["val"], feats["test"])
+    splits = (feats["train"], feats["val"], feats["test"])
+    train, val, test = standardise(*splits) if standardised else splits
     torch.manual_seed(seed)
     probe = torch.nn.Linear(train.shape[1], int(labels["train"].max()) + 1).to(train.device)
     opt = torch.optim.Adam(probe.parameters(), lr=probe_cfg["lr"])
     order = torch.Generator().manual_seed(seed)
     best = {"epoch": 0, "val_acc": _accuracy(probe, val, labels["val"]), "state": copy.deepcopy(probe.state_dict())}
     history = []
+    batch_size = probe_cfg["batch_size"] or len(train)
+    select = probe_cfg["patience"] is not None
     for epoch in range(1, probe_cfg["max_epochs"] + 1):
         perm = torch.randperm(len(train), generator=order).to(train.device)
-        for start in range(0, len(train), probe_cfg["batch_size"]):
-            idx = perm[start:start + probe_cfg["batch_size"]]
+        for start in range(0, len(train), batch_size):
+            idx = perm[start:start + batch_size]
             loss = F.cross_entropy(probe(train[idx]), labels["train"][idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
         val_acc = _accuracy(probe, val, labels["val"])
         history.append({"epoch": epoch, "val_acc": val_acc})
-        if val_acc > best["val_acc"]:
+        if val_acc > best["val_acc"] or not select:
             best = {"epoch": epoch, "val_acc": val_acc, "state": copy.deepcopy(probe.state_dict())}
         elif epoch - best["epoch"] >= probe_cfg["patience"]:
             break
@@ -81,10 +87,18 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int) -> d
     }
 
 
-def transfer(model, data: dict, tcfg: dict, seed: int, batch_size: int) -> dict:
+SPLITS = ("train", "val", "test")
+
+
+def split_features(model, data: dict, tcfg: dict, batch_size: int) -> dict:
+    """Frozen features of `model` on the train/val/test splits of `data`."""
+    return {s: extract_features(model, data[f"{s}_x"], tcfg, batch_size) for s in SPLITS}
+
+
+def transfer(model, data: dict, tcfg: dict, seed: int, batch_size: int, feats: dict | None = None) -> dict:
     """The common probe: frozen features of `model` on the train/val/test splits of `data` (the
     target task; or the source task, for the source accuracy of a model without a classifier),
-    then the linear probe."""
-    feats = {s: extract_features(model, data[f"{s}_x"], tcfg, batch_size) for s in ("train", "val", "test")}
-    labels = {s: data[f"{s}_y"] for s in ("train", "val", "test")}
-    return fit_linear_probe(feats, labels, tcfg["probe"], seed)
+    then the linear probe. feats: those features when already extracted under tcfg."""
+    feats = feats if feats is not None else split_features(model, data, tcfg, batch_size)
+    labels = {s: data[f"{s}_y"] for s in SPLITS}
+    return fit_linear_probe(feats, labels, tcfg["probe"], seed, tcfg["standardise"])

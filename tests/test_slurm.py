@@ -137,7 +137,7 @@ def slurm_wf(tmp_path_factory):
     """A copy of the workflow and the profiles, with the data stage done locally (the jobs
     under test are the training jobs; the data stage is a plain download and split)."""
     wf = tmp_path_factory.mktemp("slurm_wf")
-    for name in ("Snakefile", "config.yaml", "workflow", "ffmodels", "presets", "envs", "profiles"):
+    for name in ("Snakefile", "config.yaml", "claims.yaml", "workflow", "ffmodels", "presets", "envs", "profiles"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, wf / name)
     (wf / "tiny.yaml").write_text(yaml.safe_dump(TINY))

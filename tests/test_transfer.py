@@ -48,3 +48,41 @@ def test_label_slot_fill_modes():
     assert torch.allclose(fill_label_slot(x, "neutral", 0.1)[:, :10], torch.full((2, 10), 0.1))
     assert torch.equal(fill_label_slot(x, "image", 0.1), x)
     assert (fill_label_slot(x, "zero", 0.1)[:, 10:] == 0.5).all()
+
+
+# --- the protocol-sensitivity knobs (config `sensitivity`) ------------------------------------------
+
+def test_without_early_stopping_the_last_epoch_is_tested():
+    """patience None: upstream's probe, every epoch run and the last epoch's weights tested."""
+    feats, labels = toy_features(2)
+    out = fit_linear_probe(feats, labels, dict(PROBE, patience=None, max_epochs=7), seed=0)
+    assert out["epochs_run"] == 7 and out["best_epoch"] == 7
+    assert out["val_acc"] == out["history"][-1]["val_acc"]
+
+
+def test_full_batch_is_one_step_per_epoch():
+    feats, labels = toy_features(3)
+    full = fit_linear_probe(feats, labels, dict(PROBE, batch_size=None, patience=None, max_epochs=5), seed=0)
+    one_batch = fit_linear_probe(feats, labels, dict(PROBE, batch_size=len(feats["train"]), patience=None, max_epochs=5), seed=0)
+    minibatch = fit_linear_probe(feats, labels, dict(PROBE, patience=None, max_epochs=5), seed=0)
+    assert full["history"] == one_batch["history"] and full["test_acc"] == one_batch["test_acc"]
+    assert full["history"] != minibatch["history"]
+
+
+def test_standardisation_can_be_switched_off():
+    feats, labels = toy_features(4)
+    scaled = {k: v * 50 + 20 for k, v in feats.items()}  # far from unit scale
+    on = fit_linear_probe(scaled, labels, PROBE, seed=0)
+    off = fit_linear_probe(scaled, labels, PROBE, seed=0, standardised=False)
+    unscaled = fit_linear_probe(feats, labels, PROBE, seed=0)  # standardised: scale-free up to rounding
+    assert all(abs(a["val_acc"] - b["val_acc"]) <= 0.01 for a, b in zip(on["history"], unscaled["history"]))
+    assert off["history"] != on["history"]
+
+
+def test_a_setting_overrides_only_the_keys_it_names():
+    from ffmodels.jobs.sensitivity import with_overrides
+
+    base = {"features": "all", "standardise": True, "probe": {"lr": 0.001, "batch_size": 256, "patience": 5}}
+    out = with_overrides(base, {"probe": {"lr": 0.01, "patience": None}, "features": "last"})
+    assert out == {"features": "last", "standardise": True, "probe": {"lr": 0.01, "batch_size": 256, "patience": None}}
+    assert base["probe"]["lr"] == 0.001  # the protocol's config is left as it was

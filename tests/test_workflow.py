@@ -4,8 +4,10 @@ input stops with a message that names the problem without losing what was comput
 
 import csv
 import gzip
+import html
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,7 +25,9 @@ pytestmark = needs_mirror
 # over 2 seeds: pretraining, transfers, random inits, analyses) runs in a few minutes.
 TINY = {
     "seeds": [0, 1],
-    "families": {f: {"epochs": 1} for f in ("ff", "bp", "three_factor", "prospective_t3", "pcl", "collab")},
+    "families": {**{f: {"epochs": 1} for f in ("ff", "bp", "three_factor", "prospective_t3", "pcl", "collab",
+                                                "label_free_ff")},
+                 "cwc": {"epochs": 1, "train_until": [1, 1, 1, 1]}},
     "pretrain": {"train_subset": 1000},
     "transfer": {"train_subset": 1000, "probe": {"max_epochs": 3, "patience": 2}},
     "analysis": {"subset": 100, "gradient_batch": 100},
@@ -46,7 +50,7 @@ def snapshot(wf):
 @pytest.fixture(scope="module")
 def workflow_dir(tmp_path_factory):
     wf = tmp_path_factory.mktemp("wf")
-    for name in ("Snakefile", "config.yaml", "workflow", "ffmodels", "presets", "envs"):
+    for name in ("Snakefile", "config.yaml", "claims.yaml", "workflow", "ffmodels", "presets", "envs"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, wf / name)
     (wf / "tiny.yaml").write_text(yaml.safe_dump(TINY))
@@ -71,7 +75,8 @@ def test_every_table_is_written_with_all_rows_and_seeds(workflow_dir):
     assert all(r["n"] == "2" and r["preset"] == "quick" for r in rq1)
     rq2 = read_csv(workflow_dir / "results/tables/rq2_transfer.csv")
     rows = {r["variant"]: r for r in rq2}
-    assert set(rows) == set(quick["tables"]["rq2_transfer"]["variants"]) | {"random_init_ff", "random_init_bp"}
+    assert set(rows) == set(quick["tables"]["rq2_transfer"]["variants"]) | {
+        "random_init_ff", "random_init_bp", "random_init_cwc", "random_init_label_free_ff"}
     assert rows["random_wrong_label"]["reference"] == "random_init_ff"
     assert rows["bp"]["reference"] == "random_init_bp"
     assert all(0 < float(r["mean"]) <= 100 for r in rq2)
@@ -115,14 +120,19 @@ def test_edit_of_the_bp_module_reruns_exactly_the_bp_jobs_and_their_tables(workf
     expected = {f"results/pretrain/bp/seed{s}/{f}" for s in seeds for f in ("model.pt", "checkpoints.pt", "metrics.json")}
     expected |= {f"results/transfer/{v}/seed{s}/metrics.json" for v in ("bp", "random_init_bp") for s in seeds}
     expected |= {f"results/analysis/{m}/bp/seed{s}.json" for m in ("transfer_over_training", "dead_units") for s in seeds}
-    expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer", "rq3_root_cause", "rq3_over_training")
+    expected |= {f"results/{stage}/bp/seed{s}/{f}" for stage in ("ceiling", "finetune") for s in seeds
+                 for f in ("model.pt", "metrics.json")}
+    expected |= {f"results/sensitivity/{v}/seed{s}.json" for v in ("bp", "random_init_bp") for s in seeds}
+    expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer", "rq3_root_cause", "rq3_over_training",
+                                   "rq_cwc", "rq2_finetune", "rq2_sensitivity") | {"results/figures/source_vs_transfer.png"}
     assert rerun == expected
 
 
 def test_edit_of_the_statistics_reruns_only_the_tables(workflow_dir, tmp_path):
     rerun, _ = rerun_after_edit(workflow_dir, tmp_path, "ffmodels/stats.py", "\nEDITED = True\n")
     config = yaml.safe_load((workflow_dir / "config.yaml").read_text())
-    assert rerun == tables_and_figures(*config["tables"])
+    # and the figure that reads several tables
+    assert rerun == tables_and_figures(*config["tables"]) | {"results/figures/source_vs_transfer.png"}
 
 
 def test_comment_only_edit_reruns_nothing(workflow_dir, tmp_path):
@@ -138,11 +148,12 @@ def copy_of(workflow_dir, tmp_path, name):
 
 
 LONG_TARGET = "results/pretrain/random_wrong_label/seed0/metrics.json"
+LONG_RESUME = "resume/pretrain/random_wrong_label/seed0.pt"
 
 
 def start_long_pretraining(wf):
     """Snakemake retraining one FF run for 20 epochs, in its own process group; returns once
-    the job has finished its first epoch."""
+    the job has finished its first epoch and saved its resume state."""
     cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "presets/quick.yaml", "tiny.yaml",
            "long.yaml", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET]
     log = wf / "logs/pretrain/random_wrong_label/seed0.log"
@@ -150,7 +161,7 @@ def start_long_pretraining(wf):
     with open(wf / "long-run.log", "w") as out:
         proc = subprocess.Popen(cmd, cwd=wf, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 300
-    while not (log.is_file() and "epoch 1:" in log.read_text()):
+    while not (log.is_file() and "epoch 1:" in log.read_text() and (wf / LONG_RESUME).is_file()):
         assert proc.poll() is None and time.monotonic() < deadline, (wf / "long-run.log").read_text()
         time.sleep(0.5)
     return proc
@@ -170,7 +181,8 @@ def test_second_snakemake_on_the_same_folder_is_refused_by_the_lock(workflow_dir
 def test_killed_training_run_is_rerun_to_the_same_result(workflow_dir, tmp_path):
     """kill -9 of Snakemake and its job mid-training (a node dying), then the documented
     recovery (--unlock, then a run with --rerun-incomplete, as the profiles set): the rerun
-    completes and its metrics equal those of a run that was never interrupted."""
+    continues from the last epoch the killed job saved (ffmodels.resume), completes, and its
+    metrics equal those of a run that was never interrupted."""
     killed = copy_of(workflow_dir, tmp_path, "killed")
     proc = start_long_pretraining(killed)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -180,6 +192,9 @@ def test_killed_training_run_is_rerun_to_the_same_result(workflow_dir, tmp_path)
     assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr  # the dead run's lock
     snakemake(killed, "long.yaml", "--unlock")
     snakemake(killed, "long.yaml", "--rerun-incomplete", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET)
+    resumed = re.search(r"resuming after epoch (\d+)", (killed / "logs/pretrain/random_wrong_label/seed0.log").read_text())
+    assert resumed and 1 <= int(resumed.group(1)) < 20  # not from epoch 0
+    assert not (killed / LONG_RESUME).exists()  # removed once the outputs were written
 
     clean = copy_of(workflow_dir, tmp_path, "clean")
     snakemake(clean, "long.yaml", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET)
@@ -196,7 +211,7 @@ def test_changed_hyperparameter_reruns_only_that_variant_and_descendants(workflo
     rerun = {path for path in after if after[path] != before.get(path)}
     expected = {f"results/pretrain/hard/seed{s}/{f}" for s in (0, 1) for f in ("model.pt", "checkpoints.pt", "metrics.json")}
     expected |= {f"results/transfer/hard/seed{s}/metrics.json" for s in (0, 1)}
-    expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer")
+    expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer") | {"results/figures/source_vs_transfer.png"}
     assert rerun == expected
     # Nothing is left to do once the change is in place.
     dry = snakemake(workflow_dir, "change.yaml", "-n", "--config", f"local_mirror={MIRROR}")
@@ -204,8 +219,10 @@ def test_changed_hyperparameter_reruns_only_that_variant_and_descendants(workflo
 
 
 def tables_and_figures(*tables):
+    """The files of these tables and their figures, and the claims ledger that reads them all."""
     return ({f"results/tables/{t}.{e}" for t in tables for e in ("csv", "md")}
-            | {f"results/figures/{t}.png" for t in tables})
+            | {f"results/figures/{t}.png" for t in tables}
+            | {f"results/tables/claims_ledger.{e}" for e in ("csv", "md", "rst")})
 
 
 def test_every_figure_is_drawn_for_the_report(workflow_dir):
@@ -232,6 +249,62 @@ def test_quick_tables_of_rq3_and_rq4(workflow_dir):
     assert all(r["status"] for r in overview if r["reference"] and r["metric"] == "transfer_acc")
     trace = read_csv(workflow_dir / "results/tables/rq4_pcl_postmortem.csv")
     assert {"val_acc", "dead_frac_l1", "saturated_frac_l1", "mean_abs_error_l1", "last_good_epoch"} <= {r["metric"] for r in trace}
+
+
+def test_quick_table_of_the_label_decoupled_models(workflow_dir):
+    rows = read_csv(workflow_dir / "results/tables/rq_cwc.csv")
+    got = {(r["variant"], r["metric"], r["reference"]) for r in rows}
+    for v in ("cwc", "label_free_ff"):
+        assert (v, "source_acc", "random_wrong_label") in got  # vs standard FF
+        assert (v, "transfer_acc", "random_wrong_label") in got
+        assert (v, "transfer_acc", f"random_init_{v}") in got  # vs its own random init
+    quick = yaml.safe_load((workflow_dir / "presets" / "quick.yaml").read_text())
+    ceilings = {r["variant"]: r for r in rows if r["metric"] == "ceiling_acc"}
+    assert set(ceilings) == set(quick["tables"]["rq_cwc"]["ceilings"]) == {"cwc", "bp"}
+    assert all(r["n"] == "2" and 10 < float(r["mean"]) <= 100 for r in ceilings.values())
+    ceiling = json.loads((workflow_dir / "results/ceiling/cwc/seed0/metrics.json").read_text())
+    assert ceiling["task"] == "fashion-mnist" and ceiling["train_images"] == 1000
+    rq2 = {r["variant"] for r in read_csv(workflow_dir / "results/tables/rq2_transfer.csv")}
+    assert {"cwc", "random_init_cwc", "label_free_ff", "random_init_label_free_ff"} <= rq2
+
+
+def test_quick_sensitivity_finetune_and_noise_tables(workflow_dir):
+    config = yaml.safe_load((workflow_dir / "config.yaml").read_text())
+    sens = read_csv(workflow_dir / "results/tables/rq2_sensitivity.csv")
+    settings = {r["setting"] for r in sens}
+    assert settings == {"protocol", *config["sensitivity"]}
+    for setting in settings:  # every model's gap to its random init, under every setting
+        got = {(r["variant"], r["reference"]) for r in sens if r["setting"] == setting and r["metric"] == "transfer_acc"}
+        assert {("random_wrong_label", "random_init_ff"), ("bp", "random_init_bp"), ("random_init_ff", "")} <= got
+    shifts = [r for r in sens if r["metric"] == "gap_shift"]
+    assert len(shifts) == 2 * len(config["sensitivity"]) and all(r["p"] for r in shifts)
+    # the protocol rows are the transfer stage's own numbers
+    rq2 = {(r["variant"], r["reference"]): r for r in read_csv(workflow_dir / "results/tables/rq2_transfer.csv")}
+    protocol = {(r["variant"], r["reference"]): r for r in sens if r["setting"] == "protocol" and r["metric"] == "transfer_acc"}
+    assert protocol[("bp", "random_init_bp")]["mean"] == rq2[("bp", "random_init_bp")]["mean"]
+    tune = read_csv(workflow_dir / "results/tables/rq2_finetune.csv")
+    assert {(r["variant"], r["metric"], r["reference"]) for r in tune} == {
+        (v, m, ref) for v in ("random_wrong_label", "bp") for m, ref in (("scratch_acc", ""), ("finetune_acc", "scratch"))}
+    tuned = json.loads((workflow_dir / "results/finetune/bp/seed0/metrics.json").read_text())
+    assert tuned["init"] == "pretrained" and tuned["task"] == "fashion-mnist"
+    sigma = {r["variant"] for r in read_csv(workflow_dir / "results/tables/rq1_noise_sigma.csv")}
+    assert sigma == {"random_wrong_label", "gaussian_noise_s01", "gaussian_noise"}
+
+
+def test_the_claims_ledger_answers_every_claim(workflow_dir):
+    claims = yaml.safe_load((workflow_dir / "claims.yaml").read_text())
+    ledger = {r["id"]: r for r in read_csv(workflow_dir / "results/tables/claims_ledger.csv")}
+    assert list(ledger) == [c["id"] for c in claims]
+    assert all(r["preset"] == "quick" for r in ledger.values())
+    verdicts = {r["verdict"] for r in ledger.values()}
+    assert verdicts <= {"reproduced", "direction only", "not reproduced", "contradicted", "not run"}
+    # experiments the quick preset runs get a verdict; those it leaves out are "not run"
+    assert ledger["rq2_random_init"]["verdict"] != "not run" and ledger["rq2_random_init"]["n"] == "2"
+    assert "upstream_probe" in ledger["rq2_random_init"]["protocol_note"]
+    assert ledger["cwc_vs_random"]["verdict"] != "not run"
+    assert ledger["rq4_collab_source_g03"]["verdict"] == "not run"  # gamma = 0.3 is not in the quick preset
+    md = (workflow_dir / "results/tables/claims_ledger.md").read_text()
+    assert "QUICK numbers" in md and all(c["claim"] in md for c in claims)
 
 
 def test_misspelt_config_key_stops_before_any_job_naming_it(workflow_dir):
@@ -261,6 +334,62 @@ def test_corrupt_mirror_file_is_refused_and_results_are_kept(workflow_dir, tmp_p
         assert name in text and str(bad) in text and md5 in text
     assert not (workflow_dir / target).exists()
     assert snapshot(workflow_dir) == before  # every result computed before is still there, untouched
+
+
+def browser():
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def headless(exe, *args, cwd):
+    out = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                          "--virtual-time-budget=20000", *args], cwd=cwd, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+# Appended to a copy of report.html: the browser decodes every embedded PNG and says so.
+DECODE_FIGURES = """<script>
+window.addEventListener("load", () => {
+  const out = document.createElement("pre"); out.id = "figure-check"; document.body.appendChild(out);
+  for (const [path, r] of Object.entries(results)) {
+    if (r.mime_type !== "image/png") continue;
+    const img = new Image();
+    img.onload = () => { out.textContent += `rendered ${path} ${img.naturalWidth}x${img.naturalHeight}\\n`; };
+    img.onerror = () => { out.textContent += `failed ${path}\\n`; };
+    img.src = r.data_uri;
+  }
+});
+</script>"""
+
+
+def test_report_html_opens_in_a_browser_with_the_ledger_first_and_every_figure(workflow_dir, tmp_path):
+    """What a reader gets from `make report`: one self-contained page; its front page shows the
+    claims ledger (every claim row), and every figure is embedded and decodes as an image."""
+    exe = browser()
+    if exe is None:
+        pytest.skip("no Chromium here (Debian package chromium; `make test` installs it when run as root)")
+    snakemake(workflow_dir, "--report", "report.html")
+    report = workflow_dir / "report.html"
+    shot = tmp_path / "report.png"
+    headless(exe, f"--screenshot={shot}", "--window-size=1600,2400", report.as_uri(), cwd=tmp_path)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000  # a page, not a blank
+
+    text = html.unescape(re.sub(r"<[^>]+>", " ", headless(exe, "--dump-dom", report.as_uri(), cwd=tmp_path)))
+    text = " ".join(text.split())
+    assert "Claims ledger" in text and "Verdicts:" in text
+    ledger = read_csv(workflow_dir / "results/tables/claims_ledger.csv")
+    for row in ledger:  # every claim row, rendered on the front page with its verdict
+        assert " ".join(row["claim"].split()) in text, row["id"]
+    assert text.count("not run") >= sum(r["verdict"] == "not run" for r in ledger)
+
+    harness = tmp_path / "figures.html"
+    harness.write_text(report.read_text().replace("</body>", DECODE_FIGURES + "</body>"))
+    dom = headless(exe, "--dump-dom", harness.as_uri(), cwd=tmp_path)
+    rendered = dict(re.findall(r"rendered \S*?results/figures/(\w+)\.png (\d+)x\d+", dom))
+    config = yaml.safe_load((workflow_dir / "config.yaml").read_text())
+    figures = set(config["tables"]) | set(config["figures"])
+    assert set(rendered) == figures and all(int(w) > 300 for w in rendered.values()), rendered
+    assert not re.findall(r"failed \S*results/figures/", dom)
 
 
 def test_snakemake_report_holds_the_tables(workflow_dir):

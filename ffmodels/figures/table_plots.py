@@ -89,3 +89,72 @@ def curves(inputs: dict, title: str, preset: str, spec: dict):
         ax.legend(fontsize=6)
     _suptitle(fig, title, preset, trace)
     return fig
+
+
+def _ci_bar(row) -> list[list[float]]:
+    """[[below], [above]] the mean to the 95 % CI bounds, 0 where there is no interval (n = 1)."""
+    return [[max(row["mean"] - row.ci_low, 0) if pd.notna(row.ci_low) else 0],
+            [max(row.ci_high - row["mean"], 0) if pd.notna(row.ci_high) else 0]]
+
+
+@plot("source_vs_transfer")
+def source_vs_transfer(inputs: dict, title: str, preset: str, spec: dict):
+    """One point per variant with both a source and a transfer accuracy in the tables read:
+    x = source, y = transfer, means with 95 % CI bars; each random init's transfer level as a
+    dashed grey line (a model below its line transfers worse than its untrained network);
+    where a ceiling was trained, a cross at the variant's target ceiling."""
+    table = inputs["table"].drop_duplicates(["variant", "metric"]).set_index(["variant", "metric"])
+    variants = [v for v in dict.fromkeys(table.index.get_level_values(0))
+                if (v, "source_acc") in table.index and (v, "transfer_acc") in table.index]
+    fig, ax = plt.subplots(figsize=(6.4, 5.2), layout="constrained")
+    for i, v in enumerate(variants):
+        src, tr = table.loc[(v, "source_acc")], table.loc[(v, "transfer_acc")]
+        colour, marker = f"C{i % 10}", "osD^v"[i // 10 % 5]  # distinct beyond ten variants
+        ax.errorbar([src["mean"]], [tr["mean"]], xerr=_ci_bar(src), yerr=_ci_bar(tr), fmt=marker, ms=5, capsize=3,
+                    color=colour, label=v)
+        if (v, "ceiling_acc") in table.index:
+            ax.plot([src["mean"]], [table.loc[(v, "ceiling_acc")]["mean"]], "x", ms=8, color=colour)
+    inits = [v for v in dict.fromkeys(table.index.get_level_values(0)) if is_random_init(v)
+             and (v, "transfer_acc") in table.index]
+    ax.set_xlim(0, 100)  # accuracies; a wide CI of few seeds runs off the panel
+    ax.set_ylim(0, 100)
+    for v in inits:
+        level = table.loc[(v, "transfer_acc")]["mean"]
+        ax.axhline(level, ls="--", lw=0.8, color="0.5")
+        ax.annotate(v, (1, level), fontsize=6, color="0.4", va="bottom")
+    ax.set_xlabel("source (MNIST) test accuracy, %", fontsize=8)
+    ax.set_ylabel("transfer (Fashion-MNIST probe) test accuracy, %; x: target ceiling", fontsize=8)
+    ax.legend(fontsize=6, loc="best")
+    _suptitle(fig, title, preset, table.reset_index())
+    return fig
+
+
+@plot("sensitivity")
+def sensitivity(inputs: dict, title: str, preset: str, spec: dict):
+    """Per model a panel: its gap to its random init (transfer minus random init, %) under each
+    setting of the protocol, mean with 95 % CI, the protocol's bar in grey; random inits' own
+    transfer accuracy per setting in a last panel."""
+    table = inputs["table"]
+    gaps = table[(table.metric == "transfer_acc") & table.reference.notna()]
+    inits = table[(table.metric == "transfer_acc") & table.variant.map(is_random_init)]
+    models = list(dict.fromkeys(gaps.variant))
+    settings = list(dict.fromkeys(table.setting))
+    fig, axes = _grid(len(models) + 1, max(3.4, 0.5 * len(settings) + 1.2))
+    for ax, model in zip(axes, models):
+        rows = gaps[gaps.variant == model].set_index("setting").reindex(settings)
+        err = [(rows.delta_vs_ref - rows.delta_ci_low).clip(lower=0).fillna(0).to_numpy(),
+               (rows.delta_ci_high - rows.delta_vs_ref).clip(lower=0).fillna(0).to_numpy()]
+        colours = ["0.6" if s == settings[0] else "C0" for s in settings]
+        ax.bar(range(len(settings)), rows.delta_vs_ref.to_numpy(), yerr=err, color=colours, capsize=3)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xticks(range(len(settings)), settings, rotation=45, ha="right", fontsize=7)
+        ax.set_title(f"{model} − {rows.reference.dropna().iloc[0]} (pp)", fontsize=9)
+    ax = axes[-1]
+    for i, (init, rows) in enumerate(inits.groupby("variant", sort=False)):
+        rows = rows.set_index("setting").reindex(settings)
+        ax.plot(range(len(settings)), rows["mean"].to_numpy(), marker="o", color=f"C{i}", label=init)
+    ax.set_xticks(range(len(settings)), settings, rotation=45, ha="right", fontsize=7)
+    ax.set_title("random-init transfer accuracy (%)", fontsize=9)
+    ax.legend(fontsize=6)
+    _suptitle(fig, title, preset, table)
+    return fig

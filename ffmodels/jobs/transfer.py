@@ -15,6 +15,17 @@ from ffmodels.runtime import provenance
 from ffmodels.transfer import transfer
 
 
+def probed_model(hp: dict, seed: int, model_path: str | None, in_dim: int, device) -> tuple:
+    """(model, source, status): the pretrained model at model_path, or with None the random init
+    of hp's family for this seed."""
+    model = new_model(hp, seed, in_dim, device)
+    if model_path is None:
+        return model, "random_init", "ok"
+    checkpoint = torch.load(model_path, map_location=device, weights_only=True)
+    model.load_state_dict(checkpoint["state_dict"])
+    return model, "pretrained", checkpoint["status"]  # a collapsed source run stays marked
+
+
 def transfer_job(variant: str, hp: dict, seed: int, preset: str, model_path: str | None, data_path: str,
                  tcfg: dict, eval_batch_size: int, device_name: str, threads: int, metrics_out: str,
                  log_path: str) -> None:
@@ -23,12 +34,7 @@ def transfer_job(variant: str, hp: dict, seed: int, preset: str, model_path: str
     log = get_logger(log_path)
     device = setup(device_name, threads)
     data = ffdata.load_splits(Path(data_path), device, tcfg["train_subset"])
-    model = new_model(hp, seed, data["train_x"].shape[1], device)
-    source, status = "random_init", "ok"
-    if model_path is not None:
-        checkpoint = torch.load(model_path, map_location=device, weights_only=True)
-        model.load_state_dict(checkpoint["state_dict"])
-        source, status = "pretrained", checkpoint["status"]  # a collapsed source run stays marked
+    model, source, status = probed_model(hp, seed, model_path, data["train_x"].shape[1], device)
     result = transfer(model, data, tcfg, seed, eval_batch_size)
     log.info(f"{variant} seed {seed}: best epoch {result['best_epoch']}, val {result['val_acc']:.4f}, test {result['test_acc']:.4f}")
     write_json(metrics_out, {

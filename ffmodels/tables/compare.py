@@ -66,14 +66,19 @@ def status_of(row: dict) -> str:
 @table_kind("source_transfer")
 class SourceTransfer:
     """Source and transfer accuracy per variant: both against the reference variant, transfer
-    also against the random init of the variant's family; a status from the transfer test."""
+    also against the random init of the variant's family; a status from the transfer test.
+    `ceilings`: variants also trained on the target task, their target test accuracy as the
+    level the transfer aims at (no test)."""
 
     plot = "bars"  # its figure (ffmodels.figures)
 
     @staticmethod
     def runs(spec, variants):
-        return {"pretrain": list(spec["variants"]),
+        runs = {"pretrain": list(spec["variants"]),
                 "transfer": with_random_inits(spec["variants"], variants["random_init_of"])}
+        if spec.get("ceilings"):
+            runs["ceiling"] = list(spec["ceilings"])
+        return runs
 
     @staticmethod
     def build(spec, records, ctx):
@@ -100,11 +105,18 @@ class SourceTransfer:
             mine = transfer[transfer.variant == init]
             out.append({"variant": init, "metric": "transfer_acc", **summary_row(mine.value, mine.status),
                         "reference": None})
+        ceiling = accuracy_records(records.get("ceiling", []))
+        for v in spec.get("ceilings", []):
+            mine = ceiling[ceiling.variant == v]
+            out.append({"variant": v, "metric": "ceiling_acc", **summary_row(mine.value, mine.status), "reference": None})
         table = finish(pd.DataFrame(out, columns=None), ctx["stats"]["alpha"])
         table["status"] = [status_of(r) if isinstance(r["reference"], str) else "" for r in table.to_dict("records")]
         notes = [f"Δ vs ref: source and transfer accuracy minus {ref}'s, and transfer minus the random init of the "
                  "variant's family under the same probe; all paired by seed.",
                  "status: from the row's Holm-corrected test (improves / no significant change / worse), "
                  "'collapsed' when every seed's pretraining diverged."]
+        if spec.get("ceilings"):
+            notes.append("ceiling_acc: the variant trained directly on the target task with its own rule and the same "
+                         "budget, target test accuracy (the level a transfer aims at).")
         return table, notes
 

@@ -38,9 +38,12 @@ def dataset_file(dataset):
 
 
 def stage_file(stage, run, seed):
-    """The metrics file of one run of a stage (pretrain, transfer, or an analysis metric)."""
-    if stage in ("pretrain", "transfer"):
+    """The metrics file of one run of a stage (a training or probe stage, the protocol
+    sensitivity, or an analysis metric)."""
+    if stage in ("pretrain", "transfer", "ceiling", "finetune"):
         return f"results/{stage}/{run}/seed{seed}/metrics.json"
+    if stage == "sensitivity":
+        return f"results/sensitivity/{run}/seed{seed}.json"
     return f"results/analysis/{stage}/{run}/seed{seed}.json"
 
 
@@ -55,12 +58,12 @@ def code(script, *modules):
     return code_digest(*script_imports(Path(workflow.basedir) / "workflow" / "scripts" / script), *modules)
 
 
-def pretrain_params(variant):
+def pretrain_params(variant, checkpoints=True):
     """Everything that changes a pretraining result; a change reruns exactly this variant."""
     return {
         "hp": variant_hparams(config, variant),
         "train_subset": config["pretrain"]["train_subset"],
-        "checkpoint_epochs": config["pretrain"]["checkpoint_epochs"],
+        "checkpoint_epochs": config["pretrain"]["checkpoint_epochs"] if checkpoints else [],
         # Models without a classifier are scored on the source task by the common probe.
         "source_probe": None if family_of(variant).has_classifier else config["transfer"],
     }

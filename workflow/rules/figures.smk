@@ -3,11 +3,13 @@
 
 
 def figure_inputs(name):
-    """A figure reads its table's CSV, or, with `analysis: <metric>`, that analysis's JSON for
-    the table's variants it applies to, over seeds (`variants` keeps the first N of them)."""
+    """A figure reads its table's CSV (and those of the enabled tables among `tables`), or, with
+    `analysis: <metric>`, that analysis's JSON for the table's variants it applies to, over
+    seeds (`variants` keeps the first N of them)."""
     spec = FIGURES[name]
     if "analysis" not in spec:
-        return {"table": f"results/tables/{spec['table']}.csv"}
+        tables = [spec["table"], *(t for t in spec.get("tables", []) if t in TABLES and t != spec["table"])]
+        return {"tables": [f"results/tables/{t}.csv" for t in tables]}
     runs = TABLE_RUNS[spec["table"]][spec["analysis"]][: spec.get("variants")]
     return {"analysis": [stage_file(spec["analysis"], run, seed) for run in runs for seed in SEEDS]}
 
@@ -21,7 +23,7 @@ rule figure:
     input:
         unpack(lambda w: figure_inputs(w.figure)),
     output:
-        png=report("results/figures/{figure}.png", caption="../report/figure.rst", category="Figures",
+        png=report("results/figures/{figure}.png", caption="../report/figure.rst", category="2. Results", subcategory="{figure}",
                    labels={"figure": "{figure}"}),
     wildcard_constraints:
         figure="|".join(FIGURES),

@@ -11,6 +11,8 @@ rule pretrain:
         metrics="results/pretrain/{variant}/seed{seed}/metrics.json",
     params:
         run=lambda w: pretrain_params(w.variant),
+        resume="resume/pretrain/{variant}/seed{seed}.pt",  # ffmodels.resume: a killed job continues here
+        task=SOURCE,
         code=lambda w: code("pretrain.py", family_of(w.variant).__module__),
     log:
         "logs/pretrain/{variant}/seed{seed}.log",

@@ -19,8 +19,8 @@ rule table:
     input:
         unpack(lambda w: table_inputs(w.table)),
     output:
-        csv=report("results/tables/{table}.csv", caption="../report/table.rst", category="Tables", labels={"table": "{table}", "format": "csv"}),
-        md=report("results/tables/{table}.md", caption="../report/table.rst", category="Tables", labels={"table": "{table}", "format": "markdown"}),
+        csv=report("results/tables/{table}.csv", caption="../report/table.rst", category="2. Results", subcategory="{table}", labels={"table": "{table}", "format": "csv"}),
+        md=report("results/tables/{table}.md", caption="../report/table.rst", category="2. Results", subcategory="{table}", labels={"table": "{table}", "format": "markdown"}),
     wildcard_constraints:
         table="|".join(TABLES),
     params:

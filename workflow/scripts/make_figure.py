@@ -5,6 +5,6 @@ figure_job(
     title=snakemake.params.title,
     preset=snakemake.params.preset,
     out=snakemake.output.png,
-    table_path=snakemake.input.get("table"),
+    table_paths=list(snakemake.input.get("tables", [])),
     analysis_paths=list(snakemake.input.get("analysis", [])),
 )

@@ -13,7 +13,12 @@ pretrain_job(
     device_name=snakemake.config["device"],
     threads=snakemake.threads,
     model_out=snakemake.output.model,
-    checkpoints_out=snakemake.output.checkpoints,
+    checkpoints_out=snakemake.output.get("checkpoints"),  # the ceiling rule keeps none
+    task=snakemake.params.task,
+    # Kept outside the outputs; read from config in the job, so switching it reruns nothing.
+    resume_path=snakemake.params.resume if snakemake.config["pretrain"]["resume"] else None,
+    code=snakemake.params.code,
+    init_path=snakemake.input.get("init"),  # fine-tuning starts from the pretrained model
     metrics_out=snakemake.output.metrics,
     log_path=snakemake.log[0],
 )

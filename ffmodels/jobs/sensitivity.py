@@ -1,0 +1,47 @@
+"""Protocol-sensitivity job: the common probe of one model (pretrained or random init) re-run
+under each setting of config `sensitivity`, each the protocol's transfer config with one knob
+changed (PROTOCOL section 4)."""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+from ffmodels import data as ffdata
+from ffmodels.jobs.common import get_logger, write_json
+from ffmodels.jobs.model import setup
+from ffmodels.jobs.transfer import probed_model
+from ffmodels.runtime import provenance
+from ffmodels.transfer import split_features, transfer
+
+
+def with_overrides(base: dict, overrides: dict) -> dict:
+    """base with overrides applied key by key, nested dicts merged (e.g. probe.lr only)."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        out[key] = with_overrides(out[key], value) if isinstance(value, dict) else value
+    return out
+
+
+def sensitivity_job(variant: str, hp: dict, seed: int, preset: str, model_path: str | None, data_path: str,
+                    tcfg: dict, settings: dict, eval_batch_size: int, device_name: str, threads: int, out: str,
+                    log_path: str) -> None:
+    start = time.perf_counter()
+    log = get_logger(log_path)
+    device = setup(device_name, threads)
+    data = ffdata.load_splits(Path(data_path), device, tcfg["train_subset"])
+    model, source, status = probed_model(hp, seed, model_path, data["train_x"].shape[1], device)
+    results, features = {}, {}
+    for name, overrides in settings.items():
+        cfg = with_overrides(tcfg, overrides)
+        # Settings that change only the probe reuse the features of an earlier setting.
+        key = (cfg["features"], cfg["label_fill"], cfg["neutral_value"])
+        if key not in features:
+            features[key] = split_features(model, data, cfg, eval_batch_size)
+        result = transfer(model, data, cfg, seed, eval_batch_size, feats=features[key])
+        log.info(f"{variant} seed {seed} {name}: test {result['test_acc']:.4f} (epoch {result['best_epoch']})")
+        results[name] = {"transfer_config": cfg, **result}
+    write_json(out, {"variant": variant, "family": hp["family"], "seed": seed, "preset": preset, "model": source,
+                     "status": status, "settings": results,
+                     "provenance": provenance(device, time.perf_counter() - start)})

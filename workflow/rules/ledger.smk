@@ -1,0 +1,27 @@
+# The claims ledger: every claim of the slides (config `claims`, a YAML file) against the cell of
+# a result table that answers it, with a verdict by a declared rule (ffmodels.ledger). The first
+# item of the report.
+
+
+rule ledger:
+    input:
+        tables=expand("results/tables/{table}.csv", table=TABLES),
+        claims=config["claims"],
+    output:
+        csv=report("results/tables/claims_ledger.csv", caption="../report/ledger.rst", category="1. Claims ledger",
+                   labels={"table": "claims_ledger", "format": "csv"}),
+        md=report("results/tables/claims_ledger.md", caption="../report/ledger.rst", category="1. Claims ledger",
+                  labels={"table": "claims_ledger", "format": "markdown"}),
+        # also shown on the report's front page (workflow/report/workflow.rst includes it)
+        rst=report("results/tables/claims_ledger.rst", caption="../report/ledger.rst", category="1. Claims ledger",
+                   labels={"table": "claims_ledger", "format": "rst"}),
+    params:
+        alpha=config["stats"]["alpha"],
+        preset=config["preset"],
+        code=code("make_ledger.py"),
+    log:
+        "logs/tables/claims_ledger.log",
+    conda:
+        ENV
+    script:
+        "../scripts/make_ledger.py"

@@ -1,0 +1,28 @@
+# Protocol sensitivity (PROTOCOL section 4): the transfer probe of a model or random init re-run
+# under each setting of config `sensitivity` (one knob changed at a time), one job per (model,
+# seed) for all settings; the protocol's own result is the transfer stage's.
+
+
+rule sensitivity:
+    input:
+        unpack(transfer_inputs),
+    output:
+        json="results/sensitivity/{variant}/seed{seed}.json",
+    params:
+        arch=lambda w: architecture(w.variant),
+        transfer=config["transfer"],
+        settings=config["sensitivity"],
+        code=lambda w: code("sensitivity.py", family_of(w.variant).__module__),
+    log:
+        "logs/sensitivity/{variant}/seed{seed}.log",
+    benchmark:
+        "benchmarks/sensitivity/{variant}/seed{seed}.tsv"
+    threads: config["threads"]
+    resources:
+        gpu=GPU,
+        gpu_slots=GPU,  # jobs sharing one GPU at once (profiles/gpu)
+        mem_mb=4000,
+    conda:
+        ENV
+    script:
+        "../scripts/sensitivity.py"
