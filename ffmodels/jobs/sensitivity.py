@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import copy
 import time
-from pathlib import Path
 
-from ffmodels import data as ffdata
 from ffmodels.jobs.common import get_logger, write_json
-from ffmodels.jobs.model import setup
-from ffmodels.jobs.transfer import probed_model
+from ffmodels.jobs.transfer import probe_inputs
 from ffmodels.runtime import provenance
 from ffmodels.transfer import split_features, transfer
 
@@ -29,9 +26,8 @@ def sensitivity_job(variant: str, hp: dict, seed: int, preset: str, model_path: 
                     log_path: str) -> None:
     start = time.perf_counter()
     log = get_logger(log_path)
-    device = setup(device_name, threads)
-    data = ffdata.load_splits(Path(data_path), device, tcfg["train_subset"])
-    model, source, status = probed_model(hp, seed, model_path, data["train_x"].shape[1], device)
+    device, data, model, source, status = probe_inputs(hp, seed, model_path, data_path, tcfg["train_subset"],
+                                                       device_name, threads)
     results, features = {}, {}
     for name, overrides in settings.items():
         cfg = with_overrides(tcfg, overrides)

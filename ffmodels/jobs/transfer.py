@@ -15,15 +15,19 @@ from ffmodels.runtime import provenance
 from ffmodels.transfer import transfer
 
 
-def probed_model(hp: dict, seed: int, model_path: str | None, in_dim: int, device) -> tuple:
-    """(model, source, status): the pretrained model at model_path, or with None the random init
-    of hp's family for this seed."""
-    model = new_model(hp, seed, in_dim, device)
+def probe_inputs(hp: dict, seed: int, model_path: str | None, data_path: str, train_subset: int | None,
+                 device_name: str, threads: int) -> tuple:
+    """(device, data, model, source, status) of a probe job: the target splits on the device and
+    the pretrained model at model_path or, with None, the random init of hp's family for this
+    seed (source says which; status is the pretraining run's, so a collapsed run stays marked)."""
+    device = setup(device_name, threads)
+    data = ffdata.load_splits(Path(data_path), device, train_subset)
+    model = new_model(hp, seed, data["train_x"].shape[1], device)
     if model_path is None:
-        return model, "random_init", "ok"
+        return device, data, model, "random_init", "ok"
     checkpoint = torch.load(model_path, map_location=device, weights_only=True)
     model.load_state_dict(checkpoint["state_dict"])
-    return model, "pretrained", checkpoint["status"]  # a collapsed source run stays marked
+    return device, data, model, "pretrained", checkpoint["status"]
 
 
 def transfer_job(variant: str, hp: dict, seed: int, preset: str, model_path: str | None, data_path: str,
@@ -32,9 +36,8 @@ def transfer_job(variant: str, hp: dict, seed: int, preset: str, model_path: str
     """Probe a pretrained model (model_path) or, with model_path None, a random init of hp's family."""
     start = time.perf_counter()
     log = get_logger(log_path)
-    device = setup(device_name, threads)
-    data = ffdata.load_splits(Path(data_path), device, tcfg["train_subset"])
-    model, source, status = probed_model(hp, seed, model_path, data["train_x"].shape[1], device)
+    device, data, model, source, status = probe_inputs(hp, seed, model_path, data_path, tcfg["train_subset"],
+                                                       device_name, threads)
     result = transfer(model, data, tcfg, seed, eval_batch_size)
     log.info(f"{variant} seed {seed}: best epoch {result['best_epoch']}, val {result['val_acc']:.4f}, test {result['test_acc']:.4f}")
     write_json(metrics_out, {
