@@ -1,6 +1,7 @@
 # Target ceilings (PROTOCOL section 4): a variant trained directly on the target task with its
 # own rule and budget, tested on the target test split: the level a transfer aims at. The
-# pretraining job on the other dataset, without checkpoints.
+# pretraining job on the other dataset, without checkpoints (params not named here are the
+# pretraining rule's: `use rule ... with:` replaces only the params it names).
 
 
 use rule pretrain as ceiling with:
@@ -13,7 +14,6 @@ use rule pretrain as ceiling with:
         run=lambda w: pretrain_params(w.variant, checkpoints=False),
         resume="resume/ceiling/{variant}/seed{seed}.pt",
         task=TARGET,
-        code=lambda w: code("pretrain.py", family_of(w.variant).__module__),
     log:
         "logs/ceiling/{variant}/seed{seed}.log",
     benchmark:

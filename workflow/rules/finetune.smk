@@ -1,6 +1,7 @@
 # Fine-tuning (PROTOCOL section 4, secondary protocol): a pretrained model trained further on the
 # target task with its own rule and the same budget as training from scratch (the ceiling
-# stage, its random-init counterpart), tested on the target test split.
+# stage, its random-init counterpart), tested on the target test split. Its params are the
+# ceiling's but for the resume file.
 
 
 use rule ceiling as finetune with:
@@ -11,10 +12,7 @@ use rule ceiling as finetune with:
         model="results/finetune/{variant}/seed{seed}/model.pt",
         metrics="results/finetune/{variant}/seed{seed}/metrics.json",
     params:
-        run=lambda w: pretrain_params(w.variant, checkpoints=False),
         resume="resume/finetune/{variant}/seed{seed}.pt",
-        task=TARGET,
-        code=lambda w: code("pretrain.py", family_of(w.variant).__module__),
     log:
         "logs/finetune/{variant}/seed{seed}.log",
     benchmark:
