@@ -100,6 +100,9 @@ def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
         entry = {"epoch": epoch, "train_loss": total / batches}
         if model.has_classifier:
             entry["val_acc"] = accuracy(model, data["val_x"], data["val_y"], eval_batch_size)
+            # A diagnostic only (test-selection optimism, PROTOCOL section 10): never read by
+            # training or by the choice of the reported epoch, which is always the last one.
+            entry["diagnostic_test_acc"] = accuracy(model, data["test_x"], data["test_y"], eval_batch_size)
         entry.update(model.epoch_diagnostics(data, eval_batch_size))
         history.append(entry)
         log(f"epoch {epoch}: " + " ".join(f"{k} {v:.4f}" for k, v in entry.items() if isinstance(v, float)))
