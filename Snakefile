@@ -6,24 +6,28 @@
 import os
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version, update_config, validate
 
 min_version("9.0")
 
 configfile: "config.yaml"
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
-report: "workflow/report/workflow.rst"
 
 # Jobs import the ffmodels that sits next to this Snakefile, whatever the executor or env.
 sys.path.insert(0, workflow.basedir)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
 
-from ffmodels.config import ConfigError, check_config
+from ffmodels.config import ConfigError, resolve, typed
 
+# --config 'families={ff: {lr: 0.01}}' gives nested values as text: read them as YAML again.
+update_config(config, typed(workflow.config_settings.overwrite_config))
+validate(config, "workflow/schemas/config.schema.yaml")
+
+report: "workflow/report/workflow.rst"
+
+# Every family block resolved (`extends`) after all overlays are merged, and every value checked.
 try:
-    check_config(config)
+    config.update(resolve(config))
 except ConfigError as err:
     raise ValueError(f"invalid config: {err}") from None
 

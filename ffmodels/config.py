@@ -1,25 +1,85 @@
-"""Resolve and check the experiment config: the one place that turns config.yaml into
-per-job hyperparameters.
+"""Resolve and check the experiment config: the one place that turns config.yaml, its overlays
+and --config values into what the jobs run.
 
 The JSON schema (workflow/schemas/config.schema.yaml) checks the structure; this module checks
-what the schema cannot: that every variant names a known family, that its hyperparameters are
-exactly the family's (a misspelt key is named), and that every table row exists.
+what the schema cannot: that every number is finite, that every family block resolves (its
+`extends`, ffmodels.variants) to exactly the family's hyperparameters, each inside its domain
+(ffmodels.hparams: a misspelt key, a wrong type or an impossible value is named with what is
+allowed), that every variant names a known family, and that every table row exists.
 """
 
 from __future__ import annotations
 
+import copy
+import math
 from pathlib import Path
+
+import yaml
 
 from ffmodels.errors import ConfigError
 from ffmodels.families import FAMILIES, check_hparams
-from ffmodels.variants import is_random_init, random_init_name, variant_hparams  # noqa: F401 (re-exported)
+from ffmodels.variants import (  # noqa: F401 (re-exported)
+    is_random_init, random_init_name, random_init_of, resolve_families, variant_hparams, variant_names)
+
+REPO = Path(__file__).resolve().parent.parent
 
 
-def random_init_of(config: dict, variant: str) -> str:
-    """The random-init baseline a variant is compared with: its family's, or the one of the
-    family it declares (baseline_family) when its untrained network gives the same features."""
-    family = FAMILIES[config["variants"][variant]["family"]]
-    return random_init_name(family.baseline_family or family.family)
+def merge(base: dict, overlay: dict) -> dict:
+    """base with overlay merged in, nested dicts key by key (Snakemake's update_config rule)."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        nested = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merge(out[key], value) if nested else copy.deepcopy(value)
+    return out
+
+
+def typed(values):
+    """Values given on Snakemake's command line as YAML (--config 'families={ff: {lr: 0.01}}')
+    arrive with every nested scalar as text (Snakemake reads them with YAML's BaseLoader): read
+    each again as YAML (numbers, booleans, null), and a number in exponent form such as 1e-3,
+    which YAML 1.1 leaves as text, as a float."""
+    if isinstance(values, dict):
+        return {k: typed(v) for k, v in values.items()}
+    if isinstance(values, list):
+        return [typed(v) for v in values]
+    if isinstance(values, str) and values.strip():
+        try:
+            value = yaml.safe_load(values)
+        except yaml.YAMLError:
+            return values
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        try:
+            return float(values)
+        except ValueError:
+            return values  # text stays text (a path, a name)
+    return values
+
+
+def load_config(*overlays, path: Path = REPO / "config.yaml") -> dict:
+    """config.yaml with overlays merged in order (file paths or dicts), resolved and checked:
+    the config a workflow run with those --configfile overlays would see."""
+    config = yaml.safe_load(Path(path).read_text())
+    for overlay in overlays:
+        if not isinstance(overlay, dict):
+            overlay = yaml.safe_load(Path(overlay).read_text()) or {}
+        config = merge(config, overlay)
+    return resolve(config)
+
+
+def non_finite(node, where: str = "") -> str | None:
+    """The dotted key of the first NaN or infinite number in a config tree, or None."""
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)
+    else:
+        return where if isinstance(node, float) and not math.isfinite(node) else None
+    for key, value in items:
+        found = non_finite(value, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
 
 
 def enabled_tables(config: dict) -> dict[str, dict]:
@@ -31,16 +91,23 @@ def table_runs(config: dict) -> dict[str, dict[str, list[str]]]:
     """{table: {stage: [run names]}}: what each configured table reads."""
     from ffmodels.tables import runs_of
 
-    variants = {"random_init_of": {v: random_init_of(config, v) for v in config["variants"]},
-                "family_of": {v: FAMILIES[spec["family"]] for v, spec in config["variants"].items()}}
+    names = variant_names(config)
+    variants = {"random_init_of": {v: random_init_of(config, v) for v in names},
+                "family_of": {v: FAMILIES[variant_hparams(config, v)["family"]] for v in names}}
     return {name: runs_of(spec, variants) for name, spec in enabled_tables(config).items()}
 
 
-def check_config(config: dict) -> None:
-    """Raise ConfigError naming the first key that cannot be run."""
-    for family, hp in config["families"].items():
+def resolve(config: dict) -> dict:
+    """The config with every family block resolved (ffmodels.variants), after checking it all;
+    raises ConfigError naming the first key that cannot be run."""
+    bad = non_finite(config)
+    if bad:
+        raise ConfigError(f"{bad}: not a finite number")
+    for family in config["families"]:
         if family not in FAMILIES:
             raise ConfigError(f"families.{family}: unknown family; known: {sorted(FAMILIES)}")
+    config = {**config, "families": resolve_families(config["families"])}
+    for family, hp in config["families"].items():
         check_hparams(family, hp, where=f"families.{family}")
     for name, spec in config["variants"].items():
         family = spec.get("family")
@@ -49,17 +116,12 @@ def check_config(config: dict) -> None:
                 f"variants.{name}.family: '{family}' is not defined under families "
                 f"({sorted(config['families'])})"
             )
+        if name in config["families"]:
+            raise ConfigError(f"variants.{name}: every family is already a variant of its own name; "
+                              f"give this variant another name")
         hp = variant_hparams(config, name)
         hp.pop("family")
         check_hparams(family, hp, where=f"variants.{name}")
-        arch_changed = [k for k in FAMILIES[family].ARCH_KEYS if hp[k] != config["families"][family][k]]
-        if arch_changed:
-            # The random-init baseline is built from the family's defaults; a variant with
-            # another architecture would be compared with the wrong baseline.
-            raise ConfigError(
-                f"variants.{name}: overrides architecture key(s) {arch_changed}; define a new "
-                f"family for another architecture so it gets its own random-init baseline"
-            )
     from ffmodels.tables import KINDS
 
     for table, spec in config["tables"].items():
@@ -67,8 +129,8 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"tables.{table}.kind: unknown kind '{spec['kind']}'; known: {sorted(KINDS)}")
         for key in ("variants", "ceilings"):
             for v in spec.get(key, []):
-                if v not in config["variants"]:
-                    raise ConfigError(f"tables.{table}.{key}: '{v}' is not defined under variants")
+                if v not in variant_names(config):
+                    raise ConfigError(f"tables.{table}.{key}: '{v}' is not defined under variants (nor a family)")
         ref = spec.get("reference")
         if ref not in (None, "random_init") and ref not in spec.get("variants", []):
             raise ConfigError(f"tables.{table}.reference: '{ref}' is not one of its variants")
@@ -90,6 +152,12 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"data.md5.{dataset}: no checksums for this dataset")
         if dataset not in config["data"]["mirrors"]:
             raise ConfigError(f"data.mirrors.{dataset}: no mirror list for this dataset")
+    return config
+
+
+def check_config(config: dict) -> None:
+    """Raise ConfigError naming the first key that cannot be run (resolve, result unused)."""
+    resolve(config)
 
 
 def data_sources(config: dict, dataset: str) -> list[str]:

@@ -3,9 +3,9 @@ epoch-0 checkpoint, and the rule that no analysis selects anything on the target
 
 import pytest
 import torch
-import yaml
 
 from ffmodels.analysis import METRICS, Context
+from ffmodels.config import load_config
 from ffmodels.analysis.dead_units import never_active_fraction
 from ffmodels.analysis.gradient_share import first_layer_label_share
 from ffmodels.analysis.label_selectivity import (between_label_fraction, label_crossed_activity, label_share,
@@ -14,7 +14,7 @@ from ffmodels.families.ff import FFHParams, FFNet
 from ffmodels.transfer import fill_label_slot
 from tests.conftest import REPO
 
-CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+CONFIG = load_config()  # config.yaml, resolved as the workflow resolves it
 HIDDEN = 20
 
 

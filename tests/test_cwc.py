@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from ffmodels.config import check_config
+from ffmodels.config import load_config, variant_hparams
 from ffmodels.families import FAMILIES, build
 from ffmodels.families.cwc import CwCHParams, CwCNet, cwc_loss, group_goodness
 
@@ -64,8 +64,7 @@ def test_grouped_convolution_keeps_each_class_group_to_its_own_input_channels(tr
 
 def test_published_architecture_shapes_and_groups():
     torch.manual_seed(0)
-    cfg = yaml.safe_load(open(REPO / "config.yaml"))
-    net = build(dict(cfg["families"]["cwc"], family="cwc"), 784, 10)
+    net = build(variant_hparams(load_config(), "cwc"), 784, 10)
     convs = [b.conv for b in net.blocks]
     assert [c.out_channels for c in convs] == [20, 80, 240, 480]
     assert [c.groups for c in convs] == [1, 10, 1, 10]
@@ -198,8 +197,7 @@ def test_hparam_checks():
 
 
 def test_config_block_passes_the_checks():
-    cfg = yaml.safe_load(open(REPO / "config.yaml"))
-    check_config(cfg)
-    assert cfg["variants"]["cwc"] == {"family": "cwc"}
+    cfg = load_config()
+    assert variant_hparams(cfg, "cwc") == {**cfg["families"]["cwc"], "family": "cwc"}  # a family is a variant
     fam = FAMILIES["cwc"]
     assert not fam.uses_label_input and fam.has_classifier and fam.baseline_family is None

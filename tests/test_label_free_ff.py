@@ -6,7 +6,7 @@ import pytest
 import torch
 import yaml
 
-from ffmodels.config import check_config, random_init_of
+from ffmodels.config import load_config, random_init_of
 from ffmodels.families import FAMILIES
 from ffmodels.families.ff import ff_loss, goodness
 from ffmodels.families.label_free_ff import LabelFreeFFHParams, LabelFreeFFNet
@@ -158,9 +158,7 @@ def test_hparam_checks():
 
 
 def test_config_block_passes_the_checks_and_has_its_own_random_init():
-    cfg = yaml.safe_load(open(REPO / "config.yaml"))
-    check_config(cfg)
-    assert cfg["variants"]["label_free_ff"] == {"family": "label_free_ff"}
+    cfg = load_config()
     assert FAMILIES["label_free_ff"].baseline_family is None
     assert random_init_of(cfg, "label_free_ff") == "random_init_label_free_ff"
     lf, ff = cfg["families"]["label_free_ff"], cfg["families"]["ff"]

@@ -3,14 +3,13 @@
 import json
 
 import pytest
-import yaml
 
-from ffmodels.config import variant_hparams
+from ffmodels.config import load_config, variant_hparams
 from ffmodels.jobs.pretrain import pretrain_job
 from ffmodels.jobs.transfer import transfer_job
 from tests.conftest import REPO
 
-CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+CONFIG = load_config()  # config.yaml, resolved as the workflow resolves it
 
 
 def run(tmp_path, real_splits, variant, epochs, n_train, seed=0, tag="a", **hp_changes):

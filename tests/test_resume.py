@@ -6,14 +6,14 @@ import copy
 
 import pytest
 import torch
-import yaml
 
+from ffmodels.config import load_config
 from ffmodels.families import build
 from ffmodels.resume import ResumeFile, job_key
 from ffmodels.train import pretrain
 from tests.conftest import REPO
 
-CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+CONFIG = load_config()  # config.yaml, resolved as the workflow resolves it
 PROBE = dict(CONFIG["transfer"], probe=dict(CONFIG["transfer"]["probe"], max_epochs=2))
 SMALL = {"hidden": [16, 16], "channels": [10, 10, 10, 10], "epochs": 3, "batch_size": 20, "train_until": [1, 2, 3, 3]}
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from ffmodels.config import ConfigError, check_config, variant_hparams
+from ffmodels.config import load_config, random_init_of, variant_hparams
 from ffmodels.families import FAMILIES, build
 from ffmodels.families.ff import FFNet, ff_loss, goodness
 from ffmodels.families.pcl import DIAGNOSTIC_IMAGES, SATURATION_RATIO
@@ -25,8 +25,8 @@ EXTRA = {
 
 def make(family, hidden=(16, 16, 16), seed=0, **kw):
     hp = dataclasses.asdict(hparams(hidden=list(hidden), batch_size=20))
-    if family.startswith("prospective_t"):  # the families prospective_t{T} pin iterations = T
-        extra = dict(EXTRA["prospective"], iterations=int(family[len("prospective_t"):]))
+    if family.startswith("prospective_t"):  # the protocol's variants prospective_t{T}: iterations = T
+        family, extra = "prospective", dict(EXTRA["prospective"], iterations=int(family[len("prospective_t"):]))
     else:
         extra = dict(EXTRA.get(family, {}))
     hp.update(extra, **kw)
@@ -104,10 +104,8 @@ def test_baseline_family_is_set_exactly_where_untrained_features_are_standard_ff
     for family in ("three_factor", "pcl", "collab"):
         assert FAMILIES[family].baseline_family == "ff"
         assert torch.equal(make(family).features(x, "all"), ref)
-    assert "prospective" not in FAMILIES  # only the pinned-T families are registered
-    for family in ("prospective_t1", "prospective_t3", "prospective_t5"):
-        assert getattr(FAMILIES[family], "baseline_family", None) is None
-        assert "iterations" in FAMILIES[family].ARCH_KEYS
+    assert FAMILIES["prospective"].baseline_family is None
+    assert "iterations" in FAMILIES["prospective"].ARCH_KEYS  # each T has its own random init
     # settled features depend on B and T
     assert torch.equal(make("prospective_t1").features(x, "all"), ref)  # T = 1: no top-down yet
     assert not torch.equal(make("prospective_t3").features(x, "all"), ref)
@@ -211,11 +209,17 @@ def test_prospective_gradients_stay_local():
     assert all(b.weight.grad.abs().sum() > 0 for b in model.feedback)
 
 
-def test_pinned_prospective_families_reject_another_t():
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["families"]["prospective_t3"]["iterations"] = 5
-    with pytest.raises(ConfigError, match=r"families\.prospective_t3\.iterations"):
-        check_config(config)
+def test_each_prospective_t_has_its_own_random_init_and_t1_shares_the_family_one():
+    config = load_config()
+    assert random_init_of(config, "prospective_t1") == "random_init_prospective"
+    assert random_init_of(config, "prospective_t3") == "random_init_prospective_t3"
+    assert random_init_of(config, "prospective_t5") == "random_init_prospective_t5"
+    # a variant that changes no architecture key shares its T's baseline
+    config["variants"]["prospective_t3_fb"] = {"family": "prospective", "iterations": 3, "feedback_lr": 1e-3}
+    assert random_init_of(config, "prospective_t3_fb") == "random_init_prospective_t3"
+    hp = variant_hparams(config, "random_init_prospective_t5")
+    assert hp["family"] == "prospective" and hp["iterations"] == 5
+    assert hp["feedback_lr"] == config["families"]["prospective"]["feedback_lr"]
 
 
 # --- pcl ---------------------------------------------------------------------------------------
@@ -323,16 +327,15 @@ def test_collab_goodness_and_gradients():
 
 RQ4_VARIANTS = {
     "three_factor_bottom_up": "three_factor", "three_factor_top_down": "three_factor",
-    "three_factor_bidirectional": "three_factor", "prospective_t1": "prospective_t1",
-    "prospective_t3": "prospective_t3", "prospective_t5": "prospective_t5", "pcl": "pcl",
+    "three_factor_bidirectional": "three_factor", "prospective_t1": "prospective",
+    "prospective_t3": "prospective", "prospective_t5": "prospective", "pcl": "pcl",
     "collab_g0": "collab", "collab_g03": "collab", "collab_g05": "collab", "collab_g07": "collab",
     "collab_g1": "collab",
 }
 
 
 def test_config_defines_every_rq4_variant_and_passes_the_check():
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    check_config(config)
+    config = load_config()
     x, y = batch()
     for variant, family in RQ4_VARIANTS.items():
         hp = variant_hparams(config, variant)

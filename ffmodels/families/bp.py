@@ -10,14 +10,15 @@ from torch import nn
 
 from ffmodels.families import register
 from ffmodels.families.base import PretrainModel
+from ffmodels.hparams import Checked, LayerSizes, PositiveFloat, PositiveInt
 
 
 @dataclasses.dataclass(frozen=True)
-class BPHParams:
-    hidden: list[int]
-    epochs: int
-    batch_size: int
-    lr: float
+class BPHParams(Checked):
+    hidden: LayerSizes
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat
 
 
 @register

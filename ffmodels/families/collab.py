@@ -24,16 +24,12 @@ import dataclasses
 
 from ffmodels.families import register
 from ffmodels.families.ff import FFHParams, FFNet, ff_loss, goodness
+from ffmodels.hparams import NonNegativeFloat
 
 
 @dataclasses.dataclass(frozen=True)
 class CollabHParams(FFHParams):
-    gamma: float  # weight of each neighbour's (detached) goodness
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.gamma < 0:
-            raise ValueError(f"gamma: {self.gamma} must be >= 0")
+    gamma: NonNegativeFloat  # weight of each neighbour's (detached) goodness
 
 
 @register

@@ -48,7 +48,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
@@ -56,40 +56,41 @@ from torch import nn
 
 from ffmodels.families import register
 from ffmodels.families.base import PretrainModel
+from ffmodels.hparams import Checked, Domain, LayerSizes, PositiveFloat, PositiveInt
 
 EVAL_CHUNK = 128  # images per forward pass in evaluation: bounds memory, fastest on one CPU thread; results do not depend on it
 
 
 @dataclasses.dataclass(frozen=True)
-class CwCHParams:
-    channels: list[int]           # output channels per block
+class CwCHParams(Checked):
+    channels: LayerSizes          # output channels per block
     grouped: list[bool]           # per block: grouped convolution with groups = n_classes (CFSE)
     max_pool: list[bool]          # per block: 2x2 max-pool after the ReLU
-    kernel_size: int              # odd; padding kernel_size // 2 keeps the size
-    bn_eps: float
-    bn_momentum: float
+    kernel_size: PositiveInt      # odd; padding kernel_size // 2 keeps the size
+    bn_eps: PositiveFloat
+    bn_momentum: Annotated[float, Domain(0, 1, low_open=True)]  # 0 would never update the running statistics
     input_mean: float             # input normalisation (x - mean) / std, part of the model
-    input_std: float
-    epochs: int
-    batch_size: int
-    lr: float                     # Adam, one optimiser per block
-    train_from: list[int]         # per block: first epoch (1-based) it trains
-    train_until: list[int]        # per block: last epoch (inclusive) it trains
+    input_std: PositiveFloat
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat             # Adam, one optimiser per block
+    train_from: list[PositiveInt]  # per block: first epoch (1-based) it trains
+    train_until: list[PositiveInt]  # per block: last epoch (inclusive) it trains
     probe_features: Literal["gap", "flat"]
 
     def __post_init__(self):
+        super().__post_init__()
         n = len(self.channels)
-        if n == 0 or any(c < 1 for c in self.channels):
-            raise ValueError("channels: must be a non-empty list of positive channel counts")
         for key in ("grouped", "max_pool", "train_from", "train_until"):
             if len(getattr(self, key)) != n:
                 raise ValueError(f"{key}: needs one entry per block ({n}, as channels)")
         if any(s < 1 or e < s for s, e in zip(self.train_from, self.train_until)):
             raise ValueError("train_from: each block needs 1 <= train_from <= train_until")
+        late = [i + 1 for i, s in enumerate(self.train_from) if s > self.epochs]
+        if late:
+            raise ValueError(f"train_from: block(s) {late} would start after the last epoch ({self.epochs}) and never train")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError("kernel_size: must be odd (same-size padding)")
-        if self.input_std <= 0:
-            raise ValueError("input_std: must be positive")
 
 
 def group_goodness(h: torch.Tensor, n_groups: int) -> torch.Tensor:

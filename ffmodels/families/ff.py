@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +11,7 @@ from torch import nn
 
 from ffmodels.families import register
 from ffmodels.families.base import PretrainModel
+from ffmodels.hparams import Checked, Domain, LayerSizes, NonNegativeFloat, PositiveFloat, PositiveInt, UnitInterval
 from ffmodels.negatives import LABEL_FREE_STRATEGIES, STRATEGIES, make_negatives
 
 # The strategies of the FF core; the label-free ones need keys FFHParams lacks.
@@ -18,22 +19,23 @@ NegativeName = Literal[tuple(n for n in STRATEGIES if n not in LABEL_FREE_STRATE
 
 
 @dataclasses.dataclass(frozen=True)
-class FFHParams:
-    hidden: list[int]
-    epochs: int
-    batch_size: int
-    lr: float
+class FFHParams(Checked):
+    hidden: LayerSizes
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat
     goodness: Literal["mean", "sum"]
-    threshold: float
-    norm_eps: float
+    threshold: NonNegativeFloat  # goodness is a mean or sum of squares, never below 0
+    norm_eps: PositiveFloat  # keeps an all-zero input finite
     negatives: NegativeName
     hard_mode: Literal["argmax", "softmax"]
-    noise_sigma: float
-    mask_keep: float
-    mix_weight: float
+    noise_sigma: NonNegativeFloat
+    mask_keep: Annotated[float, Domain(0, 1, low_open=True)]  # 0 would blank every negative
+    mix_weight: UnitInterval
     hybrid_components: list[NegativeName]
 
     def __post_init__(self):
+        super().__post_init__()
         if "hybrid" in self.hybrid_components or not self.hybrid_components:
             raise ValueError("hybrid_components: must be a non-empty list of other strategies")
 
@@ -115,6 +117,15 @@ class FFNet(PretrainModel):
     def embed(self, x, labels):
         return embed_label(x, labels, self.n_classes)
 
+    def core_forward(self) -> bool:
+        """Whether embed and activations are the core's own (embed_label, then FFLayer after
+        FFLayer): the condition of labelled_activations' shared-image fast path. A subclass
+        whose activations reduce to the core's in some settings says so by overriding this."""
+        return type(self).activations is FFNet.activations and self.core_embed_and_layers()
+
+    def core_embed_and_layers(self) -> bool:
+        return type(self).embed is FFNet.embed and type(self.layers[0]).forward is FFLayer.forward
+
     def activations(self, x: torch.Tensor, detach: bool = True) -> list[torch.Tensor]:
         """Hidden activities; with detach, no gradient crosses from one layer to the one below."""
         hs, h = [], x
@@ -132,11 +143,10 @@ class FFNet(PretrainModel):
         embedded with several labels. The embedded rows of an image differ only in the label
         pixels, and their norm is the same for every label, so layer 1 computes the image part
         once for all labellings (_SharedImageLinear); equal to the plain computation up to float
-        rounding. Taken only with FFNet's own embed, activations and layer forward; otherwise
-        (e.g. a subclass that overrides activations) this is the plain computation."""
+        rounding. Taken only where core_forward() holds; otherwise (e.g. a subclass that
+        overrides activations) this is the plain computation."""
         first = self.layers[0]
-        own = type(self).embed is FFNet.embed and type(self).activations is FFNet.activations
-        if not (own and type(first).forward is FFLayer.forward):
+        if not self.core_forward():
             return self.activations(torch.cat([self.embed(x, y) for y in labels]))
         n = self.n_classes
         peak = x.amax(dim=1)  # the label pixel's value (embed_label)

@@ -14,33 +14,29 @@ it has its own random-init baseline (random_init_label_free_ff), not FF's.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 
 from ffmodels.families import register
 from ffmodels.families.ff import FFNet
+from ffmodels.hparams import Checked, Domain, LayerSizes, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from ffmodels.negatives import LABEL_FREE_STRATEGIES
 
 
 @dataclasses.dataclass(frozen=True)
-class LabelFreeFFHParams:
-    hidden: list[int]
-    epochs: int
-    batch_size: int
-    lr: float
+class LabelFreeFFHParams(Checked):
+    hidden: LayerSizes
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat
     goodness: Literal["mean", "sum"]
-    threshold: float
-    norm_eps: float
+    threshold: NonNegativeFloat
+    norm_eps: PositiveFloat
     negatives: Literal[LABEL_FREE_STRATEGIES]  # strategies whose images never depend on labels
-    blur_passes: int        # hybrid_image: blur passes ([1/4, 1/2, 1/4], each direction)
-    mask_threshold: float   # hybrid_image: the blurred bit image is thresholded here
-
-    def __post_init__(self):
-        if self.blur_passes < 0:
-            raise ValueError("blur_passes: must be >= 0")
-        if not 0.0 < self.mask_threshold < 1.0:
-            raise ValueError("mask_threshold: must be in (0, 1)")
+    blur_passes: NonNegativeInt  # hybrid_image: blur passes ([1/4, 1/2, 1/4], each direction)
+    # hybrid_image: the blurred bit image is thresholded here; at 0 or 1 the mask is constant
+    mask_threshold: Annotated[float, Domain(0, 1, low_open=True, high_open=True)]
 
 
 @register

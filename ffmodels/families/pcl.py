@@ -42,6 +42,7 @@ from torch import nn
 
 from ffmodels.families import register
 from ffmodels.families.ff import FFHParams, FFNet, ff_loss, goodness
+from ffmodels.hparams import NonNegativeFloat, PositiveFloat
 from ffmodels.negatives import make_negatives
 
 DEAD_BOUND = 0.01  # a unit never above this on the diagnostic images is dead (PROTOCOL)
@@ -51,15 +52,8 @@ DIAGNOSTIC_IMAGES = 2000  # validation images used for the per-epoch diagnostics
 
 @dataclasses.dataclass(frozen=True)
 class PCLHParams(FFHParams):
-    pcl_lambda: float  # weight of the prediction error in each layer's loss
-    pred_lr: float  # Adam lr of the top-down predictors V_l
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.pcl_lambda < 0:
-            raise ValueError(f"pcl_lambda: {self.pcl_lambda} must be >= 0")
-        if self.pred_lr <= 0:
-            raise ValueError(f"pred_lr: {self.pred_lr} must be > 0")
+    pcl_lambda: NonNegativeFloat  # weight of the prediction error in each layer's loss
+    pred_lr: PositiveFloat  # Adam lr of the top-down predictors V_l
 
 
 @register

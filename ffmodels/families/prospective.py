@@ -28,14 +28,12 @@ learning is poor; at 1e-5 (10 000 MNIST images, T = 3 and 5, 15 epochs) accuracy
 standard FF while B_l learns (its prediction explains ~45% of h_1's variance after 6 epochs,
 top-down rms about half the bottom-up rms).
 
-Families. The settled features depend on B and T even untrained, so there is no
-`baseline_family` and `iterations` is an architecture key. A variant may not override an
-architecture key (config.check_config: each architecture gets its own random-init baseline),
-so every T is its own registered family, prospective_t1 / _t3 / _t5 (PROTOCOL_ITERATIONS),
-with its iterations pinned; for another T add it to PROTOCOL_ITERATIONS. ProspectiveFFNet
-itself is not registered. For T = 1 the settled pass *is* the core's forward pass, so that
-family keeps FFNet.activations (and with it the core's shared-image fast path for labelled
-batches): it trains bit for bit like standard FF; its B_l is never used, so not trained.
+Family and variants. The settled features depend on B and T even untrained, so there is no
+`baseline_family` and `iterations` is an architecture key: each T (a variant, e.g.
+prospective_t3 with iterations 3) gets its own random-init baseline (ffmodels.variants keys
+random inits by family and architecture). For T = 1 the settled pass *is* the core's forward
+pass, so activations is FFNet's (with the core's shared-image fast path for labelled batches):
+it trains bit for bit like standard FF; its B_l is never used, so not trained.
 """
 
 from __future__ import annotations
@@ -49,26 +47,19 @@ from torch import nn
 
 from ffmodels.families import register
 from ffmodels.families.ff import FFHParams, FFNet
+from ffmodels.hparams import PositiveFloat, PositiveInt
 from ffmodels.negatives import make_negatives
-
-PROTOCOL_ITERATIONS = (1, 3, 5)  # one registered family prospective_t{T} each
 
 
 @dataclasses.dataclass(frozen=True)
 class ProspectiveHParams(FFHParams):
-    iterations: int  # T >= 1 settling iterations; 1 = standard FF
-    feedback_lr: float  # Adam lr of the top-down weights B_l
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.iterations < 1:
-            raise ValueError(f"iterations: {self.iterations} must be >= 1")
-        if self.feedback_lr <= 0:
-            raise ValueError(f"feedback_lr: {self.feedback_lr} must be > 0")
+    iterations: PositiveInt  # T settling iterations; 1 = standard FF
+    feedback_lr: PositiveFloat  # Adam lr of the top-down weights B_l
 
 
+@register
 class ProspectiveFFNet(FFNet):
-    family = "prospective"  # generic; the registered families are prospective_t{T} below
+    family = "prospective"
     HParams = ProspectiveHParams
     ARCH_KEYS = (*FFNet.ARCH_KEYS, "iterations")  # settled features depend on T (and on B)
 
@@ -78,8 +69,13 @@ class ProspectiveFFNet(FFNet):
         self.feedback = nn.ModuleList(nn.Linear(b, a, bias=False) for a, b in zip(hp.hidden[:-1], hp.hidden[1:]))
         self.feedback_optimizer = torch.optim.Adam(self.feedback.parameters(), lr=hp.feedback_lr)
 
+    def core_forward(self) -> bool:
+        return self.hp.iterations == 1 and self.core_embed_and_layers()  # h(1) with h(0) = 0
+
     def activations(self, x: torch.Tensor, detach: bool = True) -> list[torch.Tensor]:
         """Settled activities h_l(T); autograd only through the last iteration's own weights."""
+        if self.hp.iterations == 1:
+            return super().activations(x, detach)  # the core's pass: bit for bit standard FF
         grad = torch.is_grad_enabled()
         prev = None  # h(t-1); None at t = 1, i.e. h(0) = 0 and no top-down term
         for t in range(1, self.hp.iterations + 1):
@@ -117,22 +113,3 @@ class ProspectiveFFNet(FFNet):
         value = loss.item()
         return value if math.isfinite(aux.item()) else float("nan")
 
-
-def _pinned(t: int):
-    """A family for one protocol T (its own random-init baseline); iterations must equal T."""
-
-    @dataclasses.dataclass(frozen=True)
-    class PinnedHParams(ProspectiveHParams):
-        def __post_init__(self):
-            super().__post_init__()
-            if self.iterations != t:
-                raise ValueError(f"iterations: family prospective_t{t} is defined by iterations = {t}")
-
-    PinnedHParams.__name__ = PinnedHParams.__qualname__ = f"ProspectiveT{t}HParams"
-    body = {"family": f"prospective_t{t}", "HParams": PinnedHParams}
-    if t == 1:
-        body["activations"] = FFNet.activations  # h(1) with h(0) = 0 is the core's forward pass
-    return register(type(f"ProspectiveT{t}FFNet", (ProspectiveFFNet,), body))
-
-
-PINNED = {t: _pinned(t) for t in PROTOCOL_ITERATIONS}

@@ -44,21 +44,15 @@ from torch import nn
 
 from ffmodels.families import register
 from ffmodels.families.ff import FFHParams, FFNet, goodness
+from ffmodels.hparams import PositiveFloat, UnitInterval
 from ffmodels.negatives import make_negatives
 
 
 @dataclasses.dataclass(frozen=True)
 class ThreeFactorHParams(FFHParams):
     modulation: Literal["bottom_up", "top_down", "bidirectional"]
-    kappa: float  # M = M_ff (1 + kappa m); 0 = standard FF
-    readout_lr: float  # Adam lr of the top-layer readout (top_down, bidirectional)
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not 0.0 <= self.kappa <= 1.0:
-            raise ValueError(f"kappa: {self.kappa} must be in [0, 1] so that 1 + kappa m >= 0")
-        if self.readout_lr <= 0:
-            raise ValueError(f"readout_lr: {self.readout_lr} must be > 0")
+    kappa: UnitInterval  # M = M_ff (1 + kappa m); 0 = standard FF; <= 1 keeps 1 + kappa m >= 0
+    readout_lr: PositiveFloat  # Adam lr of the top-layer readout (top_down, bidirectional)
 
 
 @register
