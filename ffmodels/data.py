@@ -14,11 +14,9 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 
-import torch
-
-# torchvision (its IDX readers and download helper) is imported where it is used: importing it
-# pulls in every torchvision model, a second or more of start-up for each training job, which
-# only loads the prepared splits.
+# torch and torchvision are imported where they are used: a fetch job from a local mirror needs
+# neither (importing torch is ~2 s of every job's start-up), and a training job, which only
+# loads the prepared splits, needs no torchvision (which pulls in every torchvision model).
 
 IDX_FILES = (
     "train-images-idx3-ubyte",
@@ -96,10 +94,11 @@ def fetch_idx(filename: str, dest: Path, sources: list[str], expected_md5: str) 
     )
 
 
-def prepare_splits(raw_dir: Path, val_size: int, split_seed: int) -> dict[str, torch.Tensor]:
+def prepare_splits(raw_dir: Path, val_size: int, split_seed: int) -> dict:
     """train / val / test as uint8 images (N, 784) and int64 labels; the val split is a fixed
     random subset of the 60 000 training images (split_seed), the same for every run."""
     raw_dir = Path(raw_dir)
+    import torch
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
     train_x = read_image_file(str(raw_dir / "train-images-idx3-ubyte")).flatten(1)
@@ -117,8 +116,11 @@ def prepare_splits(raw_dir: Path, val_size: int, split_seed: int) -> dict[str, t
     }
 
 
-def load_splits(path: Path, device: torch.device, train_subset: int | None = None) -> dict[str, torch.Tensor]:
-    """The prepared splits as float images in [0, 1] on `device`; train cut to its first N."""
+def load_splits(path: Path, device, train_subset: int | None = None) -> dict:
+    """The prepared splits as float images in [0, 1] on `device` (torch tensors); train cut to
+    its first N."""
+    import torch
+
     raw = torch.load(path, weights_only=True)
     out = {}
     for name, tensor in raw.items():

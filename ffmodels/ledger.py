@@ -30,6 +30,8 @@ import math
 
 import pandas as pd
 
+from ffmodels.tables import reduced_banner
+
 VERDICTS = ("reproduced", "direction only", "not reproduced", "contradicted", "not run")
 CELL_KEYS = ("variant", "metric", "reference", "setting", "epoch")
 
@@ -229,7 +231,7 @@ def _summary(ledger: pd.DataFrame) -> str:
 
 def to_rst(ledger: pd.DataFrame, preset: str) -> str:
     """The ledger as a reStructuredText list-table, for the front page of the Snakemake report."""
-    quick = " (QUICK numbers: reduced seeds, epochs and data, not the reproduction)" if preset == "quick" else ""
+    quick = reduced_banner(preset).replace(" — ", " (", 1) + (")" if reduced_banner(preset) else "")
     head = ["slide", "claim", "slide value", "ours (mean [95 % CI])", "n", "verdict", "why"]
     lines = ["Claims ledger", "-------------", "", f"Preset {preset}{quick}. {_summary(ledger)}.", "",
              ".. list-table::", "   :header-rows: 1", ""]
@@ -242,7 +244,7 @@ def to_rst(ledger: pd.DataFrame, preset: str) -> str:
 
 
 def to_markdown(ledger: pd.DataFrame, preset: str) -> str:
-    quick = " — QUICK numbers (reduced seeds, epochs and data), not the reproduction" if preset == "quick" else ""
+    quick = reduced_banner(preset)
     lines = ["### Claims ledger: the slides' claims against this pipeline's numbers", "",
              f"**preset: {preset}**{quick}", "", _summary(ledger), "",
              "| slide | claim | slide | ours (mean [95 % CI]) | n | test | verdict | why |",

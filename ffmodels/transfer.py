@@ -11,7 +11,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
-N_LABEL_PIXELS = 10
+from ffmodels.names import N_LABEL_PIXELS
 
 
 def fill_label_slot(x: torch.Tensor, mode: str, neutral_value: float) -> torch.Tensor:

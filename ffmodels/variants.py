@@ -24,17 +24,9 @@ import dataclasses
 
 from ffmodels.errors import ConfigError
 from ffmodels.families import FAMILIES
+from ffmodels.names import RANDOM_INIT_PREFIX, is_random_init, random_init_name  # noqa: F401 (re-exported)
 
-RANDOM_INIT_PREFIX = "random_init_"
 EXTENDS = "extends"
-
-
-def is_random_init(name: str) -> bool:
-    return name.startswith(RANDOM_INIT_PREFIX)
-
-
-def random_init_name(name: str) -> str:
-    return RANDOM_INIT_PREFIX + name
 
 
 def declared_keys(family: str) -> set[str]:

@@ -5,12 +5,23 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-# The real data: a local mirror of MNIST and Fashion-MNIST (../shared/data beside the checkout).
-MIRROR = Path(os.environ.get("FFREPRO_MIRROR", REPO.parent / "shared" / "data")).resolve()
+# Real data for the tests: the slice of MNIST and Fashion-MNIST committed in .test/data (its
+# checksums and split in .test/config.yaml), or, with FFREPRO_MIRROR=<folder>, a full local
+# mirror (e.g. ../shared/data; config.yaml's checksums and split).
+TEST_DATA = REPO / ".test" / "data"
+TEST_CONFIG = REPO / ".test" / "config.yaml"
+MIRROR = Path(os.environ.get("FFREPRO_MIRROR", TEST_DATA)).resolve()
 
-needs_mirror = pytest.mark.skipif(not (MIRROR / "mnist").is_dir(), reason=f"no local data mirror at {MIRROR}")
+
+def data_config() -> dict:
+    """config `data` (checksums, validation split) that matches MIRROR."""
+    full = yaml.safe_load((REPO / "config.yaml").read_text())["data"]
+    if MIRROR != TEST_DATA.resolve():
+        return full
+    return {**full, **yaml.safe_load(TEST_CONFIG.read_text())["data"]}
 
 
 def write_idx_images(path: Path, images: torch.Tensor, compress: bool) -> None:
@@ -38,14 +49,10 @@ def tiny_mirror(tmp_path):
 
 @pytest.fixture(scope="session")
 def real_splits(tmp_path_factory):
-    """MNIST and Fashion-MNIST from the local mirror, verified and split as the pipeline does."""
-    import yaml
-
+    """MNIST and Fashion-MNIST from MIRROR, verified and split as the pipeline does."""
     from ffmodels.data import IDX_FILES, fetch_idx, prepare_splits
 
-    if not (MIRROR / "mnist").is_dir():
-        pytest.skip(f"no local data mirror at {MIRROR}")
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())["data"]
+    cfg = data_config()
     root = tmp_path_factory.mktemp("data")
     out = {}
     for dataset in ("mnist", "fashion-mnist"):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ffmodels.data import DataError, IDX_FILES, fetch_idx, md5_of, prepare_splits
-from tests.conftest import MIRROR, needs_mirror
+from tests.conftest import MIRROR, data_config
 
 
 def uncompressed_md5(gz_path, tmp_path):
@@ -76,16 +76,11 @@ def test_split_is_fixed_disjoint_and_complete(tiny_mirror, tmp_path):
         prepare_splits(raw, 500, 7)
 
 
-@needs_mirror
-def test_local_mirror_matches_the_published_checksums(tmp_path):
-    import yaml
-
-    from tests.conftest import REPO
-
-    md5 = yaml.safe_load((REPO / "config.yaml").read_text())["data"]["md5"]
+def test_the_test_mirror_matches_its_checksums(tmp_path):
+    md5 = data_config()["md5"]
     for dataset in ("mnist", "fashion-mnist"):
-        name = "t10k-labels-idx1-ubyte"
-        fetch_idx(name, tmp_path / dataset / name, [str(MIRROR / dataset)], md5[dataset][name])
+        for name in IDX_FILES:
+            fetch_idx(name, tmp_path / dataset / name, [str(MIRROR / dataset)], md5[dataset][name])
 
 
 def test_download_from_an_http_mirror(tiny_mirror, tmp_path):

@@ -1,51 +1,85 @@
-"""A researcher's new FF variant: one @register'd class plus config, nothing else."""
+"""A researcher's new FF variant with its own learning rule: one module in ffmodels/families/
+and one config entry, nothing else. Proved on a copy of the workflow: the module is dropped into
+ffmodels/families/, the family block (extends: ff, its own key) and the table row it should
+appear in come as an overlay, and the run gives the new variant a row in the table beside its
+own random-init baseline, trained with the inherited FF settings."""
 
-import copy
-import dataclasses
+import csv
+import json
+import shutil
+import subprocess
+import sys
 
 import pytest
-import torch
 import yaml
 
-from ffmodels.config import ConfigError, check_config, variant_hparams
-from ffmodels.families import FAMILIES, build, register
-from ffmodels.families.ff import FFHParams, FFNet, ff_loss, goodness
+from ffmodels.config import ConfigError, load_config
 from tests.conftest import REPO
 
+# The whole of the new variant: a family whose layer loss is FF's times a constant, and whose
+# untrained network counts as its own architecture (so it gets its own random init).
+MODULE = '''"""Scaled FF: the FF loss of every layer times loss_scale."""
 
-@pytest.fixture
-def scaled_ff():
-    @dataclasses.dataclass(frozen=True)
-    class ScaledHParams(FFHParams):
-        loss_scale: float
+import dataclasses
 
-    @register
-    class ScaledFF(FFNet):
-        family = "scaled_ff"
-        HParams = ScaledHParams
-
-        def layer_losses(self, hs, sign):
-            return [self.hp.loss_scale * ff_loss(goodness(h, self.hp.goodness), sign, self.hp.threshold) for h in hs]
-
-    yield ScaledFF
-    del FAMILIES["scaled_ff"]
+from ffmodels.families import register
+from ffmodels.families.ff import FFHParams, FFNet, ff_loss, goodness
+from ffmodels.hparams import PositiveFloat
 
 
-def test_a_new_family_is_config_checked_built_and_trained(scaled_ff):
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["families"]["scaled_ff"] = dict(config["families"]["ff"], loss_scale=0.5)
-    config["variants"]["scaled"] = {"family": "scaled_ff"}
-    config["tables"]["rq1_negative_strategies"]["variants"].append("scaled")
-    check_config(config)
-    hp = variant_hparams(config, "scaled")
-    hp["hidden"] = [16]
-    torch.manual_seed(0)
-    model = build(hp, in_dim=784, n_classes=10)
-    assert isinstance(model, scaled_ff) and model.hp.loss_scale == 0.5
-    loss = model.train_step(torch.rand(20, 784), torch.arange(20) % 10, torch.Generator().manual_seed(0))
-    assert loss > 0
+@dataclasses.dataclass(frozen=True)
+class ScaledHParams(FFHParams):
+    loss_scale: PositiveFloat
 
-    broken = copy.deepcopy(config)
-    del broken["families"]["scaled_ff"]["loss_scale"]
-    with pytest.raises(ConfigError, match=r"families\.scaled_ff\.loss_scale: missing"):
-        check_config(broken)
+
+@register
+class ScaledFF(FFNet):
+    family = "scaled_ff"
+    HParams = ScaledHParams
+    baseline_family = None  # its own random-init baseline
+
+    def layer_losses(self, hs, sign):
+        return [self.hp.loss_scale * ff_loss(goodness(h, self.hp.goodness), sign, self.hp.threshold) for h in hs]
+'''
+
+# The config entry (and the table that should show it), as a user's overlay.
+ENTRY = {"families": {"scaled_ff": {"extends": "ff", "loss_scale": 0.5}},
+         "tables": {"rq2_transfer": {"variants": ["random_wrong_label", "scaled_ff"]}}}
+FILES = ("Snakefile", "config.yaml", "claims.yaml", "workflow", "ffmodels", "presets", "envs", ".test")
+
+
+@pytest.fixture(scope="module")
+def extended(tmp_path_factory):
+    wf = tmp_path_factory.mktemp("extended")
+    for name in FILES:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, wf / name)
+    (wf / "ffmodels" / "families" / "scaled_ff.py").write_text(MODULE)
+    (wf / "variant.yaml").write_text(yaml.safe_dump(ENTRY))
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "presets/quick.yaml",
+           ".test/config.yaml", "variant.yaml", "--", "results/tables/rq2_transfer.csv"]
+    out = subprocess.run(cmd, cwd=wf, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return wf
+
+
+def test_the_new_family_appears_in_the_table_with_its_own_random_init(extended):
+    with open(extended / "results/tables/rq2_transfer.csv") as fh:
+        rows = {r["variant"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {"random_wrong_label", "scaled_ff", "random_init_ff", "random_init_scaled_ff"}
+    assert rows["scaled_ff"]["reference"] == "random_init_scaled_ff" and rows["scaled_ff"]["n"] == "2"
+    assert rows["scaled_ff"]["p"] and 0 < float(rows["scaled_ff"]["mean"]) <= 100
+
+
+def test_the_new_family_trains_with_the_inherited_ff_settings(extended):
+    config = load_config(REPO / "presets/quick.yaml", REPO / ".test/config.yaml")
+    metrics = json.loads((extended / "results/pretrain/scaled_ff/seed0/metrics.json").read_text())
+    hp = metrics["hparams"]
+    assert hp["family"] == "scaled_ff" and hp["loss_scale"] == 0.5
+    assert {k: hp[k] for k in config["families"]["ff"]} == config["families"]["ff"]  # every FF key, as resolved
+    assert metrics["status"] == "ok" and len(metrics["history"]) == config["families"]["ff"]["epochs"]
+
+
+def test_a_family_block_that_misses_its_own_key_is_named():
+    with pytest.raises(ConfigError, match=r"families\.\w+: unknown family"):
+        load_config(ENTRY)  # without the module the family is unknown, and the message says so

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import MIRROR, REPO, needs_mirror
+from tests.conftest import REPO
 
 
 def _slurm_unavailable() -> str | None:
@@ -42,9 +42,9 @@ def _slurm_unavailable() -> str | None:
 
 
 _WHY_NOT = _slurm_unavailable()
-pytestmark = [pytest.mark.slurm, needs_mirror, pytest.mark.skipif(_WHY_NOT is not None, reason=_WHY_NOT or "")]
+pytestmark = [pytest.mark.slurm, pytest.mark.skipif(_WHY_NOT is not None, reason=_WHY_NOT or "")]
 
-# One seed, one epoch, 1000 images, on the CPU (a node without GPUs: device cpu makes the jobs
+# On the committed test data (.test/config.yaml), one seed, one epoch, 1000 images, on the CPU (a node without GPUs: device cpu makes the jobs
 # declare gpu=0, so no GPU is asked of SLURM).
 TINY = {
     "seeds": [0],
@@ -81,7 +81,7 @@ def run_slurm(wf: Path, *args, overlays=("tiny.yaml",), timeout=600, log_name="s
     SIGINT (Snakemake waits for its jobs on SIGTERM, cancels them on SIGINT), to snakemake alone:
     a signal to the whole process group would also stop the scancel it runs on the way out."""
     log = wf / log_name
-    cmd = snakemake_cmd("--profile", "profiles/slurm", "--configfile", "presets/quick.yaml", *overlays,
+    cmd = snakemake_cmd("--profile", "profiles/slurm", "--configfile", "presets/quick.yaml", ".test/config.yaml", *overlays,
                         *LOCAL_CLUSTER_ARGS, *args)
     start = time.monotonic()
     with open(log, "w") as fh:
@@ -137,14 +137,14 @@ def slurm_wf(tmp_path_factory):
     """A copy of the workflow and the profiles, with the data stage done locally (the jobs
     under test are the training jobs; the data stage is a plain download and split)."""
     wf = tmp_path_factory.mktemp("slurm_wf")
-    for name in ("Snakefile", "config.yaml", "claims.yaml", "workflow", "ffmodels", "presets", "envs", "profiles"):
+    for name in ("Snakefile", "config.yaml", "claims.yaml", "workflow", "ffmodels", "presets", "envs", "profiles", ".test"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, wf / name)
     (wf / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     (wf / "long.yaml").write_text(yaml.safe_dump(LONG))
     out = subprocess.run(
-        snakemake_cmd("--cores", "2", "--configfile", "presets/quick.yaml", "tiny.yaml",
-                      "--config", f"local_mirror={MIRROR}", "--", "resources/data/mnist.pt",
+        snakemake_cmd("--cores", "2", "--configfile", "presets/quick.yaml", ".test/config.yaml", "tiny.yaml",
+                      "--", "resources/data/mnist.pt",
                       "resources/data/fashion-mnist.pt"),
         cwd=wf, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
@@ -157,7 +157,7 @@ def test_training_jobs_run_through_sbatch(slurm_wf):
     SLURM job: submitted, run on the node, finished COMPLETED, outputs in place."""
     targets = ["results/transfer/random_wrong_label/seed0/metrics.json",
                "results/transfer/random_init_ff/seed0/metrics.json"]
-    code, text, elapsed = run_slurm(slurm_wf, "--config", f"local_mirror={MIRROR}", "--", *targets)
+    code, text, elapsed = run_slurm(slurm_wf, "--", *targets)
     if code != 0:
         fail("SLURM run", code, text)
     for path in ["results/pretrain/random_wrong_label/seed0/model.pt",
@@ -195,7 +195,7 @@ def test_cancelled_training_job_is_resubmitted_and_completes(slurm_wf):
             subprocess.run(["scancel", ids[0]], check=True, timeout=30)
             cancelled.append((ids[0], train_log.read_text().count("epoch ")))
 
-    code, text, elapsed = run_slurm(slurm_wf, "--config", f"local_mirror={MIRROR}", "--", target,
+    code, text, elapsed = run_slurm(slurm_wf, "--", target,
                                     overlays=("tiny.yaml", "long.yaml"), log_name="slurm-cancel.log",
                                     on_poll=cancel_mid_training)
     assert cancelled, f"the training job was never caught mid-training:\n{text[-4000:]}"

@@ -1,6 +1,9 @@
-"""The Snakemake workflow end to end, on a small slice of the real data from the local mirror:
-every table is produced, a changed hyperparameter reruns exactly what it touches, and bad
-input stops with a message that names the problem without losing what was computed."""
+"""The Snakemake workflow end to end, on the committed test data (.test/: a slice of the real
+MNIST and Fashion-MNIST, the quick preset cut down): every table is produced, a changed
+hyperparameter or an edited module reruns exactly what it touches, and bad input stops with a
+message that names the problem without losing what was computed. The finished workflow is one
+module fixture that no test changes: a test that reruns, breaks or adds anything works on its
+own copy."""
 
 import csv
 import gzip
@@ -17,26 +20,18 @@ import time
 import pytest
 import yaml
 
-from tests.conftest import MIRROR, REPO, needs_mirror
+from ffmodels.config import load_config, variant_hparams
+from tests.conftest import REPO, TEST_CONFIG, TEST_DATA
 
-pytestmark = needs_mirror
-
-# The quick preset, cut further so the whole DAG (every table and figure of the quick preset
-# over 2 seeds: pretraining, transfers, random inits, analyses) runs in a few minutes.
-TINY = {
-    "seeds": [0, 1],
-    "families": {**{f: {"epochs": 1} for f in ("ff", "bp", "three_factor", "prospective_t3", "pcl", "collab",
-                                                "label_free_ff")},
-                 "cwc": {"epochs": 1, "train_until": [1, 1, 1, 1]}},
-    "pretrain": {"train_subset": 1000},
-    "transfer": {"train_subset": 1000, "probe": {"max_epochs": 3, "patience": 2}},
-    "analysis": {"subset": 100, "gradient_batch": 100},
-}
+OVERLAYS = ("presets/quick.yaml", ".test/config.yaml")
+CONFIG = load_config(REPO / OVERLAYS[0], REPO / OVERLAYS[1])  # what the test workflow runs, resolved
+SEEDS = CONFIG["seeds"]
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "claims.yaml", "workflow", "ffmodels", "presets", "envs", ".test")
 
 
 def snakemake(wf, *args, check=True):
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "presets/quick.yaml", "tiny.yaml",
-           *args]
+    """snakemake --cores 2 with the test overlays; more overlay files may lead `args`."""
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", *OVERLAYS, *args]
     out = subprocess.run(cmd, cwd=wf, capture_output=True, text=True, timeout=900)
     if check and out.returncode != 0:
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}")
@@ -47,14 +42,29 @@ def snapshot(wf):
     return {str(p.relative_to(wf)): p.stat().st_mtime_ns for p in (wf / "results").rglob("*") if p.is_file()}
 
 
+def planned_outputs(dry_run_text: str) -> set[str]:
+    """The output files of every job a dry run (-n) plans, from its job listing."""
+    found = set()
+    for line in dry_run_text.splitlines():
+        if line.startswith("    output: "):
+            found.update(line[len("    output: "):].split(", "))
+    return found
+
+
 @pytest.fixture(scope="module")
 def workflow_dir(tmp_path_factory):
     wf = tmp_path_factory.mktemp("wf")
-    for name in ("Snakefile", "config.yaml", "claims.yaml", "workflow", "ffmodels", "presets", "envs"):
+    for name in WORKFLOW_FILES:
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, wf / name)
-    (wf / "tiny.yaml").write_text(yaml.safe_dump(TINY))
-    snakemake(wf, "--config", f"local_mirror={MIRROR}")
+    snakemake(wf)
+    return wf
+
+
+def copy_of(workflow_dir, tmp_path, name):
+    """A copy of the finished workflow (timestamps kept) that a test may change."""
+    wf = tmp_path / name
+    shutil.copytree(workflow_dir, wf, symlinks=True)  # copy2 keeps the timestamps
     return wf
 
 
@@ -69,20 +79,19 @@ def read_csv_tab(path):
 
 
 def test_every_table_is_written_with_all_rows_and_seeds(workflow_dir):
-    quick = yaml.safe_load((workflow_dir / "presets" / "quick.yaml").read_text())
     rq1 = read_csv(workflow_dir / "results/tables/rq1_negative_strategies.csv")
-    assert [r["variant"] for r in rq1] == quick["tables"]["rq1_negative_strategies"]["variants"]
-    assert all(r["n"] == "2" and r["preset"] == "quick" for r in rq1)
+    assert [r["variant"] for r in rq1] == CONFIG["tables"]["rq1_negative_strategies"]["variants"]
+    assert all(r["n"] == str(len(SEEDS)) and r["preset"] == "test" for r in rq1)
     rq2 = read_csv(workflow_dir / "results/tables/rq2_transfer.csv")
     rows = {r["variant"]: r for r in rq2}
-    assert set(rows) == set(quick["tables"]["rq2_transfer"]["variants"]) | {
+    assert set(rows) == set(CONFIG["tables"]["rq2_transfer"]["variants"]) | {
         "random_init_ff", "random_init_bp", "random_init_cwc", "random_init_label_free_ff"}
     assert rows["random_wrong_label"]["reference"] == "random_init_ff"
     assert rows["bp"]["reference"] == "random_init_bp"
     assert all(0 < float(r["mean"]) <= 100 for r in rq2)
     for table in ("rq1_negative_strategies", "rq2_transfer"):
         md = (workflow_dir / f"results/tables/{table}.md").read_text()
-        assert "QUICK numbers" in md and "random_wrong_label" in md
+        assert "TEST numbers" in md and "random_wrong_label" in md
 
 
 def test_training_jobs_stay_under_4_gb(workflow_dir):
@@ -91,71 +100,85 @@ def test_training_jobs_stay_under_4_gb(workflow_dir):
         assert float(row["max_rss"]) < 4096, (tsv, row["max_rss"])
 
 
-def rerun_after_edit(workflow_dir, tmp_path, module, text):
-    """Copy the finished workflow, add `text` to one ffmodels module, run it again: the files
-    rewritten. The module's own digest changes, so exactly the jobs that run it rerun."""
-    wf = tmp_path / "edited"
-    shutil.copytree(workflow_dir, wf, symlinks=True)  # copy2 keeps the timestamps
+def plan_after_edit(workflow_dir, tmp_path, module, text):
+    """Copy the finished workflow, add `text` to one ffmodels module: the outputs Snakemake then
+    plans to remake (a dry run), and its report. The module's own digest changes, so exactly the
+    jobs that run it, and what reads their results, are planned."""
+    wf = copy_of(workflow_dir, tmp_path, "edited")
     path = wf / module
     path.write_text(path.read_text() + text)
-    dry = snakemake(wf, "-n", "--config", f"local_mirror={MIRROR}")
-    before = snapshot(wf)
-    snakemake(wf, "--config", f"local_mirror={MIRROR}")
-    after = snapshot(wf)
-    again = snakemake(wf, "-n", "--config", f"local_mirror={MIRROR}")
-    assert "Nothing to be done" in again.stdout + again.stderr
-    return {p for p in after if after[p] != before.get(p)}, dry.stdout + dry.stderr
+    dry = snakemake(wf, "-n")
+    return planned_outputs(dry.stdout), dry.stdout + dry.stderr
 
 
 def test_no_edit_nothing_to_do(workflow_dir):
-    out = snakemake(workflow_dir, "-n", "--config", f"local_mirror={MIRROR}")
+    out = snakemake(workflow_dir, "-n")
     assert "Nothing to be done" in out.stdout + out.stderr
 
 
 def test_edit_of_the_bp_module_reruns_exactly_the_bp_jobs_and_their_tables(workflow_dir, tmp_path):
-    rerun, dry = rerun_after_edit(workflow_dir, tmp_path, "ffmodels/families/bp.py", "\nEDITED = True\n")
+    planned, dry = plan_after_edit(workflow_dir, tmp_path, "ffmodels/families/bp.py", "\nEDITED = True\n")
     # -n gives the reason: the code digest param, with the edited file's digest before and now
     assert "Params have changed since last execution" in dry and "'ffmodels/families/bp.py'" in dry
-    seeds = (0, 1)
-    expected = {f"results/pretrain/bp/seed{s}/{f}" for s in seeds for f in ("model.pt", "checkpoints.pt", "metrics.json")}
-    expected |= {f"results/transfer/{v}/seed{s}/metrics.json" for v in ("bp", "random_init_bp") for s in seeds}
-    expected |= {f"results/analysis/{m}/bp/seed{s}.json" for m in ("transfer_over_training", "dead_units") for s in seeds}
-    expected |= {f"results/{stage}/bp/seed{s}/{f}" for stage in ("ceiling", "finetune") for s in seeds
+    expected = {f"results/pretrain/bp/seed{s}/{f}" for s in SEEDS for f in ("model.pt", "checkpoints.pt", "metrics.json")}
+    expected |= {f"results/transfer/{v}/seed{s}/metrics.json" for v in ("bp", "random_init_bp") for s in SEEDS}
+    expected |= {f"results/analysis/{m}/bp/seed{s}.json" for m in ("transfer_over_training", "dead_units") for s in SEEDS}
+    expected |= {f"results/{stage}/bp/seed{s}/{f}" for stage in ("ceiling", "finetune") for s in SEEDS
                  for f in ("model.pt", "metrics.json")}
-    expected |= {f"results/sensitivity/{v}/seed{s}.json" for v in ("bp", "random_init_bp") for s in seeds}
+    expected |= {f"results/sensitivity/{v}/seed{s}.json" for v in ("bp", "random_init_bp") for s in SEEDS}
     expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer", "rq3_root_cause", "rq3_over_training",
                                    "rq_cwc", "rq2_finetune", "rq2_sensitivity") | {"results/figures/source_vs_transfer.png"}
-    assert rerun == expected
+    assert planned == expected
 
 
 def test_edit_of_the_statistics_reruns_only_the_tables(workflow_dir, tmp_path):
-    rerun, _ = rerun_after_edit(workflow_dir, tmp_path, "ffmodels/stats.py", "\nEDITED = True\n")
-    config = yaml.safe_load((workflow_dir / "config.yaml").read_text())
+    planned, _ = plan_after_edit(workflow_dir, tmp_path, "ffmodels/stats.py", "\nEDITED = True\n")
     # and the figure that reads several tables
-    assert rerun == tables_and_figures(*config["tables"]) | {"results/figures/source_vs_transfer.png"}
+    assert planned == tables_and_figures(*CONFIG["tables"]) | {"results/figures/source_vs_transfer.png"}
 
 
 def test_comment_only_edit_reruns_nothing(workflow_dir, tmp_path):
-    rerun, _ = rerun_after_edit(workflow_dir, tmp_path, "ffmodels/families/ff.py", "\n# a note\n\n")
-    assert rerun == set()
+    planned, dry = plan_after_edit(workflow_dir, tmp_path, "ffmodels/families/ff.py", "\n# a note\n\n")
+    assert planned == set() and "Nothing to be done" in dry
 
 
-def copy_of(workflow_dir, tmp_path, name):
-    wf = tmp_path / name
-    shutil.copytree(workflow_dir, wf, symlinks=True)  # copy2 keeps the timestamps
-    (wf / "long.yaml").write_text(yaml.safe_dump({"families": {"ff": {"epochs": 20}}}))
-    return wf
+def test_a_changed_ff_setting_reaches_every_family_that_extends_ff(workflow_dir):
+    """--config on families.ff (as YAML: Snakemake takes only top-level keys as KEY=VALUE) changes
+    the resolved lr of every FF-based variant, so all of them and only them are planned again, and
+    the dry run says why (their params changed)."""
+    dry = snakemake(workflow_dir, "-n", "--config", "families={ff: {lr: 0.01}}")
+    planned = {p.split("/")[2] for p in planned_outputs(dry.stdout) if p.startswith("results/pretrain/")}
+    written = yaml.safe_load((REPO / "config.yaml").read_text())["families"]
+    extends_ff = {"ff"} | {f for f, block in written.items() if block.get("extends") == "ff"}
+    pretrained = {p.parent.parent.name for p in (workflow_dir / "results/pretrain").glob("*/seed0/metrics.json")}
+    ff_based = {v for v in pretrained if variant_hparams(CONFIG, v)["family"] in extends_ff}
+    assert {"three_factor_bidirectional", "prospective_t3", "pcl", "collab_g05", "label_free_ff"} <= ff_based
+    assert planned == ff_based
+    assert "Params have changed since last execution" in dry.stdout
+    assert "'lr': 0.01" in dry.stdout and "'lr': 0.03" in dry.stdout  # the resolved value, before and now
+
+
+def test_bad_value_stops_before_any_job_naming_key_value_and_domain(workflow_dir):
+    out = snakemake(workflow_dir, "-n", "--config", "families={bp: {batch_size: 0}}", check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "families.bp.batch_size: 0 is not allowed: must be >= 1" in text
+    assert "Traceback" not in text
 
 
 LONG_TARGET = "results/pretrain/random_wrong_label/seed0/metrics.json"
 LONG_RESUME = "resume/pretrain/random_wrong_label/seed0.pt"
 
 
+def long_copy(workflow_dir, tmp_path, name):
+    wf = copy_of(workflow_dir, tmp_path, name)
+    (wf / "long.yaml").write_text(yaml.safe_dump({"families": {"ff": {"epochs": 20}}}))
+    return wf
+
+
 def start_long_pretraining(wf):
     """Snakemake retraining one FF run for 20 epochs, in its own process group; returns once
     the job has finished its first epoch and saved its resume state."""
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "presets/quick.yaml", "tiny.yaml",
-           "long.yaml", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET]
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", *OVERLAYS, "long.yaml", "--", LONG_TARGET]
     log = wf / "logs/pretrain/random_wrong_label/seed0.log"
     log.unlink()  # the copied log of the earlier run already says "epoch 1:"
     with open(wf / "long-run.log", "w") as out:
@@ -168,10 +191,10 @@ def start_long_pretraining(wf):
 
 
 def test_second_snakemake_on_the_same_folder_is_refused_by_the_lock(workflow_dir, tmp_path):
-    wf = copy_of(workflow_dir, tmp_path, "locked")
+    wf = long_copy(workflow_dir, tmp_path, "locked")
     proc = start_long_pretraining(wf)
     try:
-        out = snakemake(wf, "long.yaml", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET, check=False)
+        out = snakemake(wf, "long.yaml", "--", LONG_TARGET, check=False)
         assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # Snakemake stops its job and removes the partial output
@@ -183,38 +206,39 @@ def test_killed_training_run_is_rerun_to_the_same_result(workflow_dir, tmp_path)
     recovery (--unlock, then a run with --rerun-incomplete, as the profiles set): the rerun
     continues from the last epoch the killed job saved (ffmodels.resume), completes, and its
     metrics equal those of a run that was never interrupted."""
-    killed = copy_of(workflow_dir, tmp_path, "killed")
+    killed = long_copy(workflow_dir, tmp_path, "killed")
     proc = start_long_pretraining(killed)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(60)
     assert "epoch 20:" not in (killed / "logs/pretrain/random_wrong_label/seed0.log").read_text()  # killed mid-run
-    out = snakemake(killed, "long.yaml", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET, check=False)
+    out = snakemake(killed, "long.yaml", "--", LONG_TARGET, check=False)
     assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr  # the dead run's lock
     snakemake(killed, "long.yaml", "--unlock")
-    snakemake(killed, "long.yaml", "--rerun-incomplete", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET)
+    snakemake(killed, "long.yaml", "--rerun-incomplete", "--", LONG_TARGET)
     resumed = re.search(r"resuming after epoch (\d+)", (killed / "logs/pretrain/random_wrong_label/seed0.log").read_text())
     assert resumed and 1 <= int(resumed.group(1)) < 20  # not from epoch 0
     assert not (killed / LONG_RESUME).exists()  # removed once the outputs were written
 
-    clean = copy_of(workflow_dir, tmp_path, "clean")
-    snakemake(clean, "long.yaml", "--config", f"local_mirror={MIRROR}", "--", LONG_TARGET)
+    clean = long_copy(workflow_dir, tmp_path, "clean")
+    snakemake(clean, "long.yaml", "--", LONG_TARGET)
     a, b = (json.loads((wf / LONG_TARGET).read_text()) for wf in (killed, clean))
     assert a["hparams"]["epochs"] == 20 and len(a["history"]) == 20
     assert (a["test_acc"], a["val_acc"], a["history"]) == (b["test_acc"], b["val_acc"], b["history"])
 
 
-def test_changed_hyperparameter_reruns_only_that_variant_and_descendants(workflow_dir):
-    before = snapshot(workflow_dir)
-    (workflow_dir / "change.yaml").write_text(yaml.safe_dump({"variants": {"hard": {"family": "ff", "negatives": "hard", "hard_mode": "softmax"}}}))
-    snakemake(workflow_dir, "change.yaml", "--config", f"local_mirror={MIRROR}")
-    after = snapshot(workflow_dir)
+def test_changed_hyperparameter_reruns_only_that_variant_and_descendants(workflow_dir, tmp_path):
+    wf = copy_of(workflow_dir, tmp_path, "changed")
+    before = snapshot(wf)
+    (wf / "change.yaml").write_text(yaml.safe_dump({"variants": {"hard": {"family": "ff", "negatives": "hard", "hard_mode": "softmax"}}}))
+    snakemake(wf, "change.yaml")
+    after = snapshot(wf)
     rerun = {path for path in after if after[path] != before.get(path)}
-    expected = {f"results/pretrain/hard/seed{s}/{f}" for s in (0, 1) for f in ("model.pt", "checkpoints.pt", "metrics.json")}
-    expected |= {f"results/transfer/hard/seed{s}/metrics.json" for s in (0, 1)}
+    expected = {f"results/pretrain/hard/seed{s}/{f}" for s in SEEDS for f in ("model.pt", "checkpoints.pt", "metrics.json")}
+    expected |= {f"results/transfer/hard/seed{s}/metrics.json" for s in SEEDS}
     expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer") | {"results/figures/source_vs_transfer.png"}
     assert rerun == expected
     # Nothing is left to do once the change is in place.
-    dry = snakemake(workflow_dir, "change.yaml", "-n", "--config", f"local_mirror={MIRROR}")
+    dry = snakemake(wf, "change.yaml", "-n")
     assert "Nothing to be done" in dry.stdout + dry.stderr
 
 
@@ -226,14 +250,13 @@ def tables_and_figures(*tables):
 
 
 def test_every_figure_is_drawn_for_the_report(workflow_dir):
-    config = yaml.safe_load((workflow_dir / "config.yaml").read_text())
-    names = set(config["tables"]) | set(config["figures"])
+    names = set(CONFIG["tables"]) | set(CONFIG["figures"])
     for name in names:
         png = workflow_dir / f"results/figures/{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000, name
 
 
-def test_quick_tables_of_rq3_and_rq4(workflow_dir):
+def test_tables_of_rq3_and_rq4(workflow_dir):
     root = read_csv(workflow_dir / "results/tables/rq3_root_cause.csv")
     got = {(r["variant"], r["metric"]) for r in root}
     for metric in ("variance_ratio", "gradient_share", "spearman_rho", "label_dependency_l1", "dead_target_l1"):
@@ -242,7 +265,7 @@ def test_quick_tables_of_rq3_and_rq4(workflow_dir):
     claims = {r["metric"]: r for r in root if r["variant"] == "random_wrong_label"}
     assert claims["variance_ratio"]["reference"] == "> 1.0" and claims["variance_ratio"]["p"]
     over = read_csv(workflow_dir / "results/tables/rq3_over_training.csv")
-    assert {r["epoch"] for r in over} == {"0", "1"}  # quick checkpoints cut to the tiny run's one epoch
+    assert {r["epoch"] for r in over} == {"0", "1"}  # checkpoints cut to the test run's one epoch
     overview = read_csv(workflow_dir / "results/tables/rq4_overview.csv")
     assert {r["variant"] for r in overview} >= {"three_factor_bidirectional", "prospective_t3", "pcl", "collab_g05",
                                                "random_init_ff", "random_init_prospective_t3"}
@@ -251,33 +274,31 @@ def test_quick_tables_of_rq3_and_rq4(workflow_dir):
     assert {"val_acc", "dead_frac_l1", "saturated_frac_l1", "mean_abs_error_l1", "last_good_epoch"} <= {r["metric"] for r in trace}
 
 
-def test_quick_table_of_the_label_decoupled_models(workflow_dir):
+def test_table_of_the_label_decoupled_models(workflow_dir):
     rows = read_csv(workflow_dir / "results/tables/rq_cwc.csv")
     got = {(r["variant"], r["metric"], r["reference"]) for r in rows}
     for v in ("cwc", "label_free_ff"):
         assert (v, "source_acc", "random_wrong_label") in got  # vs standard FF
         assert (v, "transfer_acc", "random_wrong_label") in got
         assert (v, "transfer_acc", f"random_init_{v}") in got  # vs its own random init
-    quick = yaml.safe_load((workflow_dir / "presets" / "quick.yaml").read_text())
     ceilings = {r["variant"]: r for r in rows if r["metric"] == "ceiling_acc"}
-    assert set(ceilings) == set(quick["tables"]["rq_cwc"]["ceilings"]) == {"cwc", "bp"}
-    assert all(r["n"] == "2" and 10 < float(r["mean"]) <= 100 for r in ceilings.values())
+    assert set(ceilings) == set(CONFIG["tables"]["rq_cwc"]["ceilings"]) == {"cwc", "bp"}
+    assert all(r["n"] == str(len(SEEDS)) and 10 < float(r["mean"]) <= 100 for r in ceilings.values())
     ceiling = json.loads((workflow_dir / "results/ceiling/cwc/seed0/metrics.json").read_text())
     assert ceiling["task"] == "fashion-mnist" and ceiling["train_images"] == 1000
     rq2 = {r["variant"] for r in read_csv(workflow_dir / "results/tables/rq2_transfer.csv")}
     assert {"cwc", "random_init_cwc", "label_free_ff", "random_init_label_free_ff"} <= rq2
 
 
-def test_quick_sensitivity_finetune_and_noise_tables(workflow_dir):
-    config = yaml.safe_load((workflow_dir / "config.yaml").read_text())
+def test_sensitivity_finetune_and_noise_tables(workflow_dir):
     sens = read_csv(workflow_dir / "results/tables/rq2_sensitivity.csv")
     settings = {r["setting"] for r in sens}
-    assert settings == {"protocol", *config["sensitivity"]}
+    assert settings == {"protocol", *CONFIG["sensitivity"]}
     for setting in settings:  # every model's gap to its random init, under every setting
         got = {(r["variant"], r["reference"]) for r in sens if r["setting"] == setting and r["metric"] == "transfer_acc"}
         assert {("random_wrong_label", "random_init_ff"), ("bp", "random_init_bp"), ("random_init_ff", "")} <= got
     shifts = [r for r in sens if r["metric"] == "gap_shift"]
-    assert len(shifts) == 2 * len(config["sensitivity"]) and all(r["p"] for r in shifts)
+    assert len(shifts) == 2 * len(CONFIG["sensitivity"]) and all(r["p"] for r in shifts)
     # the protocol rows are the transfer stage's own numbers
     rq2 = {(r["variant"], r["reference"]): r for r in read_csv(workflow_dir / "results/tables/rq2_transfer.csv")}
     protocol = {(r["variant"], r["reference"]): r for r in sens if r["setting"] == "protocol" and r["metric"] == "transfer_acc"}
@@ -287,53 +308,55 @@ def test_quick_sensitivity_finetune_and_noise_tables(workflow_dir):
         (v, m, ref) for v in ("random_wrong_label", "bp") for m, ref in (("scratch_acc", ""), ("finetune_acc", "scratch"))}
     tuned = json.loads((workflow_dir / "results/finetune/bp/seed0/metrics.json").read_text())
     assert tuned["init"] == "pretrained" and tuned["task"] == "fashion-mnist"
-    sigma = {r["variant"] for r in read_csv(workflow_dir / "results/tables/rq1_noise_sigma.csv")}
-    assert sigma == {"random_wrong_label", "gaussian_noise_s01", "gaussian_noise"}
+    sigma = [r["variant"] for r in read_csv(workflow_dir / "results/tables/rq1_noise_sigma.csv")]
+    assert sigma == CONFIG["tables"]["rq1_noise_sigma"]["variants"]
 
 
 def test_the_claims_ledger_answers_every_claim(workflow_dir):
     claims = yaml.safe_load((workflow_dir / "claims.yaml").read_text())
     ledger = {r["id"]: r for r in read_csv(workflow_dir / "results/tables/claims_ledger.csv")}
     assert list(ledger) == [c["id"] for c in claims]
-    assert all(r["preset"] == "quick" for r in ledger.values())
+    assert all(r["preset"] == "test" for r in ledger.values())
     verdicts = {r["verdict"] for r in ledger.values()}
     assert verdicts <= {"reproduced", "direction only", "not reproduced", "contradicted", "not run"}
-    # experiments the quick preset runs get a verdict; those it leaves out are "not run"
-    assert ledger["rq2_random_init"]["verdict"] != "not run" and ledger["rq2_random_init"]["n"] == "2"
+    # experiments the test preset runs get a verdict; those it leaves out are "not run"
+    assert ledger["rq2_random_init"]["verdict"] != "not run" and ledger["rq2_random_init"]["n"] == str(len(SEEDS))
     assert "upstream_probe" in ledger["rq2_random_init"]["protocol_note"]
     assert ledger["cwc_vs_random"]["verdict"] != "not run"
-    assert ledger["rq4_collab_source_g03"]["verdict"] == "not run"  # gamma = 0.3 is not in the quick preset
+    assert ledger["rq4_collab_source_g03"]["verdict"] == "not run"  # gamma = 0.3 is not in the test preset
     md = (workflow_dir / "results/tables/claims_ledger.md").read_text()
-    assert "QUICK numbers" in md and all(c["claim"] in md for c in claims)
+    assert "TEST numbers" in md and all(c["claim"] in md for c in claims)
 
 
-def test_misspelt_config_key_stops_before_any_job_naming_it(workflow_dir):
+def test_misspelt_config_key_stops_before_any_job_naming_it(workflow_dir, tmp_path):
     out = snakemake(workflow_dir, "-n", "--config", "threadz=2", check=False)
     assert out.returncode != 0 and "'threadz' was unexpected" in out.stdout + out.stderr
-    (workflow_dir / "typo.yaml").write_text(yaml.safe_dump({"families": {"ff": {"lrr": 0.1}}}))
-    out = snakemake(workflow_dir, "typo.yaml", "-n", check=False)
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(yaml.safe_dump({"families": {"ff": {"lrr": 0.1}}}))
+    out = snakemake(workflow_dir, str(typo), "-n", check=False)
     assert out.returncode != 0 and "families.ff.lrr: unknown hyperparameter" in out.stdout + out.stderr
 
 
 def test_corrupt_mirror_file_is_refused_and_results_are_kept(workflow_dir, tmp_path):
+    wf = copy_of(workflow_dir, tmp_path, "corrupt")
     bad = tmp_path / "bad_mirror" / "mnist"
     bad.mkdir(parents=True)
     name = "train-labels-idx1-ubyte"
-    content = bytearray(gzip.open(MIRROR / "mnist" / f"{name}.gz").read())
+    content = bytearray(gzip.open(TEST_DATA / "mnist" / f"{name}.gz").read())
     content[100] ^= 0xFF  # one label byte changed
     with gzip.open(bad / f"{name}.gz", "wb") as fh:
         fh.write(bytes(content))
-    md5 = yaml.safe_load((workflow_dir / "config.yaml").read_text())["data"]["md5"]["mnist"][name]
+    md5 = yaml.safe_load(TEST_CONFIG.read_text())["data"]["md5"]["mnist"][name]
     target = f"resources/data/mnist/{name}"
-    (workflow_dir / target).unlink()  # a fresh fetch, from the bad mirror
-    before = snapshot(workflow_dir)
-    out = snakemake(workflow_dir, "--config", f"local_mirror={bad.parent}", "--", target, check=False)
+    (wf / target).unlink()  # a fresh fetch, from the bad mirror
+    before = snapshot(wf)
+    out = snakemake(wf, "--config", f"local_mirror={bad.parent}", "--", target, check=False)
     assert out.returncode != 0
-    log = (workflow_dir / f"logs/data/mnist/{name}.log").read_text()
+    log = (wf / f"logs/data/mnist/{name}.log").read_text()
     for text in (out.stderr + out.stdout, log):
         assert name in text and str(bad) in text and md5 in text
-    assert not (workflow_dir / target).exists()
-    assert snapshot(workflow_dir) == before  # every result computed before is still there, untouched
+    assert not (wf / target).exists()
+    assert snapshot(wf) == before  # every result computed before is still there, untouched
 
 
 def browser():
@@ -368,8 +391,8 @@ def test_report_html_opens_in_a_browser_with_the_ledger_first_and_every_figure(w
     exe = browser()
     if exe is None:
         pytest.skip("no Chromium here (Debian package chromium; `make test` installs it when run as root)")
-    snakemake(workflow_dir, "--report", "report.html")
-    report = workflow_dir / "report.html"
+    report = tmp_path / "report.html"
+    snakemake(workflow_dir, "--report", str(report))
     shot = tmp_path / "report.png"
     headless(exe, f"--screenshot={shot}", "--window-size=1600,2400", report.as_uri(), cwd=tmp_path)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000  # a page, not a blank
@@ -386,17 +409,16 @@ def test_report_html_opens_in_a_browser_with_the_ledger_first_and_every_figure(w
     harness.write_text(report.read_text().replace("</body>", DECODE_FIGURES + "</body>"))
     dom = headless(exe, "--dump-dom", harness.as_uri(), cwd=tmp_path)
     rendered = dict(re.findall(r"rendered \S*?results/figures/(\w+)\.png (\d+)x\d+", dom))
-    config = yaml.safe_load((workflow_dir / "config.yaml").read_text())
-    figures = set(config["tables"]) | set(config["figures"])
+    figures = set(CONFIG["tables"]) | set(CONFIG["figures"])
     assert set(rendered) == figures and all(int(w) > 300 for w in rendered.values()), rendered
     assert not re.findall(r"failed \S*results/figures/", dom)
 
 
-def test_snakemake_report_holds_the_tables(workflow_dir):
-    snakemake(workflow_dir, "--report", "report.zip")
+def test_snakemake_report_holds_the_tables(workflow_dir, tmp_path):
+    snakemake(workflow_dir, "--report", str(tmp_path / "report.zip"))
     import zipfile
 
-    names = zipfile.ZipFile(workflow_dir / "report.zip").namelist()
+    names = zipfile.ZipFile(tmp_path / "report.zip").namelist()
     assert any(n.endswith("rq1_negative_strategies.md") for n in names)
     assert any(n.endswith("rq2_transfer.csv") for n in names)
     assert any(n.endswith("rq3_over_training.png") for n in names) and any(n.endswith("rq3_weights.png") for n in names)

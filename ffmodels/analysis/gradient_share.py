@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from ffmodels.analysis import LabelInputMetric, fixed_subset, metric
-from ffmodels.transfer import N_LABEL_PIXELS
+from ffmodels.names import N_LABEL_PIXELS
 
 
 def first_layer_label_share(model, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> float:

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from ffmodels.figures import plot
-from ffmodels.transfer import N_LABEL_PIXELS
+from ffmodels.names import N_LABEL_PIXELS
 
 
 @plot("label_share")

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ffmodels.figures import plot
-from ffmodels.variants import is_random_init
+from ffmodels.names import is_random_init
 
 
 def _grid(n: int, width: float, height: float = 3.6, cols: int = 3):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-import torch
-
 from ffmodels import data as ffdata
 from ffmodels.jobs.common import get_logger
 
@@ -23,4 +21,6 @@ def fetch_job(filename: str, dest: str, sources: list[str], expected_md5: str, l
 
 
 def prepare_job(raw_dir: str, out: str, val_size: int, split_seed: int) -> None:
+    import torch  # here: the fetch jobs of this module need no torch
+
     torch.save(ffdata.prepare_splits(Path(raw_dir), val_size, split_seed), out)

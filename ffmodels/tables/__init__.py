@@ -26,6 +26,16 @@ COLUMNS = ["preset", "table", "variant", "metric", "n", "mean", "sd", "ci_low", 
            "reference", "delta_vs_ref", "delta_ci_low", "delta_ci_high", "n_pairs", "test", "p", "p_holm", "cohen_d", "significant"]
 
 
+# Presets whose numbers come from reduced seeds, epochs and data: every table and the ledger say so.
+REDUCED_PRESETS = ("quick", "test")
+
+
+def reduced_banner(preset: str) -> str:
+    if preset not in REDUCED_PRESETS:
+        return ""
+    return f" — {preset.upper()} numbers (reduced seeds, epochs and data), not the reproduction"
+
+
 def table_kind(name: str):
     def deco(cls):
         cls.kind = name
@@ -117,7 +127,7 @@ def _fmt_p(p):
 
 
 def to_markdown(table: pd.DataFrame, title: str, preset: str, notes: list[str]) -> str:
-    quick = " — QUICK numbers (reduced seeds, epochs and data), not the reproduction" if preset == "quick" else ""
+    quick = reduced_banner(preset)
     optional = [c for c in ("setting", "metric", "epoch") if c in table and table[c].nunique(dropna=True) > 1]
     head = ["variant", *optional, "n", "mean ± sd", "95 % CI", "Δ vs ref [95 % CI]", "ref", "test", "p (Holm)",
             "Cohen's d", "collapsed"] + (["status"] if "status" in table else [])

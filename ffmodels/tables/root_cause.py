@@ -6,14 +6,16 @@ from __future__ import annotations
 import pandas as pd
 
 from ffmodels import stats
-from ffmodels.analysis import METRICS
 from ffmodels.tables import finish, summary_row, table_kind
 
 SYMBOL = {"greater": ">", "less": "<", "two-sided": "≠"}
 
 
 def analysis_runs(spec, variants) -> dict[str, list[str]]:
-    """Each metric of spec['metrics'] (default: all) on the variants it applies to."""
+    """Each metric of spec['metrics'] (default: all) on the variants it applies to. (Imported
+    here: only the workflow asks, and a table job then needs no model code, nor torch.)"""
+    from ffmodels.analysis import METRICS
+
     out = {}
     for name in spec.get("metrics", list(METRICS)):
         runs = [v for v in spec["variants"] if METRICS[name].applies(variants["family_of"][v])]

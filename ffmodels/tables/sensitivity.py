@@ -9,7 +9,7 @@ import pandas as pd
 
 from ffmodels.tables import finish, paired_or_welch, summary_row, table_kind
 from ffmodels.tables.compare import with_random_inits
-from ffmodels.variants import is_random_init
+from ffmodels.names import is_random_init
 
 PROTOCOL = "protocol"  # the setting name of the unchanged protocol
 
