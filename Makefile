@@ -25,7 +25,10 @@ reproduce: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile presets/$(PRESET).yaml \
 		$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) $(SNAKEMAKE_ARGS)
 
+# The workflow's format and Snakemake's own linter first (seconds), then the test suite.
 test: $(STAMP) browser
+	$(VENV)/bin/snakefmt --check Snakefile workflow/
+	$(VENV)/bin/snakemake --lint --configfile presets/quick.yaml .test/config.yaml
 	$(VENV)/bin/python -m pytest
 
 # The report test opens report.html in headless Chromium (Debian package chromium). Installed

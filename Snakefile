@@ -1,29 +1,33 @@
 # ffrepro: reproduction of "Why Forward-Forward Hasn't Become the New Paradigm" (Feb 2026).
-# Experiments: ../shared/PROTOCOL.md. Hyperparameters and the experiment matrix: config.yaml.
+# Experiments: docs/protocol.md (PROTOCOL). Hyperparameters and the experiment matrix: config.yaml.
 #   snakemake --cores all                                  full preset (the reproduction)
 #   snakemake --cores 2 --configfile presets/quick.yaml    quick preset (<= 15 min, 2-core CPU)
 
-import os
 import sys
 
 from snakemake.utils import min_version, update_config, validate
 
 min_version("9.0")
 
+
 configfile: "config.yaml"
 
 
-# Jobs import the ffmodels that sits next to this Snakefile, whatever the executor or env.
+# This process and every job import the ffmodels that sits next to this Snakefile.
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
 
 from ffmodels.config import ConfigError, resolve, typed
+from ffmodels.runtime import export_import_path
+
+export_import_path(workflow.basedir)
 
 # --config 'families={ff: {lr: 0.01}}' gives nested values as text: read them as YAML again.
 update_config(config, typed(workflow.config_settings.overwrite_config))
 validate(config, "workflow/schemas/config.schema.yaml")
 
+
 report: "workflow/report/workflow.rst"
+
 
 # Every family block resolved (`extends`) after all overlays are merged, and every value checked.
 try:
@@ -46,8 +50,8 @@ include: "workflow/rules/ledger.smk"
 
 
 rule all:
+    default_target: True
     input:
         rules.ledger.output,
         TABLE_FILES,
         FIGURE_FILES,
-    default_target: True

@@ -145,6 +145,9 @@ def resolve(config: dict) -> dict:
                 raise ConfigError(f"figures.{figure}: table '{table}' is not defined under tables")
         if spec.get("analysis") not in (None, *METRICS):
             raise ConfigError(f"figures.{figure}.analysis: unknown analysis '{spec['analysis']}'; known: {sorted(METRICS)}")
+    for v in config["pretrain"]["test_every_epoch"]:
+        if v not in variant_names(config):
+            raise ConfigError(f"pretrain.test_every_epoch: '{v}' is not defined under variants (nor a family)")
     if len(set(config["seeds"])) != len(config["seeds"]):
         raise ConfigError(f"seeds: duplicates in {config['seeds']}")
     for dataset in (config["data"]["source"], config["data"]["target"]):
@@ -159,9 +162,3 @@ def check_config(config: dict) -> None:
     """Raise ConfigError naming the first key that cannot be run (resolve, result unused)."""
     resolve(config)
 
-
-def data_sources(config: dict, dataset: str) -> list[str]:
-    """Where to look for a dataset's files: the local mirror alone when set, else the URLs."""
-    if config.get("local_mirror"):
-        return [str(Path(config["local_mirror"]) / dataset)]
-    return list(config["data"]["mirrors"][dataset])

@@ -38,6 +38,14 @@ def md5_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def data_sources(mirrors: dict, dataset: str) -> list[str]:
+    """Where to look for a dataset's files: {"local_mirror": folder or None, <dataset>: [URLs]}
+    (config local_mirror and data.mirrors); the local mirror alone when set, else the URLs."""
+    if mirrors.get("local_mirror"):
+        return [str(Path(mirrors["local_mirror"]) / dataset)]
+    return list(mirrors[dataset])
+
+
 def _is_url(source: str) -> bool:
     return urllib.parse.urlparse(source).scheme in ("http", "https", "ftp")
 

@@ -1,7 +1,9 @@
-"""Device choice, seeding and provenance written into every metrics file."""
+"""Device choice, seeding, provenance written into every metrics file, and the import path of
+the processes the workflow starts."""
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from importlib import metadata
@@ -10,6 +12,13 @@ from pathlib import Path
 import torch
 
 PACKAGES = ("torch", "torchvision", "numpy", "scipy", "pandas", "snakemake")
+
+
+def export_import_path(root: str) -> None:
+    """Put `root` (the folder holding this ffmodels) first on PYTHONPATH, so that every job the
+    workflow starts, whatever the executor or environment, imports this ffmodels and not
+    another one installed elsewhere."""
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
 
 
 def resolve_device(name: str) -> torch.device:

@@ -165,13 +165,14 @@ def test_no_analysis_selects_on_the_target_test_split():
 def test_epoch_0_checkpoint_is_the_random_init_of_the_same_seed(tmp_path, real_splits):
     from ffmodels.config import variant_hparams
     from ffmodels.jobs.model import new_model
-    from ffmodels.jobs.pretrain import pretrain_job
+    from ffmodels.jobs.pretrain import PretrainSpec, pretrain_job
 
     hp = dict(variant_hparams(CONFIG, "random_wrong_label"), epochs=2)
-    pretrain_job(variant="random_wrong_label", hp=hp, seed=3, preset="test", data_path=real_splits["mnist"],
-                 train_subset=500, eval_batch_size=1000, device_name="cpu", threads=1, model_out=tmp_path / "m.pt",
-                 metrics_out=tmp_path / "m.json", log_path=tmp_path / "log", checkpoints_out=tmp_path / "c.pt",
-                 checkpoint_at=[0, 1, 7])
+    pretrain_job(PretrainSpec(variant="random_wrong_label", hp=hp, seed=3, preset="test", task="mnist", train_subset=500,
+                              checkpoint_epochs=[0, 1, 7], source_probe=None, test_every_epoch=False, code={},
+                              resume_file="", resume=False,
+                              data=real_splits["mnist"], model=tmp_path / "m.pt", metrics=tmp_path / "m.json",
+                              log=tmp_path / "log", checkpoints=tmp_path / "c.pt"))
     saved = torch.load(tmp_path / "c.pt", weights_only=True)
     assert saved["epochs"] == [0, 1, 2]  # 7 is past the end; the last epoch is always kept
     init = new_model(hp, 3, 784, torch.device("cpu")).state_dict()

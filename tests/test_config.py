@@ -55,3 +55,45 @@ def test_every_transferred_family_gets_its_random_init():
 def test_bad_values_are_refused_naming_the_key(change, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         check_config(cfg(**change))
+
+
+# Values a user would mistype, each with the whole message it must get (key, value, what is
+# allowed), before any job runs. docs/usage.md quotes some of them.
+MISTYPED = [
+    ({"families__bp__batch_size": 0}, "families.bp.batch_size: 0 is not allowed: must be >= 1"),
+    ({"families__ff__epochs": -5}, "families.ff.epochs: -5 is not allowed: must be >= 1"),
+    ({"families__ff__lr": 0.0}, "families.ff.lr: 0.0 is not allowed: must be > 0"),
+    ({"families__ff__lr": -0.03}, "families.ff.lr: -0.03 is not allowed: must be > 0"),
+    ({"families__ff__lr": "1e-3"},
+     "families.ff.lr: '1e-3' is not a number (YAML reads a number like 1e-3 as text: write 1.0e-3)"),
+    ({"families__ff__lr": float("nan")}, "families.ff.lr: not a finite number"),
+    ({"families__ff__threshold": float("inf")}, "families.ff.threshold: not a finite number"),
+    ({"families__ff__hidden": []}, "families.ff.hidden: [] is not allowed: must be a list of at least 1 item"),
+    ({"families__ff__hidden": [500, 0]}, "families.ff.hidden: item 1: 0 is not allowed: must be >= 1"),
+    ({"families__ff__hidden": 500}, "families.ff.hidden: 500 is not a list"),
+    ({"families__ff__mask_keep": 1.5}, "families.ff.mask_keep: 1.5 is not allowed: must be in (0, 1]"),
+    ({"families__ff__mask_keep": 0.0}, "families.ff.mask_keep: 0.0 is not allowed: must be in (0, 1]"),
+    ({"families__ff__mix_weight": -0.1}, "families.ff.mix_weight: -0.1 is not allowed: must be in [0, 1]"),
+    ({"families__ff__noise_sigma": -0.3}, "families.ff.noise_sigma: -0.3 is not allowed: must be >= 0"),
+    ({"families__ff__goodness": "max"}, "families.ff.goodness: 'max' is not one of ['mean', 'sum']"),
+    ({"families__three_factor__kappa": 2.0}, "families.three_factor.kappa: 2.0 is not allowed: must be in [0, 1]"),
+    ({"families__prospective__iterations": 0}, "families.prospective.iterations: 0 is not allowed: must be >= 1"),
+    ({"families__pcl__pcl_lambda": -1.0}, "families.pcl.pcl_lambda: -1.0 is not allowed: must be >= 0"),
+    ({"families__cwc__bn_momentum": 0.0}, "families.cwc.bn_momentum: 0.0 is not allowed: must be in (0, 1]"),
+    ({"families__cwc__epochs": 3, "families__cwc__train_from": [1, 1, 1, 4], "families__cwc__train_until": [2, 3, 3, 5]},
+     "families.cwc.train_from: block(s) [4] would start after the last epoch (3) and never train"),
+    ({"families__label_free_ff__mask_threshold": 1.0},
+     "families.label_free_ff.mask_threshold: 1.0 is not allowed: must be in (0, 1)"),
+    ({"families__three_factor__extends": "three_factor"}, "families.three_factor.extends: a cycle"),
+    ({"families__three_factor__extends": "nonexistent"},
+     "families.three_factor.extends: 'nonexistent' is not defined under families"),
+    ({"variants__hard": {"family": "ff", "negatives": "hard", "lr": 0}}, "variants.hard.lr: 0 is not allowed: must be > 0"),
+    ({"pretrain__test_every_epoch": ["cwcc"]}, "pretrain.test_every_epoch: 'cwcc' is not defined under variants"),
+]
+
+
+@pytest.mark.parametrize("change, message", MISTYPED, ids=[m.split(":")[0] for _, m in MISTYPED])
+def test_mistyped_values_are_refused_with_key_value_and_what_is_allowed(change, message):
+    with pytest.raises(ConfigError) as err:
+        check_config(cfg(**change))
+    assert str(err.value).startswith(message), str(err.value)

@@ -5,21 +5,22 @@ import json
 import pytest
 
 from ffmodels.config import load_config, variant_hparams
-from ffmodels.jobs.pretrain import pretrain_job
-from ffmodels.jobs.transfer import transfer_job
+from ffmodels.jobs.pretrain import PretrainSpec, pretrain_job
+from ffmodels.jobs.transfer import ProbeSpec, transfer_job
 from tests.conftest import REPO
 
 CONFIG = load_config()  # config.yaml, resolved as the workflow resolves it
 
 
-def run(tmp_path, real_splits, variant, epochs, n_train, seed=0, tag="a", **hp_changes):
+def run(tmp_path, real_splits, variant, epochs, n_train, seed=0, tag="a", test_every_epoch=False, **hp_changes):
     hp = variant_hparams(CONFIG, variant)
     hp.update(epochs=epochs, **hp_changes)
     out = tmp_path / tag
     out.mkdir(exist_ok=True)
-    pretrain_job(variant=variant, hp=hp, seed=seed, preset="test", data_path=real_splits["mnist"],
-                 train_subset=n_train, eval_batch_size=1000, device_name="cpu", threads=1,
-                 model_out=out / "model.pt", metrics_out=out / "metrics.json", log_path=out / "log")
+    pretrain_job(PretrainSpec(variant=variant, hp=hp, seed=seed, preset="test", task="mnist", train_subset=n_train,
+                              checkpoint_epochs=[], source_probe=None, test_every_epoch=test_every_epoch, code={},
+                              resume_file="", resume=False, data=real_splits["mnist"], model=out / "model.pt", metrics=out / "metrics.json",
+                              log=out / "log"))
     return json.loads((out / "metrics.json").read_text()), out
 
 
@@ -41,6 +42,17 @@ def test_bp_learns_mnist_far_above_chance(tmp_path, real_splits):
     assert m["test_acc"] > 0.80
 
 
+def test_the_per_epoch_test_diagnostic_changes_nothing_else(tmp_path, real_splits):
+    """Recording the test accuracy after every epoch (pretrain.test_every_epoch) adds that record
+    and nothing else: the same history, the same reported (last-epoch) numbers."""
+    plain, _ = run(tmp_path, real_splits, "random_wrong_label", epochs=3, n_train=1000, tag="plain")
+    diag, _ = run(tmp_path, real_splits, "random_wrong_label", epochs=3, n_train=1000, tag="diag", test_every_epoch=True)
+    assert [{k: v for k, v in e.items() if k != "diagnostic_test_acc"} for e in diag["history"]] == plain["history"]
+    assert all("diagnostic_test_acc" in e for e in diag["history"]) and "diagnostic_test_acc" not in plain["history"][0]
+    assert (diag["val_acc"], diag["test_acc"]) == (plain["val_acc"], plain["test_acc"])
+    assert diag["test_acc"] == diag["history"][-1]["diagnostic_test_acc"]  # the reported epoch is the last
+
+
 def test_same_seed_same_metrics_and_other_seed_differs(tmp_path, real_splits):
     a, _ = run(tmp_path, real_splits, "hybrid", epochs=1, n_train=2000, tag="a")
     b, _ = run(tmp_path, real_splits, "hybrid", epochs=1, n_train=2000, tag="b")
@@ -58,9 +70,10 @@ def test_metrics_record_hyperparameters_seed_and_provenance(tmp_path, real_split
     assert "git_commit" in prov
     tcfg = dict(CONFIG["transfer"], train_subset=2000, probe=dict(CONFIG["transfer"]["probe"], max_epochs=2))
     for model_path, name in ((out / "model.pt", "bp"), (None, "random_init_bp")):
-        transfer_job(variant=name, hp=variant_hparams(CONFIG, name), seed=0, preset="test", model_path=model_path,
-                     data_path=real_splits["fashion-mnist"], tcfg=tcfg, eval_batch_size=1000, device_name="cpu",
-                     threads=1, metrics_out=out / f"{name}.json", log_path=out / "tlog")
+        hp = variant_hparams(CONFIG, name)
+        transfer_job(ProbeSpec(variant=name, seed=0, arch={}, transfer=tcfg, code={}, hp=hp, preset="test",
+                               data=real_splits["fashion-mnist"], model=model_path, metrics=out / f"{name}.json",
+                               log=out / "tlog"))
         t = json.loads((out / f"{name}.json").read_text())
         assert t["model"] == ("pretrained" if model_path else "random_init")
         assert 0.5 < t["test_acc"] <= 1.0  # a 1000-unit ReLU probe on Fashion-MNIST, even untrained

@@ -184,12 +184,12 @@ class FFNet(PretrainModel):
 
     @torch.no_grad()
     def label_goodness(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, n_classes): goodness summed over layers with each label embedded; one pass."""
+        """(B, n_classes): goodness summed over layers with each label embedded; one pass, the
+        image part of layer 1 computed once for all labels (labelled_activations)."""
         b = x.shape[0]
-        labels = torch.arange(self.n_classes, device=x.device).repeat(b)
-        xs = self.embed(x.repeat_interleave(self.n_classes, dim=0), labels)
-        total = sum(goodness(h, self.hp.goodness) for h in self.activations(xs))
-        return total.view(b, self.n_classes)
+        labels = [torch.full((b,), k, dtype=torch.long, device=x.device) for k in range(self.n_classes)]
+        total = sum(goodness(h, self.hp.goodness) for h in self.labelled_activations(x, labels))
+        return total.view(self.n_classes, b).t()  # rows of labelled_activations: label-major
 
     @torch.no_grad()
     def predict(self, x):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -11,19 +12,44 @@ from ffmodels import data as ffdata
 from ffmodels.analysis import METRICS, Context
 from ffmodels.jobs.common import get_logger, write_json
 from ffmodels.jobs.model import new_model, setup
+from ffmodels.jobs.spec import JobSpec
 from ffmodels.runtime import provenance
 
 
-def analysis_job(metric: str, variant: str, seed: int, preset: str, checkpoints_path: str, source_path: str,
-                 target_path: str, cfg: dict, tcfg: dict, eval_batch_size: int, device_name: str, threads: int,
-                 out: str, log_path: str) -> None:
+@dataclasses.dataclass(frozen=True)
+class AnalysisSpec(JobSpec):
+    """One root-cause metric on one pretrained model's checkpoints."""
+
+    # what it computes (the rule's params and wildcards)
+    metric: str
+    variant: str
+    seed: int
+    preset: str
+    analysis: dict  # config `analysis`
+    transfer: dict | None  # config `transfer`, for the metrics that probe or fill the label slot
+    code: dict
+    # files
+    checkpoints: str
+    source: str
+    target: str
+    result: str
+    log: str
+    # how it runs
+    device: str = "cpu"
+    eval_batch_size: int = 1000
+    threads: int = 1
+
+
+def analysis_job(spec: AnalysisSpec) -> None:
     start = time.perf_counter()
-    log = get_logger(log_path)
-    device = setup(device_name, threads)
-    saved = torch.load(checkpoints_path, map_location=device, weights_only=True)
+    log = get_logger(spec.log)
+    metric, variant, seed = spec.metric, spec.variant, spec.seed
+    device = setup(spec.device, spec.threads)
+    saved = torch.load(spec.checkpoints, map_location=device, weights_only=True)
     hp = saved["hp"]
-    source = ffdata.load_splits(Path(source_path), device)
-    target = ffdata.load_splits(Path(target_path), device, tcfg["train_subset"])
+    tcfg = spec.transfer
+    source = ffdata.load_splits(Path(spec.source), device)
+    target = ffdata.load_splits(Path(spec.target), device, tcfg["train_subset"] if tcfg else None)
 
     def make_model(state):
         model = new_model(hp, seed, source["train_x"].shape[1], device)
@@ -31,11 +57,11 @@ def analysis_job(metric: str, variant: str, seed: int, preset: str, checkpoints_
         return model.eval()
 
     ctx = Context(epochs=saved["epochs"], states=saved["states"], make_model=make_model, source=source,
-                  target=target, cfg=cfg, transfer=tcfg, seed=seed, batch_size=eval_batch_size)
+                  target=target, cfg=spec.analysis, transfer=tcfg, seed=seed, batch_size=spec.eval_batch_size)
     result = METRICS[metric].compute(ctx)
     log.info(f"{metric} {variant} seed {seed}: {result['final']}")
-    write_json(out, {
-        "metric": metric, "variant": variant, "family": hp["family"], "seed": seed, "preset": preset,
+    write_json(spec.result, {
+        "metric": metric, "variant": variant, "family": hp["family"], "seed": seed, "preset": spec.preset,
         "status": saved["status"], "epochs": saved["epochs"], **result,
         "provenance": provenance(device, time.perf_counter() - start),
     })

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from ffmodels.figures import PLOTS, save
 from ffmodels.jobs.common import read_json
+from ffmodels.jobs.spec import JobSpec
 
 
-def figure_job(spec: dict, title: str, preset: str, out: str, table_paths: list[str] = (),
-               analysis_paths: list[str] = ()) -> None:
-    """table_paths: the figure's table CSV, then those of the tables it also reads, as one
-    long table (every table has the same columns)."""
-    inputs = {"table": pd.concat([pd.read_csv(p) for p in table_paths], ignore_index=True) if table_paths else None,
-              "analysis": [read_json(p) for p in analysis_paths]}
-    fig = PLOTS[spec["plot"]](inputs, title, preset, spec)
-    save(fig, out)
+@dataclasses.dataclass(frozen=True)
+class FigureSpec(JobSpec):
+    figure: str
+    definition: dict  # the figure's spec (ffmodels.figures.figure_specs)
+    title: str
+    preset: str
+    code: dict
+    # {"tables": [the figure's table CSV, then those of the tables it also reads]} or
+    # {"analysis": [an analysis's JSON files]}
+    inputs: dict
+    png: str
+    log: str
+    threads: int = 1
+
+
+def figure_job(spec: FigureSpec) -> None:
+    tables = spec.inputs.get("tables", [])
+    inputs = {"table": pd.concat([pd.read_csv(p) for p in tables], ignore_index=True) if tables else None,
+              "analysis": [read_json(p) for p in spec.inputs.get("analysis", [])]}  # one long table: same columns
+    fig = PLOTS[spec.definition["plot"]](inputs, spec.title, spec.preset, spec.definition)
+    save(fig, spec.png)
     plt.close(fig)

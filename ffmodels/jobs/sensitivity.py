@@ -8,7 +8,7 @@ import copy
 import time
 
 from ffmodels.jobs.common import get_logger, write_json
-from ffmodels.jobs.transfer import probe_inputs
+from ffmodels.jobs.transfer import ProbeSpec, probe_inputs
 from ffmodels.runtime import provenance
 from ffmodels.transfer import split_features, transfer
 
@@ -21,23 +21,22 @@ def with_overrides(base: dict, overrides: dict) -> dict:
     return out
 
 
-def sensitivity_job(variant: str, hp: dict, seed: int, preset: str, model_path: str | None, data_path: str,
-                    tcfg: dict, settings: dict, eval_batch_size: int, device_name: str, threads: int, out: str,
-                    log_path: str) -> None:
+def sensitivity_job(spec: ProbeSpec) -> None:
+    """The probe under every entry of spec.settings; one JSON with all of them."""
     start = time.perf_counter()
-    log = get_logger(log_path)
-    device, data, model, source, status = probe_inputs(hp, seed, model_path, data_path, tcfg["train_subset"],
-                                                       device_name, threads)
+    log = get_logger(spec.log)
+    tcfg, variant, seed = spec.transfer, spec.variant, spec.seed
+    device, data, model, source, status = probe_inputs(spec)
     results, features = {}, {}
-    for name, overrides in settings.items():
+    for name, overrides in spec.settings.items():
         cfg = with_overrides(tcfg, overrides)
         # Settings that change only the probe reuse the features of an earlier setting.
         key = (cfg["features"], cfg["label_fill"], cfg["neutral_value"])
         if key not in features:
-            features[key] = split_features(model, data, cfg, eval_batch_size)
-        result = transfer(model, data, cfg, seed, eval_batch_size, feats=features[key])
+            features[key] = split_features(model, data, cfg, spec.eval_batch_size)
+        result = transfer(model, data, cfg, seed, spec.eval_batch_size, feats=features[key])
         log.info(f"{variant} seed {seed} {name}: test {result['test_acc']:.4f} (epoch {result['best_epoch']})")
         results[name] = {"transfer_config": cfg, **result}
-    write_json(out, {"variant": variant, "family": hp["family"], "seed": seed, "preset": preset, "model": source,
+    write_json(spec.json, {"variant": variant, "family": spec.hp["family"], "seed": seed, "preset": spec.preset, "model": source,
                      "status": status, "settings": results,
                      "provenance": provenance(device, time.perf_counter() - start)})

@@ -3,7 +3,10 @@ Markdown."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from ffmodels.jobs.common import read_json
+from ffmodels.jobs.spec import JobSpec
 from ffmodels.tables import KINDS, write_table
 
 COMMON_NOTES = [
@@ -14,8 +17,20 @@ COMMON_NOTES = [
 ]
 
 
-def table_job(name: str, spec: dict, ctx: dict, paths: dict[str, list[str]], csv_out: str, md_out: str) -> None:
-    """paths: {stage: [metrics files]} as the table's kind asked for them (runs_of)."""
-    records = {stage: [read_json(p) for p in files] for stage, files in paths.items()}
-    table, notes = KINDS[spec["kind"]].build(spec, records, ctx)
-    write_table(table, name, spec["title"], ctx["preset"], notes + COMMON_NOTES, csv_out, md_out)
+@dataclasses.dataclass(frozen=True)
+class TableSpec(JobSpec):
+    table: str
+    definition: dict  # config tables.<table>
+    ctx: dict  # preset, stats settings, each variant's random init (workflow table_context)
+    code: dict
+    inputs: dict  # {stage: [metrics files]} as the table's kind asked for them (runs_of)
+    csv: str
+    md: str
+    log: str
+    threads: int = 1
+
+
+def table_job(spec: TableSpec) -> None:
+    records = {stage: [read_json(p) for p in files] for stage, files in spec.inputs.items()}
+    table, notes = KINDS[spec.definition["kind"]].build(spec.definition, records, spec.ctx)
+    write_table(table, spec.table, spec.definition["title"], spec.ctx["preset"], notes + COMMON_NOTES, spec.csv, spec.md)

@@ -3,7 +3,9 @@ random init of its family."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import typing
 from pathlib import Path
 
 import torch
@@ -11,37 +13,67 @@ import torch
 from ffmodels import data as ffdata
 from ffmodels.jobs.common import get_logger, write_json
 from ffmodels.jobs.model import new_model, setup
+from ffmodels.jobs.spec import JobSpec
 from ffmodels.runtime import provenance
 from ffmodels.transfer import transfer
+from ffmodels.variants import variant_hparams
 
 
-def probe_inputs(hp: dict, seed: int, model_path: str | None, data_path: str, train_subset: int | None,
-                 device_name: str, threads: int) -> tuple:
+@dataclasses.dataclass(frozen=True)
+class ProbeSpec(JobSpec):
+    """The common probe of one model, pretrained (`model`) or the random init of its network.
+    The network is rebuilt from `hp` (runtime), but the rerun trigger is `arch`, what shapes the
+    untrained network: a training-only setting does not rerun a random init's probe, and a
+    pretrained model's probe reruns when its model file does."""
+
+    runtime: typing.ClassVar[dict] = {"hp": lambda smk: variant_hparams(smk.config, smk.wildcards.variant)}
+
+    # what it computes (the rule's params and wildcards)
+    variant: str
+    seed: int
+    arch: dict  # what shapes the (untrained) network: the rerun trigger of a random init's probe
+    transfer: dict  # config `transfer`
+    code: dict
+    hp: dict  # runtime: the resolved hyperparameters that build the network, with `family`
+    preset: str
+    # files
+    data: str  # the target task's splits
+    log: str
+    model: str | None = None  # None: the random init of hp's network for this seed
+    metrics: str | None = None  # the transfer job's output
+    json: str | None = None  # the sensitivity job's output
+    settings: dict | None = None  # sensitivity: config `sensitivity`, one knob changed per entry
+    # how it runs
+    device: str = "cpu"
+    eval_batch_size: int = 1000
+    threads: int = 1
+
+
+def probe_inputs(spec: ProbeSpec) -> tuple:
     """(device, data, model, source, status) of a probe job: the target splits on the device and
-    the pretrained model at model_path or, with None, the random init of hp's family for this
-    seed (source says which; status is the pretraining run's, so a collapsed run stays marked)."""
-    device = setup(device_name, threads)
-    data = ffdata.load_splits(Path(data_path), device, train_subset)
-    model = new_model(hp, seed, data["train_x"].shape[1], device)
-    if model_path is None:
+    the pretrained model or, without one, the random init of hp's network for this seed (source
+    says which; status is the pretraining run's, so a collapsed run stays marked)."""
+    device = setup(spec.device, spec.threads)
+    data = ffdata.load_splits(Path(spec.data), device, spec.transfer["train_subset"])
+    model = new_model(spec.hp, spec.seed, data["train_x"].shape[1], device)
+    if spec.model is None:
         return device, data, model, "random_init", "ok"
-    checkpoint = torch.load(model_path, map_location=device, weights_only=True)
+    checkpoint = torch.load(spec.model, map_location=device, weights_only=True)
     model.load_state_dict(checkpoint["state_dict"])
     return device, data, model, "pretrained", checkpoint["status"]
 
 
-def transfer_job(variant: str, hp: dict, seed: int, preset: str, model_path: str | None, data_path: str,
-                 tcfg: dict, eval_batch_size: int, device_name: str, threads: int, metrics_out: str,
-                 log_path: str) -> None:
-    """Probe a pretrained model (model_path) or, with model_path None, a random init of hp's family."""
+def transfer_job(spec: ProbeSpec) -> None:
+    """Probe a pretrained model or the random init of its network; write the metrics."""
     start = time.perf_counter()
-    log = get_logger(log_path)
-    device, data, model, source, status = probe_inputs(hp, seed, model_path, data_path, tcfg["train_subset"],
-                                                       device_name, threads)
-    result = transfer(model, data, tcfg, seed, eval_batch_size)
-    log.info(f"{variant} seed {seed}: best epoch {result['best_epoch']}, val {result['val_acc']:.4f}, test {result['test_acc']:.4f}")
-    write_json(metrics_out, {
-        "variant": variant, "family": hp["family"], "seed": seed, "preset": preset, "hparams": hp,
-        "model": source, "status": status, "transfer_config": tcfg, "probe_train_images": len(data["train_x"]),
-        **result, "provenance": provenance(device, time.perf_counter() - start),
+    log = get_logger(spec.log)
+    device, data, model, source, status = probe_inputs(spec)
+    result = transfer(model, data, spec.transfer, spec.seed, spec.eval_batch_size)
+    log.info(f"{spec.variant} seed {spec.seed}: best epoch {result['best_epoch']}, val {result['val_acc']:.4f}, "
+             f"test {result['test_acc']:.4f}")
+    write_json(spec.metrics, {
+        "variant": spec.variant, "family": spec.hp["family"], "seed": spec.seed, "preset": spec.preset,
+        "hparams": spec.hp, "model": source, "status": status, "transfer_config": spec.transfer,
+        "probe_train_images": len(data["train_x"]), **result,
+        "provenance": provenance(device, time.perf_counter() - start),
     })

@@ -9,24 +9,25 @@ rule analysis:
         source=dataset_file(SOURCE),
         target=dataset_file(TARGET),
     output:
-        "results/analysis/{metric}/{variant}/seed{seed}.json",
-    wildcard_constraints:
-        metric="|".join(METRICS),
-    params:
-        cfg=config["analysis"],
-        # Only the metrics that probe or fill the label slot rerun when the transfer config changes.
-        transfer=lambda w: config["transfer"] if METRICS[w.metric].uses_transfer_config else None,
-        code=lambda w: code("analysis.py", METRICS[w.metric].__module__, family_of(w.variant).__module__),
+        result="results/analysis/{metric}/{variant}/seed{seed}.json",
     log:
         "logs/analysis/{metric}/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/analysis/{metric}/{variant}/seed{seed}.tsv"
+    wildcard_constraints:
+        metric="|".join(METRICS),
+    conda:
+        ENV
     threads: config["threads"]
     resources:
         gpu=GPU,
         gpu_slots=GPU,  # jobs sharing one GPU at once (profiles/gpu)
         mem_mb=4000,
-    conda:
-        ENV
+    params:
+        # the fields of ffmodels.jobs.analysis.AnalysisSpec
+        analysis=config["analysis"],
+        # Only the metrics that probe or fill the label slot rerun when the transfer config changes.
+        transfer=lambda w: config["transfer"] if METRICS[w.metric].uses_transfer_config else None,
+        code=lambda w: code("analysis.py", METRICS[w.metric].__module__, family_of(w.variant).__module__),
     script:
         "../scripts/analysis.py"

@@ -10,11 +10,11 @@ use rule pretrain as ceiling with:
     output:
         model="results/ceiling/{variant}/seed{seed}/model.pt",
         metrics="results/ceiling/{variant}/seed{seed}/metrics.json",
-    params:
-        run=lambda w: pretrain_params(w.variant, checkpoints=False),
-        resume="resume/ceiling/{variant}/seed{seed}.pt",
-        task=TARGET,
     log:
         "logs/ceiling/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/ceiling/{variant}/seed{seed}.tsv"
+    params:
+        checkpoint_epochs=[],
+        task=TARGET,
+        resume_file="resume/ceiling/{variant}/seed{seed}.pt",

@@ -58,18 +58,55 @@ def code(script, *modules):
     return code_digest(*script_imports(Path(workflow.basedir) / "workflow" / "scripts" / script), *modules)
 
 
-def pretrain_params(variant, checkpoints=True):
-    """Everything that changes a pretraining result; a change reruns exactly this variant."""
-    return {
-        "hp": variant_hparams(config, variant),
-        "train_subset": config["pretrain"]["train_subset"],
-        "checkpoint_epochs": config["pretrain"]["checkpoint_epochs"] if checkpoints else [],
-        # Models without a classifier are scored on the source task by the common probe.
-        "source_probe": None if family_of(variant).has_classifier else config["transfer"],
-    }
+def source_probe(variant):
+    """Models without a classifier are scored on the source task by the common probe."""
+    return None if family_of(variant).has_classifier else config["transfer"]
 
 
 def architecture(variant):
     """The part of a variant's hyperparameters that shapes its (random-init) network."""
     hp = variant_hparams(config, variant)
     return {k: hp[k] for k in ("family", *family_of(variant).ARCH_KEYS)}
+
+
+def transfer_inputs(w):
+    """A probe job reads the target splits and the pretrained model, none for a random init."""
+    inputs = {"data": dataset_file(TARGET)}
+    if not is_random_init(w.variant):
+        inputs["model"] = rules.pretrain.output.model.format(variant=w.variant, seed=w.seed)
+    return inputs
+
+
+def table_inputs(table):
+    return {
+        stage: [stage_file(stage, run, seed) for run in runs for seed in SEEDS]
+        for stage, runs in TABLE_RUNS[table].items()
+    }
+
+
+def table_context(table):
+    """What a table's numbers depend on besides its inputs: the statistics settings, the preset
+    label, and the random-init baseline of each variant it shows."""
+    variants = {run for runs in TABLE_RUNS[table].values() for run in runs if not is_random_init(run)}
+    return {
+        "preset": config["preset"],
+        "stats": config["stats"],
+        "random_init_of": {v: random_init_of(config, v) for v in sorted(variants)},
+    }
+
+
+def figure_inputs(name):
+    """A figure reads its table's CSV (and those of the enabled tables among `tables`), or, with
+    `analysis: <metric>`, that analysis's JSON for the table's variants it applies to, over
+    seeds (`variants` keeps the first N of them)."""
+    spec = FIGURES[name]
+    if "analysis" not in spec:
+        tables = [spec["table"], *(t for t in spec.get("tables", []) if t in TABLES and t != spec["table"])]
+        return {"tables": [f"results/tables/{t}.csv" for t in tables]}
+    runs = TABLE_RUNS[spec["table"]][spec["analysis"]][: spec.get("variants")]
+    return {"analysis": [stage_file(spec["analysis"], run, seed) for run in runs for seed in SEEDS]}
+
+
+def figure_title(name):
+    spec = FIGURES[name]
+    return spec.get("title") or config["tables"][spec["table"]]["title"]

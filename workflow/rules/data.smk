@@ -7,29 +7,29 @@
 
 rule fetch_idx:
     output:
-        "resources/data/{dataset}/{idx_file}",
-    params:
-        md5=lambda w: config["data"]["md5"][w.dataset][w.idx_file],
+        idx="resources/data/{dataset}/{idx_file}",
     log:
         "logs/data/{dataset}/{idx_file}.log",
     conda:
         ENV
+    params:
+        md5=lambda w: config["data"]["md5"][w.dataset][w.idx_file],
     script:
         "../scripts/fetch_idx.py"
 
 
 rule prepare_dataset:
     input:
-        expand("resources/data/{{dataset}}/{idx_file}", idx_file=IDX_FILES),
+        idx=expand("resources/data/{{dataset}}/{idx_file}", idx_file=IDX_FILES),
     output:
-        "resources/data/{dataset}.pt",
-    params:
-        val_size=config["data"]["val_size"],
-        split_seed=config["data"]["split_seed"],
-        code=code("prepare_dataset.py"),
+        splits="resources/data/{dataset}.pt",
     log:
         "logs/data/{dataset}.log",
     conda:
         ENV
+    params:
+        val_size=config["data"]["val_size"],
+        split_seed=config["data"]["split_seed"],
+        code=code("prepare_dataset.py"),
     script:
         "../scripts/prepare_dataset.py"

@@ -11,9 +11,9 @@ use rule ceiling as finetune with:
     output:
         model="results/finetune/{variant}/seed{seed}/model.pt",
         metrics="results/finetune/{variant}/seed{seed}/metrics.json",
-    params:
-        resume="resume/finetune/{variant}/seed{seed}.pt",
     log:
         "logs/finetune/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/finetune/{variant}/seed{seed}.tsv"
+    params:
+        resume_file="resume/finetune/{variant}/seed{seed}.pt",

@@ -8,20 +8,32 @@ rule ledger:
         tables=expand("results/tables/{table}.csv", table=TABLES),
         claims=config["claims"],
     output:
-        csv=report("results/tables/claims_ledger.csv", caption="../report/ledger.rst", category="1. Claims ledger",
-                   labels={"table": "claims_ledger", "format": "csv"}),
-        md=report("results/tables/claims_ledger.md", caption="../report/ledger.rst", category="1. Claims ledger",
-                  labels={"table": "claims_ledger", "format": "markdown"}),
+        csv=report(
+            "results/tables/claims_ledger.csv",
+            caption="../report/ledger.rst",
+            category="1. Claims ledger",
+            labels={"table": "claims_ledger", "format": "csv"},
+        ),
+        md=report(
+            "results/tables/claims_ledger.md",
+            caption="../report/ledger.rst",
+            category="1. Claims ledger",
+            labels={"table": "claims_ledger", "format": "markdown"},
+        ),
         # also shown on the report's front page (workflow/report/workflow.rst includes it)
-        rst=report("results/tables/claims_ledger.rst", caption="../report/ledger.rst", category="1. Claims ledger",
-                   labels={"table": "claims_ledger", "format": "rst"}),
-    params:
-        alpha=config["stats"]["alpha"],
-        preset=config["preset"],
-        code=code("make_ledger.py"),
+        rst=report(
+            "results/tables/claims_ledger.rst",
+            caption="../report/ledger.rst",
+            category="1. Claims ledger",
+            labels={"table": "claims_ledger", "format": "rst"},
+        ),
     log:
         "logs/tables/claims_ledger.log",
     conda:
         ENV
+    params:
+        alpha=config["stats"]["alpha"],
+        preset=config["preset"],
+        code=code("make_ledger.py"),
     script:
         "../scripts/make_ledger.py"

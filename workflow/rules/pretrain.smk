@@ -9,21 +9,26 @@ rule pretrain:
         model="results/pretrain/{variant}/seed{seed}/model.pt",
         checkpoints="results/pretrain/{variant}/seed{seed}/checkpoints.pt",
         metrics="results/pretrain/{variant}/seed{seed}/metrics.json",
-    params:
-        run=lambda w: pretrain_params(w.variant),
-        resume="resume/pretrain/{variant}/seed{seed}.pt",  # ffmodels.resume: a killed job continues here
-        task=SOURCE,
-        code=lambda w: code("pretrain.py", family_of(w.variant).__module__),
     log:
         "logs/pretrain/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/pretrain/{variant}/seed{seed}.tsv"
+    conda:
+        ENV
     threads: config["threads"]
     resources:
         gpu=GPU,
         gpu_slots=GPU,  # jobs sharing one GPU at once (profiles/gpu)
         mem_mb=4000,
-    conda:
-        ENV
+    params:
+        # the fields of ffmodels.jobs.pretrain.PretrainSpec: what the job computes (rerun triggers)
+        hp=lambda w: variant_hparams(config, w.variant),
+        train_subset=config["pretrain"]["train_subset"],
+        checkpoint_epochs=config["pretrain"]["checkpoint_epochs"],
+        source_probe=lambda w: source_probe(w.variant),
+        test_every_epoch=lambda w: w.variant in config["pretrain"]["test_every_epoch"],
+        task=SOURCE,
+        resume_file="resume/pretrain/{variant}/seed{seed}.pt",  # ffmodels.resume: a killed job continues here
+        code=lambda w: code("pretrain.py", family_of(w.variant).__module__),
     script:
         "../scripts/pretrain.py"

@@ -8,21 +8,21 @@ rule sensitivity:
         unpack(transfer_inputs),
     output:
         json="results/sensitivity/{variant}/seed{seed}.json",
-    params:
-        arch=lambda w: architecture(w.variant),
-        transfer=config["transfer"],
-        settings=config["sensitivity"],
-        code=lambda w: code("sensitivity.py", family_of(w.variant).__module__),
     log:
         "logs/sensitivity/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/sensitivity/{variant}/seed{seed}.tsv"
+    conda:
+        ENV
     threads: config["threads"]
     resources:
         gpu=GPU,
         gpu_slots=GPU,  # jobs sharing one GPU at once (profiles/gpu)
         mem_mb=4000,
-    conda:
-        ENV
+    params:
+        arch=lambda w: architecture(w.variant),
+        transfer=config["transfer"],
+        settings=config["sensitivity"],
+        code=lambda w: code("sensitivity.py", family_of(w.variant).__module__),
     script:
         "../scripts/sensitivity.py"

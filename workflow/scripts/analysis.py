@@ -1,18 +1,4 @@
-from ffmodels.jobs.analysis import analysis_job
+# Thin: the job's spec is built from this rule (ffmodels.jobs.spec); the job is in ffmodels.
+from ffmodels.jobs.analysis import AnalysisSpec, analysis_job
 
-analysis_job(
-    metric=snakemake.wildcards.metric,
-    variant=snakemake.wildcards.variant,
-    seed=int(snakemake.wildcards.seed),
-    preset=snakemake.config["preset"],
-    checkpoints_path=snakemake.input.checkpoints,
-    source_path=snakemake.input.source,
-    target_path=snakemake.input.target,
-    cfg=snakemake.params.cfg,
-    tcfg=snakemake.config["transfer"],
-    eval_batch_size=snakemake.config["pretrain"]["eval_batch_size"],
-    device_name=snakemake.config["device"],
-    threads=snakemake.threads,
-    out=snakemake.output[0],
-    log_path=snakemake.log[0],
-)
+analysis_job(AnalysisSpec.from_snakemake(snakemake))

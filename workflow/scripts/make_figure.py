@@ -1,10 +1,4 @@
-from ffmodels.jobs.figure import figure_job
+# Thin: the job's spec is built from this rule (ffmodels.jobs.spec); the job is in ffmodels.
+from ffmodels.jobs.figure import FigureSpec, figure_job
 
-figure_job(
-    spec=snakemake.params.spec,
-    title=snakemake.params.title,
-    preset=snakemake.params.preset,
-    out=snakemake.output.png,
-    table_paths=list(snakemake.input.get("tables", [])),
-    analysis_paths=list(snakemake.input.get("analysis", [])),
-)
+figure_job(FigureSpec.from_snakemake(snakemake))

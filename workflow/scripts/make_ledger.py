@@ -1,12 +1,4 @@
-from ffmodels.jobs.ledger import ledger_job
+# Thin: the job's spec is built from this rule (ffmodels.jobs.spec); the job is in ffmodels.
+from ffmodels.jobs.ledger import LedgerSpec, ledger_job
 
-ledger_job(
-    claims_path=snakemake.input.claims,
-    table_paths=list(snakemake.input.tables),
-    alpha=snakemake.params.alpha,
-    preset=snakemake.params.preset,
-    csv_out=snakemake.output.csv,
-    md_out=snakemake.output.md,
-    rst_out=snakemake.output.rst,
-    log_path=snakemake.log[0],
-)
+ledger_job(LedgerSpec.from_snakemake(snakemake))

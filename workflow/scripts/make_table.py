@@ -1,10 +1,4 @@
-from ffmodels.jobs.table import table_job
+# Thin: the job's spec is built from this rule (ffmodels.jobs.spec); the job is in ffmodels.
+from ffmodels.jobs.table import TableSpec, table_job
 
-table_job(
-    name=snakemake.wildcards.table,
-    spec=snakemake.params.spec,
-    ctx=snakemake.params.ctx,
-    paths={stage: list(snakemake.input[stage]) for stage in snakemake.input.keys()},
-    csv_out=snakemake.output.csv,
-    md_out=snakemake.output.md,
-)
+table_job(TableSpec.from_snakemake(snakemake))

@@ -1,8 +1,4 @@
-from ffmodels.jobs.data import prepare_job
+# Thin: the job's spec is built from this rule (ffmodels.jobs.spec); the job is in ffmodels.
+from ffmodels.jobs.data import PrepareSpec, prepare_job
 
-prepare_job(
-    raw_dir=snakemake.input[0].rsplit("/", 1)[0],
-    out=snakemake.output[0],
-    val_size=snakemake.params.val_size,
-    split_seed=snakemake.params.split_seed,
-)
+prepare_job(PrepareSpec.from_snakemake(snakemake))

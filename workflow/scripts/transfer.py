@@ -1,17 +1,4 @@
-from ffmodels.variants import variant_hparams
-from ffmodels.jobs.transfer import transfer_job
+# Thin: the job's spec is built from this rule (ffmodels.jobs.spec); the job is in ffmodels.
+from ffmodels.jobs.transfer import ProbeSpec, transfer_job
 
-transfer_job(
-    variant=snakemake.wildcards.variant,
-    seed=int(snakemake.wildcards.seed),
-    hp=variant_hparams(snakemake.config, snakemake.wildcards.variant),
-    model_path=getattr(snakemake.input, "model", None),
-    preset=snakemake.config["preset"],
-    data_path=snakemake.input.data,
-    tcfg=snakemake.params.transfer,
-    eval_batch_size=snakemake.config["pretrain"]["eval_batch_size"],
-    device_name=snakemake.config["device"],
-    threads=snakemake.threads,
-    metrics_out=snakemake.output.metrics,
-    log_path=snakemake.log[0],
-)
+transfer_job(ProbeSpec.from_snakemake(snakemake))
