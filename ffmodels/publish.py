@@ -1,0 +1,147 @@
+"""Publish a run's results and write the results pages from what is published.
+
+    python -m ffmodels.publish run NAME --command "snakemake ..." [--wall "3 h 12 min"] [--note TEXT]
+    python -m ffmodels.publish docs
+
+`run` copies what a workflow folder has finished (results/tables: every table and the claims
+ledger; results/figures: the PNGs; benchmarks/: one TSV of every job's time and memory) into
+results/published/NAME/ with RUN.md (command, preset, commit, date, machine, wall time), so a
+long run can be published as it lands and its numbers stay traceable. `docs` writes
+docs/results.md from every folder under results/published/: each run's RUN.md (or, for older
+folders, its section.md / timing.txt header), the per-epoch record of any training run published
+as <name>.metrics.json, its claims ledger first, then its tables. No number in the pages is typed
+by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+PUBLISHED = Path("results/published")
+# Page order: the answer first, then the headline tables, then the rest in name order.
+FIRST = ["claims_ledger", "rq1_negative_strategies", "rq2_transfer", "rq_cwc", "rq3_root_cause", "rq4_overview"]
+
+
+def _commit(folder: Path) -> str:
+    out = subprocess.run(["git", "-C", str(folder), "describe", "--always", "--dirty"], capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
+
+
+def _preset(tables: Path) -> str:
+    ledger = tables / "claims_ledger.csv"
+    if ledger.is_file():
+        import csv
+
+        with open(ledger) as fh:
+            row = next(csv.DictReader(fh), None)
+        if row:
+            return row["preset"]
+    return "unknown"
+
+
+def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: str | None) -> Path:
+    tables, figures = workdir / "results" / "tables", workdir / "results" / "figures"
+    out = PUBLISHED / name
+    out.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for src in sorted(tables.glob("*.csv")) + sorted(tables.glob("*.md")) + sorted(figures.glob("*.png")):
+        shutil.copy2(src, out / src.name)
+        copied.append(src.name)
+    rows = []
+    for tsv in sorted((workdir / "benchmarks").rglob("*.tsv")):
+        lines = tsv.read_text().splitlines()
+        if len(lines) >= 2:
+            header = lines[0]
+            rows.append(f"{tsv.relative_to(workdir / 'benchmarks')}\t{lines[1]}")
+    if rows:
+        (out / "benchmarks.tsv").write_text(f"job\t{header}\n" + "\n".join(rows) + "\n")
+    n_tables = sum(1 for c in copied if c.endswith(".csv") and c != "claims_ledger.csv")
+    lines = [f"# Run `{name}`", "",
+             f"- preset: {_preset(tables)}",
+             f"- command: `{command}`",
+             f"- commit: `{_commit(workdir)}`",
+             f"- published: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+             f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+             f"- wall time so far: {wall or 'not given'}",
+             f"- contents: {n_tables} tables{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
+             f"{sum(c.endswith('.png') for c in copied)} figures, {len(rows)} job benchmarks (benchmarks.tsv)"]
+    if note:
+        lines += ["", note]
+    (out / "RUN.md").write_text("\n".join(lines) + "\n")
+    return out
+
+
+def _header(folder: Path) -> str:
+    for name in ("RUN.md", "section.md"):
+        if (folder / name).is_file():
+            text = (folder / name).read_text()
+            return text.replace("# Run", "## Run", 1) if name == "RUN.md" else text
+    timing = folder / "timing.txt"
+    head = [line.lstrip("# ") for line in timing.read_text().splitlines()[:6] if line.startswith("#")] if timing.is_file() else []
+    return f"## `{folder.name}`\n\n" + "".join(f"- {h}\n" for h in head)
+
+
+def history_table(metrics: dict) -> str:
+    """A published training run's per-epoch record (metrics.json "history") as a Markdown table:
+    validation and, where recorded, test accuracy after every epoch, and which blocks trained."""
+    history = metrics["history"]
+    keys = [k for k in ("val_acc", "diagnostic_test_acc") if k in history[0]]
+    names = {"val_acc": "validation accuracy (%)", "diagnostic_test_acc": "test accuracy (%, diagnostic)"}
+    lines = [f"Per-epoch record of `{metrics['variant']}` seed {metrics['seed']} (preset {metrics['preset']}, "
+             f"commit `{metrics['provenance'].get('git_commit', '?')}`, {metrics['train_images']} training images, "
+             f"{metrics['provenance']['wall_time_s'] / 60:.0f} min): reported (last epoch) validation "
+             f"{100 * metrics['val_acc']:.2f} %, test {100 * metrics['test_acc']:.2f} %.", ""]
+    if "diagnostic_test_acc" in keys:
+        best = max(history, key=lambda e: e["diagnostic_test_acc"])
+        lines += [f"Best test accuracy over epochs (what a test-selected number would report): "
+                  f"{100 * best['diagnostic_test_acc']:.2f} % at epoch {best['epoch']}, "
+                  f"{100 * (best['diagnostic_test_acc'] - metrics['test_acc']):+.2f} pp over the reported number.", ""]
+    extra = ["trained blocks"] if "trained_blocks" in history[0] else []
+    lines += ["| epoch | " + " | ".join([names[k] for k in keys] + extra) + " |", "|---" * (1 + len(keys) + len(extra)) + "|"]
+    for e in history:
+        cells = [f"{100 * e[k]:.2f}" for k in keys] + ([", ".join(map(str, e["trained_blocks"])) or "none"] if extra else [])
+        lines.append(f"| {e['epoch']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def results_page(published: Path = PUBLISHED) -> str:
+    parts = ["# Results", "",
+             "Generated by `python -m ffmodels.publish docs` from `results/published/` (each folder a run of the "
+             "shipped code, copied there by `python -m ffmodels.publish run`); nothing here is typed by hand.", ""]
+    for folder in sorted(p for p in published.iterdir() if p.is_dir()):
+        parts += [_header(folder).rstrip(), ""]
+        for path in sorted(folder.glob("*.metrics.json")):  # published training runs: their epochs
+            parts += [history_table(json.loads(path.read_text())), ""]
+        tables = {p.stem: p for p in folder.glob("*.md") if p.name not in ("RUN.md", "section.md")}
+        for stem in [s for s in FIRST if s in tables] + sorted(set(tables) - set(FIRST)):
+            parts += [tables[stem].read_text().replace("### ", "#### ", 1).rstrip(), ""]
+    return "\n".join(parts) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    run = sub.add_parser("run", help="copy a workflow folder's finished results into results/published/NAME")
+    run.add_argument("name")
+    run.add_argument("--workdir", default=".", help="the workflow folder that ran (default: here)")
+    run.add_argument("--command", required=True, help="the command that produced the run")
+    run.add_argument("--wall", help="wall time of the run so far, as words")
+    run.add_argument("--note", help="a sentence for RUN.md")
+    sub.add_parser("docs", help="write docs/results.md from results/published/")
+    args = parser.parse_args(argv)
+    if args.what == "run":
+        print(publish_run(args.name, Path(args.workdir), args.command, args.wall, args.note))
+    else:
+        Path("docs/results.md").write_text(results_page())
+        print("docs/results.md")
+
+
+if __name__ == "__main__":
+    main()
