@@ -1,5 +1,6 @@
 import gzip
 import os
+import shutil
 import struct
 from pathlib import Path
 
@@ -14,6 +15,17 @@ REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO / ".test" / "data"
 TEST_CONFIG = REPO / ".test" / "config.yaml"
 MIRROR = Path(os.environ.get("FFREPRO_MIRROR", TEST_DATA)).resolve()
+
+
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "claims.yaml", "workflow", "ffmodels", "presets", "envs", ".test")
+
+
+def copy_workflow(dest: Path, extra: tuple[str, ...] = ()) -> Path:
+    """A copy of the workflow (and the test configuration and data) to run in, away from the checkout."""
+    for name in (*WORKFLOW_FILES, *extra):
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    return dest
 
 
 def data_config() -> dict:

@@ -12,7 +12,6 @@ from ffmodels.analysis.label_selectivity import (between_label_fraction, label_c
                                                  variance_ratio)
 from ffmodels.families.ff import FFHParams, FFNet
 from ffmodels.transfer import fill_label_slot
-from tests.conftest import REPO
 
 CONFIG = load_config()  # config.yaml, resolved as the workflow resolves it
 HIDDEN = 20

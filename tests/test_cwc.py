@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from ffmodels.config import load_config, variant_hparams
 from ffmodels.families import FAMILIES, build

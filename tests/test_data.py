@@ -1,7 +1,6 @@
 """Fetching verifies the MD5 of the uncompressed content and refuses bad files clearly."""
 
 import gzip
-import shutil
 
 import pytest
 import torch

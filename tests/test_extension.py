@@ -6,7 +6,6 @@ own random-init baseline, trained with the inherited FF settings."""
 
 import csv
 import json
-import shutil
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ import pytest
 import yaml
 
 from ffmodels.config import ConfigError, load_config
-from tests.conftest import REPO
+from tests.conftest import REPO, copy_workflow
 
 # The whole of the new variant: a family whose layer loss is FF's times a constant, and whose
 # untrained network counts as its own architecture (so it gets its own random init).
@@ -45,15 +44,11 @@ class ScaledFF(FFNet):
 # The config entry (and the table that should show it), as a user's overlay.
 ENTRY = {"families": {"scaled_ff": {"extends": "ff", "loss_scale": 0.5}},
          "tables": {"rq2_transfer": {"variants": ["random_wrong_label", "scaled_ff"]}}}
-FILES = ("Snakefile", "config.yaml", "claims.yaml", "workflow", "ffmodels", "presets", "envs", ".test")
 
 
 @pytest.fixture(scope="module")
 def extended(tmp_path_factory):
-    wf = tmp_path_factory.mktemp("extended")
-    for name in FILES:
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, wf / name)
+    wf = copy_workflow(tmp_path_factory.mktemp("extended"))
     (wf / "ffmodels" / "families" / "scaled_ff.py").write_text(MODULE)
     (wf / "variant.yaml").write_text(yaml.safe_dump(ENTRY))
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "presets/quick.yaml",

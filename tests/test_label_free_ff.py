@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from ffmodels.config import load_config, random_init_of
 from ffmodels.families import FAMILIES

@@ -2,12 +2,10 @@
 
 import json
 
-import pytest
 
 from ffmodels.config import load_config, variant_hparams
 from ffmodels.jobs.pretrain import PretrainSpec, pretrain_job
 from ffmodels.jobs.transfer import ProbeSpec, transfer_job
-from tests.conftest import REPO
 
 CONFIG = load_config()  # config.yaml, resolved as the workflow resolves it
 

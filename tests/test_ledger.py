@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from ffmodels.config import load_config
-from ffmodels.ledger import ClaimError, build_ledger, check_claims, find_cell, verdict
+from ffmodels.ledger import ClaimError, build_ledger, check_claims, verdict
 from tests.conftest import REPO
 
 ALPHA = 0.05

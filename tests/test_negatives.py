@@ -1,6 +1,5 @@
 """Each negative strategy obeys its definition in PROTOCOL section 3."""
 
-import dataclasses
 
 import pytest
 import torch

@@ -11,7 +11,6 @@ from ffmodels.config import load_config
 from ffmodels.families import build
 from ffmodels.resume import ResumeFile, job_key
 from ffmodels.train import pretrain
-from tests.conftest import REPO
 
 CONFIG = load_config()  # config.yaml, resolved as the workflow resolves it
 PROBE = dict(CONFIG["transfer"], probe=dict(CONFIG["transfer"]["probe"], max_epochs=2))

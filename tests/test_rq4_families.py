@@ -5,14 +5,12 @@ import math
 
 import pytest
 import torch
-import yaml
 
 from ffmodels.config import load_config, random_init_of, variant_hparams
 from ffmodels.families import FAMILIES, build
-from ffmodels.families.ff import FFNet, ff_loss, goodness
+from ffmodels.families.ff import ff_loss, goodness
 from ffmodels.families.pcl import DIAGNOSTIC_IMAGES, SATURATION_RATIO
 from ffmodels.train import pretrain
-from tests.conftest import REPO
 from tests.test_negatives import hparams
 
 EXTRA = {

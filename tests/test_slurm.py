@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import copy_workflow
 
 
 def _slurm_unavailable() -> str | None:
@@ -136,10 +136,7 @@ def fail(what, code, text):
 def slurm_wf(tmp_path_factory):
     """A copy of the workflow and the profiles, with the data stage done locally (the jobs
     under test are the training jobs; the data stage is a plain download and split)."""
-    wf = tmp_path_factory.mktemp("slurm_wf")
-    for name in ("Snakefile", "config.yaml", "claims.yaml", "workflow", "ffmodels", "presets", "envs", "profiles", ".test"):
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, wf / name)
+    wf = copy_workflow(tmp_path_factory.mktemp("slurm_wf"), extra=("profiles",))
     (wf / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     (wf / "long.yaml").write_text(yaml.safe_dump(LONG))
     out = subprocess.run(

@@ -21,13 +21,12 @@ import pytest
 import yaml
 
 from ffmodels.config import enabled_tables, load_config, variant_hparams
-from tests.conftest import REPO, TEST_CONFIG, TEST_DATA
+from tests.conftest import REPO, TEST_CONFIG, TEST_DATA, copy_workflow
 
 OVERLAYS = ("presets/quick.yaml", ".test/config.yaml")
 CONFIG = load_config(REPO / OVERLAYS[0], REPO / OVERLAYS[1])  # what the test workflow runs, resolved
 SEEDS = CONFIG["seeds"]
 TABLES = list(enabled_tables(CONFIG))  # .test switches some off
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "claims.yaml", "workflow", "ffmodels", "presets", "envs", ".test")
 
 
 def snakemake(wf, *args, check=True):
@@ -54,10 +53,7 @@ def planned_outputs(dry_run_text: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def workflow_dir(tmp_path_factory):
-    wf = tmp_path_factory.mktemp("wf")
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, wf / name)
+    wf = copy_workflow(tmp_path_factory.mktemp("wf"))
     snakemake(wf)
     return wf
 
