@@ -34,7 +34,8 @@ def declared_keys(family: str) -> set[str]:
 
 
 def resolve_families(families: dict) -> dict:
-    """Every family block with what it inherits through `extends` (no `extends` key left)."""
+    """Every family block with what it inherits through `extends` (no `extends` key left); every
+    name under `families` must be a registered family (ffmodels.config.resolve checks that first)."""
     resolved: dict[str, dict] = {}
 
     def resolve(name: str, chain: tuple[str, ...]) -> dict:
@@ -48,8 +49,6 @@ def resolve_families(families: dict) -> dict:
                                       f"({sorted(families)})")
                 if parent in chain:
                     raise ConfigError(f"families.{name}.{EXTENDS}: a cycle ({' -> '.join((*chain, parent))})")
-                if name not in FAMILIES:
-                    raise ConfigError(f"families.{name}: unknown family; known: {sorted(FAMILIES)}")
                 keep = declared_keys(name)
                 inherited = {k: v for k, v in resolve(parent, (*chain, parent)).items() if k in keep}
             resolved[name] = copy.deepcopy({**inherited, **block})
