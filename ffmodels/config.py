@@ -19,7 +19,8 @@ import yaml
 from ffmodels.errors import ConfigError
 from ffmodels.families import FAMILIES, check_hparams
 from ffmodels.variants import (  # noqa: F401 (re-exported)
-    is_random_init, random_init_name, random_init_of, resolve_families, variant_hparams, variant_names)
+    TASKS, calibrated_init_of, family_hparams, is_random_init, random_init_name, random_init_of, resolve_families,
+    variant_hparams, variant_names)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -93,6 +94,7 @@ def table_runs(config: dict) -> dict[str, dict[str, list[str]]]:
 
     names = variant_names(config)
     variants = {"random_init_of": {v: random_init_of(config, v) for v in names},
+                "calibrated_init_of": {v: calibrated_init_of(config, v) for v in names},
                 "family_of": {v: FAMILIES[variant_hparams(config, v)["family"]] for v in names}}
     return {name: runs_of(spec, variants) for name, spec in enabled_tables(config).items()}
 
@@ -107,8 +109,14 @@ def resolve(config: dict) -> dict:
         if family not in FAMILIES:
             raise ConfigError(f"families.{family}: unknown family; known: {sorted(FAMILIES)}")
     config = {**config, "families": resolve_families(config["families"])}
-    for family, hp in config["families"].items():
-        check_hparams(family, hp, where=f"families.{family}")
+    datasets = config["data"]["md5"]
+    tasks_of = {family: [None, *block.get(TASKS, {})] for family, block in config["families"].items()}
+    for family, tasks in tasks_of.items():
+        for task in tasks:
+            if task is not None and task not in datasets:
+                raise ConfigError(f"families.{family}.{TASKS}.{task}: not a dataset; known: {sorted(datasets)}")
+            where = f"families.{family}" + (f".{TASKS}.{task}" if task else "")
+            check_hparams(family, family_hparams(config, family, task), where=where)
     for name, spec in config["variants"].items():
         family = spec.get("family")
         if family not in config["families"]:
@@ -119,9 +127,10 @@ def resolve(config: dict) -> dict:
         if name in config["families"]:
             raise ConfigError(f"variants.{name}: every family is already a variant of its own name; "
                               f"give this variant another name")
-        hp = variant_hparams(config, name)
-        hp.pop("family")
-        check_hparams(family, hp, where=f"variants.{name}")
+        for task in tasks_of[family]:
+            hp = variant_hparams(config, name, task)
+            hp.pop("family")
+            check_hparams(family, hp, where=f"variants.{name}" + (f" (on {task})" if task else ""))
     from ffmodels.tables import KINDS
 
     for table, spec in config["tables"].items():

@@ -5,6 +5,12 @@
   (those its own family class declares) and lists only its own keys and the values it changes.
   resolve_families runs once, after every overlay and --config value is merged, so a change to
   `families.ff` reaches every family that extends it.
+- A family block may carry `tasks: {<dataset>: {<key>: value}}`: settings that hold when the
+  family trains on that task (e.g. CwC-FF's published Fashion-MNIST schedule and input
+  normalisation). Jobs that train on a task (pretraining on the source, the ceiling and
+  fine-tuning on the target) ask for variant_hparams(config, variant, task); a family extending
+  another inherits its per-task keys that it declares. Order: family, its task's settings, the
+  variant's overrides.
 - A variant is a family plus overrides (`variants.<name>`); every family is also a variant of
   its own name, with no overrides.
 - random_init_<name> is an untrained network, keyed by what shapes it: the family whose
@@ -24,9 +30,11 @@ import dataclasses
 
 from ffmodels.errors import ConfigError
 from ffmodels.families import FAMILIES
-from ffmodels.names import RANDOM_INIT_PREFIX, is_random_init, random_init_name  # noqa: F401 (re-exported)
+from ffmodels.names import (  # noqa: F401 (re-exported)
+    RANDOM_INIT_PREFIX, calibrated_name, is_calibrated, is_random_init, random_init_name, uncalibrated)
 
 EXTENDS = "extends"
+TASKS = "tasks"
 
 
 def declared_keys(family: str) -> set[str]:
@@ -42,6 +50,9 @@ def resolve_families(families: dict) -> dict:
         if name not in resolved:
             block = dict(families[name])
             parent = block.pop(EXTENDS, None)
+            tasks = block.pop(TASKS, None) or {}
+            if not isinstance(tasks, dict) or not all(isinstance(t, dict) for t in tasks.values()):
+                raise ConfigError(f"families.{name}.{TASKS}: must map a dataset to the settings that hold on it")
             inherited = {}
             if parent is not None:
                 if parent not in families:
@@ -50,8 +61,11 @@ def resolve_families(families: dict) -> dict:
                 if parent in chain:
                     raise ConfigError(f"families.{name}.{EXTENDS}: a cycle ({' -> '.join((*chain, parent))})")
                 keep = declared_keys(name)
-                inherited = {k: v for k, v in resolve(parent, (*chain, parent)).items() if k in keep}
-            resolved[name] = copy.deepcopy({**inherited, **block})
+                resolved_parent = resolve(parent, (*chain, parent))
+                inherited = {k: v for k, v in resolved_parent.items() if k in keep}
+                for task, settings in resolved_parent.get(TASKS, {}).items():
+                    tasks = {**tasks, task: {**{k: v for k, v in settings.items() if k in keep}, **tasks.get(task, {})}}
+            resolved[name] = copy.deepcopy({**inherited, **block, **({TASKS: tasks} if tasks else {})})
         return resolved[name]
 
     return {name: resolve(name, (name,)) for name in families}
@@ -70,13 +84,24 @@ def _spec(config: dict, variant: str) -> dict:
     raise ConfigError(f"variants.{variant}: no such variant (nor a family of that name) in the config")
 
 
-def variant_hparams(config: dict, variant: str) -> dict:
-    """The resolved hyperparameters a job of this variant (or random init) sees, with `family`."""
+def family_hparams(config: dict, family: str, task: str | None = None) -> dict:
+    """A family's resolved hyperparameters, with its settings for `task` applied (none: as the
+    block says), without `tasks` and `family`."""
+    hp = copy.deepcopy(config["families"][family])
+    per_task = hp.pop(TASKS, {})
+    if task is not None:
+        hp.update(copy.deepcopy(per_task.get(task, {})))
+    return hp
+
+
+def variant_hparams(config: dict, variant: str, task: str | None = None) -> dict:
+    """The resolved hyperparameters a job of this variant (or random init) sees, with `family`;
+    with `task`, those of a job that trains on that task (module doc)."""
     if is_random_init(variant):
-        return _random_init_hparams(config, variant[len(RANDOM_INIT_PREFIX):])
+        return _random_init_hparams(config, uncalibrated(variant)[len(RANDOM_INIT_PREFIX):])
     spec = _spec(config, variant)
     family = spec.pop("family")
-    hp = copy.deepcopy(config["families"][family])
+    hp = family_hparams(config, family, task)
     hp.update(copy.deepcopy(spec))
     hp["family"] = family
     return hp
@@ -99,10 +124,18 @@ def random_init_of(config: dict, variant: str) -> str:
     return random_init_name(twins[0])
 
 
+def calibrated_init_of(config: dict, variant: str) -> str | None:
+    """The calibrated random init a variant is also compared with (its untrained network with
+    the normalisation statistics estimated on the source images), None for a family without
+    running statistics."""
+    base, _ = _network(config, variant)
+    return calibrated_name(random_init_of(config, variant)) if FAMILIES[base].has_running_statistics else None
+
+
 def _random_init_hparams(config: dict, name: str) -> dict:
     """random_init_<family>: the family's hyperparameters; random_init_<variant>: those of the
     family its untrained network belongs to, with the variant's architecture."""
     if name in config["families"]:
-        return {**copy.deepcopy(config["families"][name]), "family": name}
+        return {**family_hparams(config, name), "family": name}
     base, arch = _network(config, name)
-    return {**copy.deepcopy(config["families"][base]), **copy.deepcopy(arch), "family": base}
+    return {**family_hparams(config, base), **copy.deepcopy(arch), "family": base}

@@ -97,3 +97,20 @@ def test_mistyped_values_are_refused_with_key_value_and_what_is_allowed(change, 
     with pytest.raises(ConfigError) as err:
         check_config(cfg(**change))
     assert str(err.value).startswith(message), str(err.value)
+
+
+def test_per_task_settings_are_inherited_checked_and_apply_only_on_their_task():
+    config = load_config({"families": {"ff": {"tasks": {"fashion-mnist": {"epochs": 7, "lr": 0.01}}},
+                                       "collab": {"tasks": {"fashion-mnist": {"gamma": 0.9}}}}})
+    assert variant_hparams(config, "collab_g05", "fashion-mnist")["epochs"] == 7  # inherited from ff
+    assert variant_hparams(config, "collab_g05", "mnist")["epochs"] == 60
+    # order: family, its task's settings, the variant's own overrides
+    assert variant_hparams(config, "collab", "fashion-mnist")["gamma"] == 0.9
+    assert variant_hparams(config, "collab_g05", "fashion-mnist")["gamma"] == 0.5
+    assert variant_hparams(config, "bp", "fashion-mnist") == variant_hparams(config, "bp")
+    with pytest.raises(ConfigError, match=r"families\.cwc\.tasks\.cifar10: not a dataset; known: \['fashion-mnist', 'mnist'\]"):
+        load_config({"families": {"cwc": {"tasks": {"cifar10": {"epochs": 3}}}}})
+    with pytest.raises(ConfigError, match=r"families\.cwc\.tasks\.fashion-mnist\.epochs: 0 is not allowed"):
+        load_config({"families": {"cwc": {"tasks": {"fashion-mnist": {"epochs": 0}}}}})
+    with pytest.raises(ConfigError, match=r"families\.cwc\.tasks\.fashion-mnist\.colour: unknown hyperparameter"):
+        load_config({"families": {"cwc": {"tasks": {"fashion-mnist": {"colour": 3}}}}})

@@ -197,6 +197,75 @@ def test_hparam_checks():
 
 def test_config_block_passes_the_checks():
     cfg = load_config()
-    assert variant_hparams(cfg, "cwc") == {**cfg["families"]["cwc"], "family": "cwc"}  # a family is a variant
+    block = {k: v for k, v in cfg["families"]["cwc"].items() if k != "tasks"}
+    assert variant_hparams(cfg, "cwc") == {**block, "family": "cwc"}  # a family is a variant
     fam = FAMILIES["cwc"]
     assert not fam.uses_label_input and fam.has_classifier and fam.baseline_family is None
+
+
+# --- calibrated random init (ffmodels/calibration.py) -------------------------------------------
+
+def test_calibration_changes_only_batchnorm_running_statistics():
+    """Weights, biases and BatchNorm's affine parameters stay bit for bit; the running statistics
+    become the plain average of the training-mode batch statistics, block 1's checked by hand."""
+    from ffmodels.calibration import calibrate_running_statistics
+
+    net = make()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.rand(40, 784, generator=torch.Generator().manual_seed(3))
+    assert calibrate_running_statistics(net, x, batch_size=16) == 4
+    after = net.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    buffers = {k for k in before if k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    assert changed == buffers  # every buffer moved, nothing else
+    assert not net.training and all(b.bn.momentum == 0.1 for b in net.blocks)  # left as it was found
+    block = net.blocks[0]
+    means, variances = [], []
+    with torch.no_grad():
+        for start in (0, 16, 32):  # the batches of 16, 16 and 8 images
+            a = torch.relu(block.conv(net.prepare(x[start:start + 16])))
+            means.append(a.mean(dim=(0, 2, 3)))
+            variances.append(a.var(dim=(0, 2, 3), unbiased=True))
+    assert int(after["blocks.0.bn.num_batches_tracked"]) == 3
+    assert torch.allclose(after["blocks.0.bn.running_mean"], torch.stack(means).mean(0), atol=1e-6)
+    assert torch.allclose(after["blocks.0.bn.running_var"], torch.stack(variances).mean(0), rtol=1e-5)
+
+
+def test_calibration_normalises_what_an_uncalibrated_init_passes_on_raw():
+    """With the initial statistics (0, 1) block 1's output is its raw activity; calibrated, each
+    channel of the output has about zero mean on the calibration images."""
+    from ffmodels.calibration import calibrate_running_statistics
+
+    net = make()
+    x = torch.rand(64, 784, generator=torch.Generator().manual_seed(4))
+    raw = net.per_block(x, lambda a, out: out.mean(dim=(0, 2, 3)))[0]
+    calibrate_running_statistics(net, x, batch_size=64)
+    calibrated = net.per_block(x, lambda a, out: out.mean(dim=(0, 2, 3)))[0]
+    assert raw.abs().max() > 0.05 and calibrated.abs().max() < 1e-3
+
+
+def test_a_family_without_batchnorm_cannot_be_calibrated():
+    from ffmodels.calibration import calibrate_running_statistics
+
+    config = load_config()
+    torch.manual_seed(0)
+    ff = build(variant_hparams(config, "random_wrong_label"), in_dim=784, n_classes=10)
+    assert not type(ff).has_running_statistics and FAMILIES["cwc"].has_running_statistics
+    with pytest.raises(ValueError, match="no BatchNorm layer"):
+        calibrate_running_statistics(ff, torch.rand(4, 784), batch_size=4)
+
+
+# --- per-task settings: the published Fashion-MNIST recipe --------------------------------------
+
+def test_training_on_fashion_mnist_uses_the_published_fashion_recipe():
+    config = load_config()
+    mnist, fashion = variant_hparams(config, "cwc", "mnist"), variant_hparams(config, "cwc", "fashion-mnist")
+    assert (mnist["input_mean"], mnist["input_std"], mnist["train_until"]) == (0.1307, 0.3081, [2, 3, 4, 5])
+    assert (fashion["input_mean"], fashion["input_std"]) == (0.5, 0.5)  # src/Datasets.py
+    assert fashion["train_until"] == [10, 15, 19, 23] and fashion["epochs"] == 20  # src/Models.py, src/configure.py
+    assert {k for k in mnist if mnist[k] != fashion[k]} == {"input_mean", "input_std", "train_until", "epochs"}
+    assert mnist == variant_hparams(config, "cwc")  # no task: the block as written (random inits, probes)
+    assert "tasks" not in fashion
+    net = build(fashion, in_dim=784, n_classes=10)
+    assert net.scheduled(10) == [True] * 4 and net.scheduled(19) == [False, False, True, True]
+    assert net.scheduled(20) == [False, False, False, True]  # block 4 trains in every epoch

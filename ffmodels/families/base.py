@@ -17,6 +17,10 @@ class PretrainModel(nn.Module):
     # A family whose untrained network gives exactly the transfer features of this other family's
     # (e.g. an FF variant with the same layers) shares that family's random-init baseline.
     baseline_family: str | None = None
+    # True: the network normalises with running statistics (BatchNorm), which an untrained
+    # network has only at their initial values; its random init then also comes calibrated
+    # (ffmodels.calibration: the statistics estimated on the source images, no weight changed).
+    has_running_statistics: bool = False
 
     def __init__(self, hp, in_dim: int, n_classes: int):
         super().__init__()
@@ -41,6 +45,11 @@ class PretrainModel(nn.Module):
     def epoch_diagnostics(self, data: dict, batch_size: int) -> dict:
         """Extra numbers recorded in the per-epoch history after each epoch (validation split only)."""
         return {}
+
+    def normalisation_pass(self, x: torch.Tensor) -> None:
+        """A forward pass in training mode through every layer, as in training but without a
+        loss or step (families with running statistics: their calibration)."""
+        raise NotImplementedError
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> float:
         """One optimiser step on a minibatch; returns the loss (may be nan/inf on divergence)."""

@@ -32,6 +32,14 @@ github.com/andreaspapac/CwComp. What this module takes from that code (paths in 
   BatchNorm in evaluation mode (running statistics).
 - Input: MNIST normalised with mean 0.1307, std 0.3081 (src/Datasets.py, X_MNIST); here part of
   the model (input_mean / input_std), applied to any task's images in [0, 1].
+- Fashion-MNIST, as published for training on it (config `families.cwc.tasks.fashion-mnist`,
+  used by the ceiling and fine-tuning jobs, which train on the target task; ffmodels.variants):
+  schedule src/Models.py CW_Comp.start_end for dataset 'FMNIST', ILT 'Acc': [0, 10), [0, 15),
+  [0, 19), [0, 23), i.e. train_until 10, 15, 19, 23 (1-based, inclusive); input normalised with
+  mean 0.5, std 0.5 (src/Datasets.py X_MNIST, any dataset but 'MNIST'); n_epochs 20 as for MNIST
+  (src/configure.py has one default for every dataset), so block 4's [0, 23) is cut to the 20
+  epochs and it trains in every epoch. A model transferred to Fashion-MNIST by the probe keeps
+  its MNIST normalisation: it is part of the pretrained model.
 
 Transfer features (PROTOCOL section 4/7): each block's rectified, pooled activity before its
 BatchNorm, global-average-pooled per channel (probe_features: gap; 20+80+240+480 = 820 values
@@ -40,7 +48,10 @@ for 'all') or flattened (flat: 15680+15680+47040+23520 = 101 920 values for 'all
 standardises every feature, sees the same information as from the normalised output; the
 pre-BatchNorm activity is non-negative, so "never above the dead threshold" means "never fires".
 The untrained network (random-init baseline) in evaluation mode has BatchNorm's initial running
-statistics (mean 0, variance 1): its blocks pass on un-normalised activity.
+statistics (mean 0, variance 1): its blocks pass on un-normalised activity. Its calibrated
+counterpart (random_init_cwc_calibrated, ffmodels.calibration) has the same weights and BatchNorm
+statistics estimated by forward passes in training mode over the source training images, as a
+trained network's are; both are shown, the first decides the verdicts (as for every family).
 """
 
 from __future__ import annotations
@@ -129,6 +140,7 @@ class CwCNet(PretrainModel):
                  "input_mean", "input_std", "probe_features")
     uses_label_input = False
     has_classifier = True
+    has_running_statistics = True  # BatchNorm in every block
 
     def __init__(self, hp: CwCHParams, in_dim: int, n_classes: int):
         super().__init__(hp, in_dim, n_classes)
@@ -178,6 +190,9 @@ class CwCNet(PretrainModel):
             yield
         finally:
             self.train(was_training)
+
+    def normalisation_pass(self, x: torch.Tensor) -> None:
+        self.block_outputs(x)  # in training mode: each BatchNorm updates its running statistics
 
     # -- training -------------------------------------------------------------------------
     def train_step(self, x, y, gen):

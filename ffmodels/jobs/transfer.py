@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from ffmodels import data as ffdata
+from ffmodels.calibration import calibrate_running_statistics
 from ffmodels.jobs.common import get_logger, write_json
 from ffmodels.jobs.model import new_model, setup
 from ffmodels.jobs.spec import JobSpec
@@ -40,6 +41,8 @@ class ProbeSpec(JobSpec):
     data: str  # the target task's splits
     log: str
     model: str | None = None  # None: the random init of hp's network for this seed
+    calibration: str | None = None  # a calibrated random init: the source task's splits, to estimate its statistics on
+    calibration_images: int | None = None  # the first N source training images (config pretrain.train_subset; None: all)
     metrics: str | None = None  # the transfer job's output
     json: str | None = None  # the sensitivity job's output
     settings: dict | None = None  # sensitivity: config `sensitivity`, one knob changed per entry
@@ -56,6 +59,11 @@ def probe_inputs(spec: ProbeSpec) -> tuple:
     device = setup(spec.device, spec.threads)
     data = ffdata.load_splits(Path(spec.data), device, spec.transfer["train_subset"])
     model = new_model(spec.hp, spec.seed, data["train_x"].shape[1], device)
+    if spec.model is None and spec.calibration is not None:
+        # The source training images the pretrained models saw (the same subset), in order.
+        source = ffdata.load_splits(Path(spec.calibration), device, spec.calibration_images)
+        calibrate_running_statistics(model, source["train_x"], spec.hp["batch_size"])
+        return device, data, model, "calibrated_random_init", "ok"
     if spec.model is None:
         return device, data, model, "random_init", "ok"
     checkpoint = torch.load(spec.model, map_location=device, weights_only=True)

@@ -22,6 +22,22 @@ def with_random_inits(variants: list[str], random_init_of: dict[str, str]) -> li
     return list(variants) + sorted({random_init_of[v] for v in variants})
 
 
+def calibrated_inits(variants: list[str], calibrated_init_of: dict[str, str | None]) -> list[str]:
+    return sorted({calibrated_init_of[v] for v in variants if calibrated_init_of.get(v)})
+
+
+def best_test_records(metrics: list[dict]) -> pd.DataFrame:
+    """variant, seed, best and final test accuracy (%) over the per-epoch test diagnostic, for the
+    runs that recorded it (pretrain.test_every_epoch)."""
+    rows = []
+    for m in metrics:
+        tests = [e["diagnostic_test_acc"] for e in m.get("history", []) if "diagnostic_test_acc" in e]
+        if tests:
+            rows.append({"variant": m["variant"], "seed": m["seed"], "best": 100.0 * max(tests),
+                         "final": 100.0 * m["test_acc"], "status": m["status"]})
+    return pd.DataFrame(rows, columns=["variant", "seed", "best", "final", "status"])
+
+
 @table_kind("compare")
 class Compare:
     """One stage's accuracy per variant. reference: a variant (each row minus it), or
@@ -75,7 +91,8 @@ class SourceTransfer:
     @staticmethod
     def runs(spec, variants):
         runs = {"pretrain": list(spec["variants"]),
-                "transfer": with_random_inits(spec["variants"], variants["random_init_of"])}
+                "transfer": with_random_inits(spec["variants"], variants["random_init_of"])
+                + calibrated_inits(spec["variants"], variants["calibrated_init_of"])}
         if spec.get("ceilings"):
             runs["ceiling"] = list(spec["ceilings"])
         return runs
@@ -101,10 +118,25 @@ class SourceTransfer:
             mine = transfer[transfer.variant == v]
             out.append({"variant": v, "metric": "transfer_acc", **summary_row(mine.value, mine.status),
                         "reference": init, **paired_or_welch(mine.value, transfer[transfer.variant == init].value, method)})
-        for init in sorted({ctx["random_init_of"][v] for v in spec["variants"]}):
+        calibrated = {v: ctx["calibrated_init_of"].get(v) for v in spec["variants"]}
+        for v, init in calibrated.items():  # the second baseline of a family with running statistics
+            if init:
+                mine = transfer[transfer.variant == v]
+                out.append({"variant": v, "metric": "transfer_acc", **summary_row(mine.value, mine.status),
+                            "reference": init, **paired_or_welch(mine.value, transfer[transfer.variant == init].value, method)})
+        inits = sorted({ctx["random_init_of"][v] for v in spec["variants"]}) + calibrated_inits(spec["variants"], calibrated)
+        for init in inits:
             mine = transfer[transfer.variant == init]
             out.append({"variant": init, "metric": "transfer_acc", **summary_row(mine.value, mine.status),
                         "reference": None})
+        best = best_test_records(records["pretrain"])
+        for v in spec["variants"]:  # test-selection optimism: what picking the best test epoch would report
+            mine = best[best.variant == v]
+            if len(mine):
+                out.append({"variant": v, "metric": "source_acc_best_test", **summary_row(mine.best, mine.status),
+                            "reference": None})
+                out.append({"variant": v, "metric": "best_test_minus_final", **summary_row(mine.best - mine.final, mine.status),
+                            "reference": None})
         ceiling = accuracy_records(records.get("ceiling", []))
         for v in spec.get("ceilings", []):
             mine = ceiling[ceiling.variant == v]
@@ -115,6 +147,16 @@ class SourceTransfer:
                  "variant's family under the same probe; all paired by seed.",
                  "status: from the row's Holm-corrected test (improves / no significant change / worse), "
                  "'collapsed' when every seed's pretraining diverged."]
+        if any(calibrated.values()):
+            notes.append("random_init_<name>_calibrated: the same untrained network with its BatchNorm statistics "
+                         "estimated on the source training images (no weight changed, ffmodels/calibration.py); the "
+                         "verdicts use random_init_<name> (BatchNorm's initial statistics), the ledger shows the "
+                         "calibrated one as a reading.")
+        if len(best):
+            notes.append("source_acc_best_test: the highest test accuracy over the epochs (a diagnostic recorded after "
+                         "every epoch, pretrain.test_every_epoch), as a number selected on the test split would be; "
+                         "source_acc is the last epoch's, selected without the test split; best_test_minus_final: the "
+                         "difference per seed (the optimism of test selection, pp).")
         if spec.get("ceilings"):
             notes.append("ceiling_acc: the variant trained directly on the target task with its own rule and the same "
                          "budget, target test accuracy (the level a transfer aims at).")

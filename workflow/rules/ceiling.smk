@@ -15,6 +15,7 @@ use rule pretrain as ceiling with:
     benchmark:
         "benchmarks/ceiling/{variant}/seed{seed}.tsv"
     params:
+        hp=lambda w: variant_hparams(config, w.variant, TARGET),  # e.g. CwC-FF's published Fashion-MNIST recipe
         checkpoint_epochs=[],
         task=TARGET,
         resume_file="resume/ceiling/{variant}/seed{seed}.pt",

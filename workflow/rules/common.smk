@@ -4,7 +4,15 @@ from pathlib import Path
 
 from ffmodels.analysis import METRICS
 from ffmodels.codedeps import code_digest, script_imports
-from ffmodels.config import enabled_tables, is_random_init, random_init_of, table_runs, variant_hparams
+from ffmodels.config import (
+    calibrated_init_of,
+    enabled_tables,
+    is_random_init,
+    random_init_of,
+    table_runs,
+    variant_hparams,
+)
+from ffmodels.names import is_calibrated
 from ffmodels.data import IDX_FILES
 from ffmodels.families import FAMILIES
 from ffmodels.figures import PLOTS, figure_specs
@@ -72,7 +80,9 @@ def architecture(variant):
 def transfer_inputs(w):
     """A probe job reads the target splits and the pretrained model, none for a random init."""
     inputs = {"data": dataset_file(TARGET)}
-    if not is_random_init(w.variant):
+    if is_calibrated(w.variant):
+        inputs["calibration"] = dataset_file(SOURCE)  # its statistics are estimated on the source images
+    elif not is_random_init(w.variant):
         inputs["model"] = rules.pretrain.output.model.format(variant=w.variant, seed=w.seed)
     return inputs
 
@@ -92,6 +102,7 @@ def table_context(table):
         "preset": config["preset"],
         "stats": config["stats"],
         "random_init_of": {v: random_init_of(config, v) for v in sorted(variants)},
+        "calibrated_init_of": {v: calibrated_init_of(config, v) for v in sorted(variants)},
     }
 
 

@@ -22,7 +22,7 @@ rule pretrain:
         mem_mb=4000,
     params:
         # the fields of ffmodels.jobs.pretrain.PretrainSpec: what the job computes (rerun triggers)
-        hp=lambda w: variant_hparams(config, w.variant),
+        hp=lambda w: variant_hparams(config, w.variant, SOURCE),  # with the family's settings for the task it trains on
         train_subset=config["pretrain"]["train_subset"],
         checkpoint_epochs=config["pretrain"]["checkpoint_epochs"],
         source_probe=lambda w: source_probe(w.variant),

@@ -25,6 +25,8 @@ rule transfer:
         # reruns when its network changes.
         arch=lambda w: architecture(w.variant),
         transfer=config["transfer"],
+        # a calibrated random init: its statistics are estimated on the images pretraining uses
+        calibration_images=lambda w: config["pretrain"]["train_subset"] if is_calibrated(w.variant) else None,
         code=lambda w: code("transfer.py", family_of(w.variant).__module__),
     script:
         "../scripts/transfer.py"
