@@ -32,6 +32,7 @@ import yaml
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ffmodels import variants
 from ffmodels.families import FAMILIES, build
 
 REPO = Path(__file__).resolve().parent.parent
@@ -152,7 +153,8 @@ class Candidate:
 
 
 def family_hparams(config: dict) -> dict[str, dict]:
-    return {name: config["families"].get(name) for name in FAMILIES}
+    """Each family's hyperparameters as its MNIST pretraining sees them (no per-task settings)."""
+    return {name: variants.family_hparams(config, name) if name in config["families"] else None for name in FAMILIES}
 
 
 def make_models(hparams: dict[str, dict | None], reference_hp: dict, device: torch.device, log) -> list:
@@ -241,7 +243,7 @@ def main(argv=None) -> list[dict]:
         if unknown:
             parser.error(f"--families: unknown {unknown}; known: {sorted(hparams)}")
         hparams = {name: hp for name, hp in hparams.items() if name in wanted}
-    reference_hp = config["families"]["ff"]
+    reference_hp = variants.family_hparams(config, "ff")
     # The peak is measured first, on purpose: freeing its large matrices raises glibc's malloc
     # thresholds, as a training run's first evaluation does, so that freed step buffers are
     # reused rather than returned to the OS (without it the reference loop pays ~1000 page

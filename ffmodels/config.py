@@ -143,6 +143,12 @@ def resolve(config: dict) -> dict:
         ref = spec.get("reference")
         if ref not in (None, "random_init") and ref not in spec.get("variants", []):
             raise ConfigError(f"tables.{table}.reference: '{ref}' is not one of its variants")
+        claims = spec.get("claims", {})
+        for name, claim in claims.items():
+            target = claim.get("reading_of")
+            if target is not None and (target not in claims or "reading_of" in claims[target]):
+                raise ConfigError(f"tables.{table}.claims.{name}.reading_of: '{target}' is not one of its claims "
+                                  f"(those without reading_of: {sorted(k for k, c in claims.items() if 'reading_of' not in c)})")
     from ffmodels.analysis import METRICS
     from ffmodels.figures import PLOTS
 

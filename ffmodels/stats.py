@@ -83,3 +83,38 @@ def one_sample_test(values, value: float, alternative: str = "two-sided") -> dic
     out["cohen_d"] = float(out["diff"] / sd)
     out["p"] = float(stats.ttest_1samp(v, value, alternative=alternative).pvalue)
     return out
+
+
+def standard_error(n, sd=math.nan, ci_low=math.nan, ci_high=math.nan, level: float = 0.95) -> float:
+    """The standard error of a mean of n values from a table row's summary: sd / sqrt(n) where
+    the row has the sd, else from its t-interval of the mean (half-width / t quantile, df n - 1);
+    nan for n < 2 or where neither is known."""
+    n = 0 if n is None or (isinstance(n, float) and math.isnan(n)) else int(n)
+    if n < 2:
+        return math.nan
+    if sd is not None and math.isfinite(sd):
+        return float(sd) / math.sqrt(n)
+    if all(x is not None and math.isfinite(x) for x in (ci_low, ci_high)):
+        return (ci_high - ci_low) / 2 / float(stats.t.ppf(0.5 + level / 2, n - 1))
+    return math.nan
+
+
+def tost(mean: float, se: float, df: int, value: float, tolerance: float) -> dict:
+    """Equivalence by two one-sided t-tests (TOST) on a summary (mean, its standard error, df):
+    H0 |mu - value| >= tolerance against H1 |mu - value| < tolerance. p_lower tests
+    mu > value - tolerance, p_upper mu < value + tolerance; p = the larger (equivalence at
+    alpha when p < alpha). Without spread (se = 0) the test is degenerate: p = 0 when the mean
+    lies strictly inside the margin, else 1; nan without a standard error."""
+    out = {"diff": mean - value, "low": value - tolerance, "high": value + tolerance,
+           "p_lower": math.nan, "p_upper": math.nan, "p": math.nan}
+    if not (math.isfinite(mean) and math.isfinite(se)) or df < 1:
+        return out
+    if se == 0:
+        inside = abs(mean - value) < tolerance
+        out.update(p_lower=float(mean <= value - tolerance), p_upper=float(mean >= value + tolerance),
+                   p=0.0 if inside else 1.0)
+        return out
+    out["p_lower"] = float(stats.t.sf((mean - (value - tolerance)) / se, df))
+    out["p_upper"] = float(stats.t.cdf((mean - (value + tolerance)) / se, df))
+    out["p"] = max(out["p_lower"], out["p_upper"])
+    return out

@@ -7,9 +7,10 @@ import torch
 from ffmodels.analysis import METRICS, Context
 from ffmodels.config import load_config
 from ffmodels.analysis.dead_units import never_active_fraction
-from ffmodels.analysis.gradient_share import first_layer_label_share
+from ffmodels.analysis.gradient_share import FirstLayerCapture, first_layer_gradient_shares, first_layer_label_share
 from ffmodels.analysis.label_selectivity import (between_label_fraction, label_crossed_activity, label_share,
-                                                 variance_ratio)
+                                                 variance_ratio, variance_ratios)
+from ffmodels.analysis.transfer_over_training import TransferOverTraining
 from ffmodels.families.ff import FFHParams, FFNet
 from ffmodels.transfer import fill_label_slot
 
@@ -77,6 +78,40 @@ def test_variance_ratio_of_a_known_activity_pattern():
     assert variance_ratio(s["share"], s["total"], 0.1) == pytest.approx(9.0)
 
 
+def test_variance_ratio_responsive_and_median_of_a_known_activity_pattern():
+    # 20 units over 4 images x 10 labels. Units 0-1 vary with the label: variance 9 and 25.
+    # Units 2-9 vary with the image: variances 1, 1, 1, 1, 4, 4, 4, 16. Units 10-19 never fire
+    # (0, or at most the dead threshold 0.01 and constant: variance 0).
+    label_wave = torch.tensor([1.0, -1.0] * 5)
+    image_wave = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    h = torch.zeros(4, 10, 20)
+    h[:, :, 0] = 3.0 * label_wave[None, :]
+    h[:, :, 1] = 5.0 * label_wave[None, :]
+    for j, sd in zip(range(2, 10), [1, 1, 1, 1, 2, 2, 2, 4]):
+        h[:, :, j] = sd * image_wave[:, None]
+    h[:, :, 10] = 0.01  # at the threshold: never above it
+    s = label_share(h)
+    # top 10 % = units 0-1, mean variance 17, median 17. Rest (18 units): sum 32, mean 32/18;
+    # responsive rest (units 2-9): mean 4, median (1 + 4) / 2 = 2.5 (even count: the middle two);
+    # all of the rest: median 0 (10 of 18 are 0), so the median ratio is inf.
+    assert variance_ratio(s["share"], s["total"], 0.1) == pytest.approx(17 / (32 / 18))
+    r = variance_ratios([s], 0.1, 0.01, suffix="_l1")
+    assert r["variance_ratio_l1"] == pytest.approx(17 / (32 / 18))
+    assert r["variance_ratio_responsive_l1"] == pytest.approx(17 / 4)
+    assert r["variance_ratio_median_l1"] == float("inf")
+    assert variance_ratio(s["share"], s["total"], 0.1, responsive=s["peak"] > 0.01, reduce="median") == \
+        pytest.approx(17 / 2.5)
+    # Pooled with a second layer of 20 live units (the two label units and 18 image units, sum
+    # of variances 66): 40 units, the top 4 by share are the 4 label units (mean 17); the rest,
+    # 36 units with variances summing to 32 + 66 = 98, 26 of them responsive, median 1 (10 zeros,
+    # then 14 ones).
+    s2 = label_share(torch.cat([h[:, :, :10], h[:, :, 2:10], h[:, :, 2:4]], dim=2))
+    pooled = variance_ratios([s, s2], 0.1, 0.01)
+    assert pooled["variance_ratio"] == pytest.approx(17 / (98 / 36))
+    assert pooled["variance_ratio_responsive"] == pytest.approx(17 / (98 / 26))
+    assert pooled["variance_ratio_median"] == pytest.approx(17.0)
+
+
 class GradientStub:
     """A model whose training step leaves a given layer-1 gradient."""
 
@@ -103,6 +138,109 @@ def test_gradient_share_of_a_real_ff_step_counts_both_parts_of_the_input():
     x, y = images(50), torch.arange(50) % 10
     share = first_layer_label_share(network("label"), x, y, torch.Generator().manual_seed(0))
     assert 0 < share < 78.4
+
+
+class TwoSampleModel:
+    """Layer 1 (1 unit, 20 inputs: 10 label columns, 10 image columns) sees a positive and its
+    negative (the same image, column 10, with label 0 and label 1) in two forward calls, loss
+    out_pos - out_neg: delta = +1 and -1. A no-grad call (as the hard strategy makes to pick its
+    negatives) on an input with other columns must be ignored."""
+
+    def __init__(self):
+        self.layers = [torch.nn.Module()]
+        self.layers[0].linear = torch.nn.Linear(20, 1, bias=False)
+
+    def train_step(self, x, y, gen):
+        lin = self.layers[0].linear
+        pos, neg, other = torch.zeros(1, 20), torch.zeros(1, 20), torch.zeros(1, 20)
+        pos[0, [0, 10]] = 1.0
+        neg[0, [1, 10]] = 1.0
+        other[0, 15] = 5.0
+        with torch.no_grad():
+            lin(other)
+        lin.weight.grad = None
+        (lin(pos).sum() - lin(neg).sum()).backward()
+
+
+def test_gradient_share_batch_and_per_sample_of_two_samples_that_cancel():
+    # Batch gradient x_pos - x_neg = e0 - e1: all on the label columns (share 1, over 10/20: 2.0).
+    # Per sample: |1|^2 (e0 + e10) and |-1|^2 (e1 + e10): columns 0, 1, 10 get 1, 1, 2, label share
+    # 2/4 (over 10/20: 1.0). The inputs carry columns 0, 1, 10 only: even share 10/3, so 0.3 and 0.15.
+    model = TwoSampleModel()
+    r = first_layer_gradient_shares(model, None, None, None)
+    assert r == pytest.approx({"gradient_share": 2.0, "gradient_share_per_sample": 1.0,
+                               "gradient_share_input_cols": 0.3, "gradient_share_per_sample_input_cols": 0.15})
+
+
+def test_gradient_share_readings_of_a_real_ff_step():
+    # random_wrong_label and hard (which picks its negatives with a no-grad pass) both run layer 1
+    # through the shared-image fast path in training; the readings turn it off and still give the
+    # fast path's batch reading, and the hooks see one grad-requiring call of 2 x 50 rows.
+    x, y = images(50), torch.arange(50) % 10
+    for negatives in ("random_wrong_label", "hard"):
+        torch.manual_seed(0)
+        net = FFNet(hparams(negatives=negatives), 784, 10)
+        copy = FFNet(hparams(negatives=negatives), 784, 10)
+        copy.load_state_dict(net.state_dict())
+        net.train_step(x, y, torch.Generator().manual_seed(0))  # fast path, no hooks
+        sq = net.layers[0].linear.weight.grad.pow(2).sum(dim=0)
+        fast = float(sq[:10].sum() / sq.sum()) * 78.4
+        capture = FirstLayerCapture(copy.layers[0].linear)
+        r = first_layer_gradient_shares(copy, x, y, torch.Generator().manual_seed(0))
+        capture.remove()
+        assert r["gradient_share"] == pytest.approx(fast, rel=1e-4), negatives
+        assert [len(c["x"]) for c in capture.calls] == [100], negatives
+        assert all(c["delta"] is not None for c in capture.calls)
+        # images() carries every image column and the batch every label: all 784 columns.
+        assert r["gradient_share_input_cols"] == pytest.approx(r["gradient_share"])
+        assert r["gradient_share_per_sample_input_cols"] == pytest.approx(r["gradient_share_per_sample"])
+        assert 0 < r["gradient_share_per_sample"] < 78.4
+
+
+def test_gradient_share_input_cols_leaves_out_columns_without_input():
+    # Image columns 400-783 black in every image: 10 + 390 columns carry input, so the even
+    # share is 10/400 and the input-column readings are the plain ones times 400/784.
+    x, y = images(50), torch.arange(50) % 10
+    x[:, 400:] = 0.0
+    net = network("image").train()
+    r = first_layer_gradient_shares(net, x, y, torch.Generator().manual_seed(0))
+    assert r["gradient_share_input_cols"] == pytest.approx(r["gradient_share"] * 400 / 784)
+    assert r["gradient_share_per_sample_input_cols"] == pytest.approx(r["gradient_share_per_sample"] * 400 / 784)
+    assert r["gradient_share_per_sample"] > 0
+
+
+def test_gradient_share_per_sample_is_nan_when_the_hooks_miss_the_gradient():
+    # The stub sets the gradient without calling its layer: the captured samples do not add up
+    # to it, so the per-sample and input-column readings are nan, not 0.
+    grad = torch.zeros(3, 784)
+    grad[:, :10] = 2.0
+    r = first_layer_gradient_shares(GradientStub(grad), None, None, None)
+    assert r["gradient_share"] == pytest.approx(78.4)
+    assert all(r[k] != r[k] for k in ("gradient_share_per_sample", "gradient_share_input_cols",
+                                      "gradient_share_per_sample_input_cols"))
+
+
+def test_spearman_rho_trained_leaves_out_epoch_0(monkeypatch):
+    # Transfer 90 % at epoch 0 (the random init), then rising 50, 60, 70 % with training: with
+    # epoch 0, acc ranks 4, 1, 2, 3 against 1, 2, 3, 4: rho = 1 - 6 * 12 / (4 * 15) = -0.2;
+    # without it, 1.0.
+    curve = {0: 0.9, 1: 0.5, 2: 0.6, 5: 0.7}
+    monkeypatch.setattr("ffmodels.analysis.transfer_over_training.transfer",
+                        lambda model, target, cfg, seed, batch_size: {"test_acc": curve[model]})
+
+    def final(epochs):
+        ctx = Context(epochs=epochs, states={e: e for e in epochs}, make_model=lambda state: state, source={},
+                      target={}, cfg={}, transfer={}, seed=0, batch_size=1)
+        return TransferOverTraining.compute(ctx)["final"]
+
+    r = final([0, 1, 2, 5])
+    assert r["spearman_rho"] == pytest.approx(-0.2) and r["spearman_rho_trained"] == pytest.approx(1.0)
+    # One trained checkpoint, or trained ones without spread: 0.0.
+    r = final([0, 5])
+    assert r["spearman_rho"] == pytest.approx(-1.0) and r["spearman_rho_trained"] == 0.0
+    curve[1] = 0.7
+    r = final([0, 1, 5])  # 90, 70, 70: ranks 3, 1.5, 1.5
+    assert r["spearman_rho"] == pytest.approx(-3 ** 0.5 / 2) and r["spearman_rho_trained"] == 0.0
 
 
 def test_dead_units_known_cases():

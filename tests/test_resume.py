@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from ffmodels.config import load_config
+from ffmodels.config import family_hparams, load_config
 from ffmodels.families import build
 from ffmodels.resume import ResumeFile, job_key
 from ffmodels.train import pretrain
@@ -19,7 +19,7 @@ SMALL = {"hidden": [16, 16], "channels": [10, 10, 10, 10], "epochs": 3, "batch_s
 
 def small_hp(family):
     """The family's config block, shrunk to a few seconds of training."""
-    hp = dict(CONFIG["families"][family], family=family)
+    hp = dict(family_hparams(CONFIG, family), family=family)
     hp.update({k: v for k, v in SMALL.items() if k in hp})
     return hp
 

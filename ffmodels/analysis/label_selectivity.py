@@ -9,6 +9,13 @@ h[i, c, j] (image i, label c, unit j); per unit,
 "Label neurons" are the top decile of units by label share (the slides: their activation
 variance is about 10x the rest's); label dependency is, per layer, the between-label variance
 of the features over their total variance (the crossed image x label design).
+
+The slides do not say how "10x" was read, so three readings, pooled over layers and per layer:
+`variance_ratio`, the mean variance of the label neurons over the mean of the rest;
+`variance_ratio_responsive`, the same with the units that never fire on the crossed subset
+(never above analysis.dead_threshold) left out of the rest, since their zero variance inflates
+the ratio without saying anything about label neurons; `variance_ratio_median`, medians of the
+two groups instead of means, since a few high-variance units can carry a mean ratio alone.
 """
 
 from __future__ import annotations
@@ -40,15 +47,37 @@ def label_share(h: torch.Tensor) -> dict[str, torch.Tensor]:
     denom = var_label + var_image
     share = torch.where(denom > 0, var_label / denom.clamp_min(1e-30), torch.zeros_like(denom))
     total = h.reshape(-1, h.shape[-1]).var(dim=0, unbiased=False)
-    return {"var_label": var_label, "var_image": var_image, "share": share, "total": total}
+    peak = h.reshape(-1, h.shape[-1]).amax(dim=0)  # a unit never above dead_threshold never responds
+    return {"var_label": var_label, "var_image": var_image, "share": share, "total": total, "peak": peak}
 
 
-def variance_ratio(share: torch.Tensor, total: torch.Tensor, top_fraction: float) -> float:
-    """Mean activation variance of the top `top_fraction` of units by label share over the rest's."""
+def median(t: torch.Tensor) -> torch.Tensor:
+    """The median, the mean of the two middle values for an even count (torch.median takes the lower)."""
+    return torch.quantile(t.double(), 0.5) if len(t) else t.new_tensor(float("nan"))
+
+
+def variance_ratio(share: torch.Tensor, total: torch.Tensor, top_fraction: float,
+                   responsive: torch.Tensor | None = None, reduce: str = "mean") -> float:
+    """Activation variance of the top `top_fraction` of units by label share (taken over all
+    units) over the rest's, each group reduced by its mean or median; with `responsive` (a mask),
+    the non-responsive units are left out of the rest."""
     k = max(1, int(round(top_fraction * len(share))))
     order = torch.argsort(share, descending=True, stable=True)
-    top, rest = total[order[:k]].mean(), total[order[k:]].mean()
+    others = order[k:]
+    if responsive is not None:
+        others = others[responsive[others]]
+    agg = (lambda t: t.mean()) if reduce == "mean" else median
+    top, rest = agg(total[order[:k]]), agg(total[others])
     return float(top / rest) if rest > 0 else float("inf")
+
+
+def variance_ratios(stats: list[dict], top_fraction: float, threshold: float, suffix: str = "") -> dict[str, float]:
+    """The three readings of the label neurons' variance ratio over the units of `stats`' layers, pooled."""
+    share, total = torch.cat([s["share"] for s in stats]), torch.cat([s["total"] for s in stats])
+    responsive = torch.cat([s["peak"] > threshold for s in stats])
+    return {f"variance_ratio{suffix}": variance_ratio(share, total, top_fraction),
+            f"variance_ratio_responsive{suffix}": variance_ratio(share, total, top_fraction, responsive),
+            f"variance_ratio_median{suffix}": variance_ratio(share, total, top_fraction, reduce="median")}
 
 
 def between_label_fraction(h: torch.Tensor) -> float:
@@ -67,15 +96,15 @@ def _crossed(ctx, epoch):
 class LabelSelectivity(LabelInputMetric):
     @staticmethod
     def compute(ctx) -> dict:
-        top = ctx.cfg["label_neuron_fraction"]
-        curves = {"variance_ratio": []}
+        top, threshold = ctx.cfg["label_neuron_fraction"], ctx.cfg["dead_threshold"]
+        curves: dict[str, list[float]] = {}
         for epoch in ctx.epochs:
             stats = [label_share(h) for h in _crossed(ctx, epoch)]
-            share, total = torch.cat([s["share"] for s in stats]), torch.cat([s["total"] for s in stats])
-            curves["variance_ratio"].append(variance_ratio(share, total, top))
-        final = {"variance_ratio": curves["variance_ratio"][-1]}
+            for name, value in variance_ratios(stats, top, threshold).items():
+                curves.setdefault(name, []).append(value)
+        final = {name: values[-1] for name, values in curves.items()}
         for i, s in enumerate(stats, 1):
-            final[f"variance_ratio_l{i}"] = variance_ratio(s["share"], s["total"], top)
+            final.update(variance_ratios([s], top, threshold, suffix=f"_l{i}"))
             final[f"mean_label_share_l{i}"] = float(s["share"].mean())
         # First-layer weights of the most and least label-selective layer-1 units, as pictures.
         n_pic = ctx.cfg["weight_pictures"]

@@ -16,6 +16,7 @@ from ffmodels.ledger import build_ledger, to_markdown, to_rst
 @dataclasses.dataclass(frozen=True)
 class LedgerSpec(JobSpec):
     alpha: float
+    tolerance: dict  # config stats.tolerance: {unit: {tolerance, metrics}}, the ledger's tolerance per metric
     preset: str
     code: dict
     tables: list[str]  # the CSVs of the tables this preset builds; a claim on any other is 'not run'
@@ -31,10 +32,10 @@ def ledger_job(spec: LedgerSpec) -> None:
     log = get_logger(spec.log)
     claims = yaml.safe_load(Path(spec.claims).read_text())
     tables = {Path(p).stem: pd.read_csv(p) for p in spec.tables}
-    ledger = build_ledger(tables, claims, spec.alpha)
+    ledger = build_ledger(tables, claims, spec.alpha, spec.tolerance)
     ledger.insert(0, "preset", spec.preset)
     Path(spec.csv).parent.mkdir(parents=True, exist_ok=True)
     ledger.to_csv(spec.csv, index=False)
-    Path(spec.md).write_text(to_markdown(ledger, spec.preset))
+    Path(spec.md).write_text(to_markdown(ledger, spec.preset, spec.tolerance))
     Path(spec.rst).write_text(to_rst(ledger, spec.preset))
     log.info(ledger.verdict.value_counts().to_string())

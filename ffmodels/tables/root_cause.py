@@ -61,9 +61,35 @@ class RootCause:
             out.append(row)
         order = {v: i for i, v in enumerate(spec["variants"])}
         table = pd.DataFrame(out).sort_values(["variant", "metric"], key=lambda c: c.map(order) if c.name == "variant" else c)
+        table = finish(table.reset_index(drop=True), ctx["stats"]["alpha"])
+        table["p_holm"] = holm_with_readings(table, claims)
+        table["significant"] = table.p_holm < ctx["stats"]["alpha"]
+        primary = [k for k, c in claims.items() if "reading_of" not in c]
         notes = ["Values at the last checkpoint (end of training). Claims tested one-sided against the slides' "
-                 "direction: " + "; ".join(f"{k} {SYMBOL[c['alternative']]} {c['value']}" for k, c in claims.items()) + "."]
-        return finish(table.reset_index(drop=True), ctx["stats"]["alpha"]), notes
+                 "direction: " + "; ".join(f"{k} {SYMBOL[claims[k]['alternative']]} {claims[k]['value']}" for k in primary) + "."]
+        readings = [k for k, c in claims.items() if "reading_of" in c]
+        if readings:
+            notes.append("Other readings of those claims, each tested the same way and Holm-corrected as if it stood in "
+                         "its claim's place (with the other claims' tests): " + ", ".join(readings) + ".")
+        return table, notes
+
+
+def holm_with_readings(table: pd.DataFrame, claims: dict) -> list[float]:
+    """Holm over the tests of the primary claims (every variant); the tests of a reading
+    (`reading_of: <claim>`) over the same family with that claim's tests replaced by its own, so
+    that adding a reading never changes a primary claim's correction."""
+    p = pd.Series(float("nan"), index=table.index)
+    tested = table.p.notna()
+    reading_of = {k: c.get("reading_of") for k, c in claims.items()}
+    primary = tested & table.metric.map(lambda m: reading_of.get(m, "") is None)
+    p[primary] = stats.holm(table.p[primary])
+    for name, claim in reading_of.items():
+        if claim is None:
+            continue
+        family = tested & ((primary & (table.metric != claim)) | (table.metric == name))
+        mine = family & (table.metric == name)
+        p[mine] = pd.Series(stats.holm(table.p[family]), index=table.index[family])[mine]
+    return p.tolist()
 
 
 @table_kind("over_training")

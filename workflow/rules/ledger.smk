@@ -1,6 +1,7 @@
 # The claims ledger: every claim of the slides (config `claims`, a YAML file) against the cell of
-# a result table that answers it, with a verdict by a declared rule (ffmodels.ledger). The first
-# item of the report.
+# a result table that answers it, with a verdict by a declared rule at the declared tolerance of
+# the cell's unit (config stats.tolerance), and its robustness across the claim's readings
+# (ffmodels.ledger). The first item of the report.
 
 
 rule ledger:
@@ -33,6 +34,7 @@ rule ledger:
         ENV
     params:
         alpha=config["stats"]["alpha"],
+        tolerance=config["stats"]["tolerance"],
         preset=config["preset"],
         code=code("make_ledger.py"),
     script:
