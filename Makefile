@@ -11,7 +11,7 @@ SNAKEMAKE_ARGS ?=
 
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: reproduce test venv clean-results bench browser report
+.PHONY: reproduce full-run test venv clean-results bench browser report
 
 venv: $(STAMP)
 
@@ -24,6 +24,18 @@ $(STAMP): requirements.txt
 reproduce: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile presets/$(PRESET).yaml \
 		$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) $(SNAKEMAKE_ARGS)
+
+# The full preset in the order the study is answered: RQ1, RQ2, CwC-FF with its ceilings and
+# fine-tuning, and the protocol sensitivity first; then RQ3; then RQ4 and the rest. Stopped at any
+# point, the same command continues (after `snakemake --unlock` if the stop left a lock): finished
+# jobs are kept and a training job resumes from its last epoch. Cost: python -m ffmodels.cost.
+HEADLINE_TABLES := rq1_negative_strategies rq2_transfer rq_cwc rq2_finetune rq2_sensitivity
+RQ3_TABLES := rq3_root_cause rq3_over_training
+full-run: $(STAMP)
+	for targets in "$(HEADLINE_TABLES:%=results/tables/%.csv)" "$(RQ3_TABLES:%=results/tables/%.csv)" ""; do \
+		$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete \
+			$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) $(SNAKEMAKE_ARGS) $$targets || exit 1; \
+	done
 
 # The workflow's format and Snakemake's own linter first (seconds), then the test suite.
 test: $(STAMP) browser

@@ -1,0 +1,216 @@
+"""What a preset costs on this machine, per rule and in all, before it runs.
+
+    python -m ffmodels.cost [--configfile presets/quick.yaml ...] [--benchmarks DIR_OR_TSV ...]
+                            [--steps 20] [--cores 2] [--out cost.md]
+
+Every job of the preset's DAG (the tables' runs and the training runs they need, as the
+workflow derives them) gets a cost in core-seconds (each job runs on one thread):
+
+- measured: the mean CPU time (Snakemake's benchmark `cpu_time`, else its wall time `s`) of
+  finished jobs of the same rule and run (any seed) in the benchmark files given (a run's `benchmarks/` folder, or a published `benchmarks.tsv` /
+  `timing.txt`), which must come from the same preset;
+- training jobs without a measurement (pretrain, ceiling, fine-tuning): estimated now from a
+  timed short run of the variant's own `train_step` at its batch size on one thread (after
+  warm-up; process CPU time, so other load on the machine does not inflate it), scaled to its epochs and images, plus its per-epoch evaluation (timed the same way)
+  and a measured job start-up;
+- probe and analysis jobs without a measurement: the mean of the measured jobs of the same rule
+  (and metric), scaled by nothing, and said so.
+
+The wall time at --cores N is at least the total over N (the DAG may not keep every core busy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from ffmodels.config import load_config, table_runs, variant_hparams
+from ffmodels.names import is_random_init
+
+TRAINING = ("pretrain", "ceiling", "finetune")
+# Snakemake's benchmark columns, in its order (a published listing puts the job path first).
+BENCHMARK_FIELDS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load", "cpu_time"]
+START_UP_S = 6.0  # a job's Python, torch and data loading before its first step (quick-preset benchmarks)
+
+
+def planned_jobs(config: dict) -> list[tuple[str, str, str | None]]:
+    """(rule, run, metric) of every job of the DAG but data, tables, figures and the ledger, one
+    per seed: the runs the tables read, plus the pretraining every pretrained model needs."""
+    jobs: set[tuple[str, str, str | None]] = set()
+    for stages in table_runs(config).values():
+        for stage, runs in stages.items():
+            for run in runs:
+                if stage in (*TRAINING, "transfer", "sensitivity"):
+                    jobs.add((stage, run, None))
+                else:  # an analysis metric
+                    jobs.add(("analysis", run, stage))
+                if not is_random_init(run) and stage != "pretrain":
+                    jobs.add(("pretrain", run, None))  # its model, checkpoints or init
+    return [job for job in sorted(jobs) for _ in config["seeds"]]
+
+
+def read_benchmarks(paths: list[Path]) -> dict[tuple[str, str, str | None], list[float]]:
+    """{(rule, run, metric): [CPU seconds]} of finished jobs, from benchmark folders (one TSV per
+    job, Snakemake's `benchmark:`) or files listing `<job path>.tsv` and that TSV's fields per
+    line (the published benchmarks.tsv / timing.txt). CPU time (the last field, `cpu_time`)
+    where present: a job's wall time grows with other load on the machine, its CPU time hardly."""
+    found: dict[tuple[str, str, str | None], list[float]] = defaultdict(list)
+
+    def cpu_or_wall(header: list[str], values: list[str]) -> tuple[str]:
+        row = dict(zip(header, values))
+        value = row.get("cpu_time", "")
+        return (value if re.fullmatch(r"[\d.]+", value) and float(value) > 0 else row["s"],)
+
+    def add(job: str, seconds: str):
+        parts = job.removeprefix("benchmarks/").removesuffix(".tsv").split("/")
+        key = (parts[0], parts[2], parts[1]) if parts[0] == "analysis" and len(parts) == 4 else (parts[0], parts[1], None)
+        found[key].append(float(seconds))
+
+    for path in paths:
+        if path.is_dir():
+            for tsv in sorted(path.rglob("*.tsv")):
+                lines = tsv.read_text().splitlines()
+                if len(lines) >= 2:
+                    add(str(tsv.relative_to(path)), *cpu_or_wall(lines[0].split("\t"), lines[1].split("\t")))
+            continue
+        for line in path.read_text().splitlines():
+            fields = line.split("\t")
+            if len(fields) > 1 and fields[0].endswith(".tsv") and re.fullmatch(r"[\d.]+", fields[1]):
+                add(fields[0], *cpu_or_wall(BENCHMARK_FIELDS[: len(fields) - 1], fields[1:]))
+    return dict(found)
+
+
+def time_training(hp: dict, n_train: int, n_eval: int, steps: int, test_every_epoch: bool) -> dict:
+    """Seconds per epoch of a variant's training on one thread: `steps` timed train_steps at its
+    batch size (after two untimed), scaled to n_train images, and its evaluation on n_eval images."""
+    import torch
+
+    from ffmodels.families import build
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = build(hp, in_dim=784, n_classes=10)
+    gen = torch.Generator().manual_seed(0)
+    batch = hp["batch_size"]
+    x, y = torch.rand(batch, 784, generator=gen), torch.randint(0, 10, (batch,), generator=gen)
+    model.train()
+    model.on_epoch_start(1)
+    for _ in range(2):
+        model.train_step(x, y, gen)
+    start = time.process_time()
+    for _ in range(steps):
+        model.train_step(x, y, gen)
+    step_s = (time.process_time() - start) / steps
+    model.eval()
+    eval_s = 0.0
+    if model.has_classifier:
+        xe = torch.rand(500, 784, generator=gen)
+        start = time.process_time()
+        with torch.no_grad():
+            model.predict(xe)
+        eval_s = (time.process_time() - start) / 500 * n_eval * (3 if test_every_epoch else 1)  # + 10 000 test images
+    return {"train_s": math.ceil(n_train / batch) * step_s, "eval_s": eval_s}
+
+
+def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict]:
+    """One row per (rule, run, metric): jobs, seconds per job, and where the number comes from."""
+    jobs = planned_jobs(config)
+    count = defaultdict(int)
+    for job in jobs:
+        count[job] += 1
+    n_train = config["pretrain"]["train_subset"] or 60000 - config["data"]["val_size"]
+    n_val = config["data"]["val_size"]
+    by_rule = defaultdict(list)
+    for (rule, run, metric), seconds in benchmarks.items():
+        by_rule[(rule, metric)].extend(seconds)
+    rows, timed = [], {}
+    for (rule, run, metric), n in sorted(count.items()):
+        measured = benchmarks.get((rule, run, metric))
+        if measured:
+            rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": statistics.mean(measured),
+                         "source": f"measured ({len(measured)} job{'s' if len(measured) > 1 else ''})"})
+            continue
+        if rule in TRAINING:
+            task = config["data"]["source"] if rule == "pretrain" else config["data"]["target"]
+            hp = variant_hparams(config, run, task)
+            key = (run, task)
+            if key not in timed:
+                diag = run in config["pretrain"]["test_every_epoch"]
+                timed[key] = time_training(hp, n_train, n_val, steps, diag)
+                log(f"timed {run} on {task}: {timed[key]['train_s']:.1f} s training + {timed[key]['eval_s']:.1f} s "
+                    f"evaluation per epoch")
+            per_epoch = timed[key]["train_s"] + timed[key]["eval_s"]
+            rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n,
+                         "s_per_job": START_UP_S + hp["epochs"] * per_epoch,
+                         "source": f"estimated: {steps} timed steps x {hp['epochs']} epochs"})
+            continue
+        like = by_rule.get((rule, metric))
+        if like:
+            rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": statistics.mean(like),
+                         "source": f"estimated: mean of {len(like)} measured {rule} jobs" + (f" ({metric})" if metric else "")})
+        elif rule == "sensitivity" and by_rule.get(("transfer", None)):
+            # one probe per setting of config `sensitivity`, each like a transfer job
+            probes = len(config["sensitivity"])
+            rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n,
+                         "s_per_job": probes * statistics.mean(by_rule[("transfer", None)]),
+                         "source": f"estimated: {probes} probes x the mean measured transfer job"})
+        else:
+            rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": math.nan,
+                         "source": "no measurement"})
+    return rows
+
+
+def summary(rows: list[dict], cores: int) -> str:
+    """Markdown: per rule, jobs, core-hours and how much of it is measured; the total."""
+    per_rule = defaultdict(lambda: {"jobs": 0, "s": 0.0, "measured_s": 0.0, "unknown": 0})
+    for r in rows:
+        cell = per_rule[r["rule"]]
+        cell["jobs"] += r["jobs"]
+        if math.isnan(r["s_per_job"]):
+            cell["unknown"] += r["jobs"]
+            continue
+        cell["s"] += r["jobs"] * r["s_per_job"]
+        if r["source"].startswith("measured"):
+            cell["measured_s"] += r["jobs"] * r["s_per_job"]
+    lines = ["| rule | jobs | core-hours | measured share |", "|---|---|---|---|"]
+    total = measured = 0.0
+    for rule, c in sorted(per_rule.items(), key=lambda kv: -kv[1]["s"]):
+        share = f"{100 * c['measured_s'] / c['s']:.0f} %" if c["s"] else "–"
+        lines.append(f"| {rule} | {c['jobs']} | {c['s'] / 3600:.1f} | {share} |"
+                     + (f" ({c['unknown']} jobs without any measurement)" if c["unknown"] else ""))
+        total += c["s"]
+        measured += c["measured_s"]
+    lines.append(f"| **all** | {sum(c['jobs'] for c in per_rule.values())} | **{total / 3600:.1f}** | "
+                 f"{100 * measured / total:.0f} % |")
+    lines += ["", f"At --cores {cores}: at least {total / cores / 3600:.1f} h of wall time."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configfile", nargs="*", default=[], help="overlays on config.yaml, as for snakemake")
+    parser.add_argument("--benchmarks", nargs="*", default=[], type=Path,
+                        help="benchmark folders or files of finished jobs of the same preset")
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps per variant")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--out", type=Path, help="also write the per-job rows and the summary here (markdown)")
+    args = parser.parse_args(argv)
+    config = load_config(*args.configfile)
+    rows = estimate(config, read_benchmarks(args.benchmarks), args.steps)
+    text = summary(rows, args.cores)
+    print(text)
+    if args.out:
+        detail = ["| rule | run | metric | jobs | s per job | source |", "|---|---|---|---|---|---|"]
+        detail += [f"| {r['rule']} | {r['run']} | {r['metric'] or ''} | {r['jobs']} | {r['s_per_job']:.0f} | {r['source']} |"
+                   for r in rows]
+        args.out.write_text(f"preset {config['preset']}\n\n{text}\n" + "\n".join(detail) + "\n")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The cost table (ffmodels/cost.py): its job list is Snakemake's, measured jobs are used as
+measured, and a training job without one is estimated from its own timed steps."""
+
+import math
+import re
+import subprocess
+import sys
+
+import pytest
+
+from ffmodels import cost
+from ffmodels.config import load_config
+from tests.conftest import REPO, copy_workflow
+
+OVERLAYS = ("presets/quick.yaml", ".test/config.yaml")
+COUNTED = ("pretrain", "ceiling", "finetune", "transfer", "sensitivity", "analysis")
+
+
+def test_the_planned_jobs_are_the_ones_snakemake_plans(tmp_path):
+    wf = copy_workflow(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", *OVERLAYS],
+                         cwd=wf, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    stats = out.stdout[out.stdout.index("Job stats:"):]
+    planned = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m[1] in COUNTED}
+    ours = {}
+    for rule, _, _ in cost.planned_jobs(load_config(*(REPO / o for o in OVERLAYS))):
+        ours[rule] = ours.get(rule, 0) + 1
+    assert ours == planned and set(planned) == set(COUNTED)
+
+
+def test_benchmarks_are_read_from_a_run_folder_and_from_a_published_listing(tmp_path):
+    run = tmp_path / "benchmarks"
+    (run / "pretrain" / "bp").mkdir(parents=True)
+    (run / "analysis" / "gradient_share" / "bp").mkdir(parents=True)
+    head = "s\th:m:s\tmax_rss\tcpu_time\n"
+    (run / "pretrain" / "bp" / "seed0.tsv").write_text(head + "100.5\t0:01:40\t900\t90.5\n")
+    (run / "pretrain" / "bp" / "seed1.tsv").write_text(head + "110.5\t0:01:50\t900\t0.00\n")
+    (run / "analysis" / "gradient_share" / "bp" / "seed0.tsv").write_text(head + "7.0\t0:00:07\t900\n")
+    listing = tmp_path / "timing.txt"
+    listing.write_text("# a comment\nbenchmarks/transfer/random_init_bp/seed3.tsv\t55.25\t0:00:55\n"
+                       "transfer/bp/seed0.tsv\t64.85\t0:01:04\t1792.44\t4792.36\t1444.99\t1566.83\t11.32\t0.01\t67.23\t44.07\n")
+    got = cost.read_benchmarks([run, listing])
+    # CPU time where the benchmark has it (0 = not measured), else the wall time
+    assert got == {("pretrain", "bp", None): [90.5, 110.5], ("analysis", "bp", "gradient_share"): [7.0],
+                   ("transfer", "random_init_bp", None): [55.25], ("transfer", "bp", None): [44.07]}
+
+
+def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatch):
+    config = load_config(*(REPO / o for o in OVERLAYS))
+    timed = []
+
+    def fake_time(hp, n_train, n_eval, steps, diag):
+        timed.append(hp["family"])
+        return {"train_s": 2.0, "eval_s": 0.5}
+
+    monkeypatch.setattr(cost, "time_training", fake_time)
+    benchmarks = {("pretrain", "bp", None): [30.0, 50.0], ("transfer", "bp", None): [8.0],
+                  ("transfer", "random_init_bp", None): [4.0]}
+    rows = {(r["rule"], r["run"], r["metric"]): r for r in cost.estimate(config, benchmarks, steps=3, log=lambda *_: None)}
+    assert rows[("pretrain", "bp", None)]["s_per_job"] == 40.0 and rows[("pretrain", "bp", None)]["source"].startswith("measured")
+    ff = rows[("pretrain", "random_wrong_label", None)]
+    epochs = config["families"]["ff"]["epochs"]
+    assert ff["s_per_job"] == pytest.approx(cost.START_UP_S + epochs * 2.5) and "estimated" in ff["source"]
+    assert rows[("transfer", "cwc", None)]["s_per_job"] == 6.0  # the mean of the measured transfer jobs
+    assert ff["jobs"] == len(config["seeds"])
+    assert "estimated" in rows[("ceiling", "bp", None)]["source"]  # measured on MNIST, not on Fashion-MNIST
+    assert timed.count("cwc") == 2  # once per task: its MNIST and Fashion-MNIST recipes differ
+    assert math.isnan(rows[("analysis", "random_wrong_label", "gradient_share")]["s_per_job"])  # nothing measured
+    text = cost.summary(list(rows.values()), cores=2)
+    assert "| pretrain |" in text and "without any measurement" in text
