@@ -4,7 +4,8 @@
     python -m ffmodels.publish docs
 
 `run` copies what a workflow folder has finished (results/tables: every table and the claims
-ledger; results/figures: the PNGs; benchmarks/: one TSV of every job's time and memory) into
+ledger, or, while the run has not built its ledger, one over the tables finished so far;
+results/figures: the PNGs; benchmarks/: one TSV of every job's time and memory) into
 results/published/NAME/ with RUN.md (command, preset, commit, date, machine, wall time), so a
 long run can be published as it lands and its numbers stay traceable. `docs` writes
 docs/results.md from every folder under results/published/: each run's RUN.md (or, for older
@@ -54,6 +55,10 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     for src in sorted(tables.glob("*.csv")) + sorted(tables.glob("*.md")) + sorted(figures.glob("*.png")):
         shutil.copy2(src, out / src.name)
         copied.append(src.name)
+    partial = None
+    if "claims_ledger.csv" not in copied and any(c.endswith(".csv") for c in copied):
+        partial = partial_ledger(workdir, out, [out / c for c in copied if c.endswith(".csv")])
+        copied += ["claims_ledger.csv", "claims_ledger.md"]
     rows = []
     for tsv in sorted((workdir / "benchmarks").rglob("*.tsv")):
         lines = tsv.read_text().splitlines()
@@ -72,10 +77,32 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
              f"- wall time so far: {wall or 'not given'}",
              f"- contents: {n_tables} tables{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
              f"{sum(c.endswith('.png') for c in copied)} figures, {len(rows)} job benchmarks (benchmarks.tsv)"]
+    if partial:
+        lines.append(f"- claims ledger: built at publishing from the {partial} tables finished so far (the run builds "
+                     "its own when every table is); claims on the other tables read 'not run'")
     if note:
         lines += ["", note]
     (out / "RUN.md").write_text("\n".join(lines) + "\n")
     return out
+
+
+def partial_ledger(workdir: Path, out: Path, tables: list[Path]) -> int:
+    """The claims ledger of a run still in progress, over the tables it has finished, by the
+    run's own claims and statistics settings (config.yaml, claims); returns how many tables."""
+    import pandas as pd
+    import yaml
+
+    from ffmodels.ledger import build_ledger, to_markdown
+
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    claims = yaml.safe_load((workdir / config["claims"]).read_text())
+    frames = {p.stem: pd.read_csv(p) for p in tables}
+    preset = str(next(iter(frames.values()))["preset"].iloc[0])
+    ledger = build_ledger(frames, claims, config["stats"]["alpha"], config["stats"]["tolerance"])
+    ledger.insert(0, "preset", preset)
+    ledger.to_csv(out / "claims_ledger.csv", index=False)
+    (out / "claims_ledger.md").write_text(to_markdown(ledger, preset, config["stats"]["tolerance"]))
+    return len(frames)
 
 
 def _header(folder: Path) -> str:
