@@ -2,6 +2,7 @@
 
     python -m ffmodels.publish run NAME --command "snakemake ..." [--wall "3 h 12 min"] [--note TEXT]
     python -m ffmodels.publish docs
+    python -m ffmodels.publish compare FIRST SECOND   (claims whose verdict differs)
 
 `run` copies what a workflow folder has finished (results/tables: every table and the claims
 ledger, or, while the run has not built its ledger, one over the tables finished so far;
@@ -152,6 +153,21 @@ def results_page(published: Path = PUBLISHED) -> str:
     return "\n".join(parts) + "\n"
 
 
+def verdict_changes(a: Path, b: Path) -> list[dict]:
+    """The claims whose verdict differs between two published ledgers (folders under
+    results/published/), with both verdicts and values; a claim missing from one is left out."""
+    import csv
+
+    def read(folder):
+        with open(folder / "claims_ledger.csv") as fh:
+            return {r["id"]: r for r in csv.DictReader(fh)}
+
+    first, second = read(a), read(b)
+    return [{"id": cid, a.name: first[cid]["verdict"], f"{a.name} ours": first[cid]["ours"],
+             b.name: second[cid]["verdict"], f"{b.name} ours": second[cid]["ours"]}
+            for cid in first if cid in second and first[cid]["verdict"] != second[cid]["verdict"]]
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -162,8 +178,16 @@ def main(argv=None) -> None:
     run.add_argument("--wall", help="wall time of the run so far, as words")
     run.add_argument("--note", help="a sentence for RUN.md")
     sub.add_parser("docs", help="write docs/results.md from results/published/")
+    compare = sub.add_parser("compare", help="the claims whose verdict differs between two published runs")
+    compare.add_argument("first")
+    compare.add_argument("second")
     args = parser.parse_args(argv)
-    if args.what == "run":
+    if args.what == "compare":
+        changes = verdict_changes(PUBLISHED / args.first, PUBLISHED / args.second)
+        for c in changes:
+            print(" | ".join(str(v) for v in c.values()))
+        print(f"{len(changes)} claims differ")
+    elif args.what == "run":
         print(publish_run(args.name, Path(args.workdir), args.command, args.wall, args.note))
     else:
         Path("docs/results.md").write_text(results_page())

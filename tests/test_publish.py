@@ -26,3 +26,16 @@ def test_a_run_in_progress_is_published_with_a_ledger_over_its_finished_tables(t
     assert ledger["cwc_source"]["verdict"] == "not run" != whole["cwc_source"]["verdict"]  # rq_cwc not finished
     assert all(r["preset"] == "quick" for r in ledger.values())
     assert "from the 2 tables finished so far" in (out / "RUN.md").read_text()
+
+
+def test_verdicts_that_differ_between_two_published_ledgers(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, verdicts in ((a, ["reproduced", "not run", "inconclusive"]), (b, ["reproduced", "contradicted", "not reproduced"])):
+        folder.mkdir()
+        with open(folder / "claims_ledger.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, ["id", "verdict", "ours"])
+            w.writeheader()
+            w.writerows({"id": f"c{i}", "verdict": v, "ours": f"{i}.0"} for i, v in enumerate(verdicts))
+    changes = publish.verdict_changes(a, b)
+    assert [c["id"] for c in changes] == ["c1", "c2"]
+    assert changes[1] == {"id": "c2", "a": "inconclusive", "a ours": "2.0", "b": "not reproduced", "b ours": "2.0"}
