@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -482,3 +483,16 @@ def to_markdown(ledger: pd.DataFrame, preset: str, tolerances: dict | None = Non
               "- 'not run' = the experiment is not in this preset's config (or the table does not test that row).",
               "- Claims, their readings and the cells that answer them: claims.yaml."]
     return "\n".join(lines) + "\n"
+
+
+def write_ledger(tables: dict[str, pd.DataFrame], claims: list[dict], alpha: float, tolerances: dict, preset: str,
+                 csv: Path, md: Path, rst: Path | None = None) -> pd.DataFrame:
+    """Build the ledger and write it as CSV and Markdown (and reStructuredText, for the report)."""
+    ledger = build_ledger(tables, claims, alpha, tolerances)
+    ledger.insert(0, "preset", preset)
+    Path(csv).parent.mkdir(parents=True, exist_ok=True)
+    ledger.to_csv(csv, index=False)
+    Path(md).write_text(to_markdown(ledger, preset, tolerances))
+    if rst is not None:
+        Path(rst).write_text(to_rst(ledger, preset))
+    return ledger

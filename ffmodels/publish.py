@@ -93,16 +93,14 @@ def partial_ledger(workdir: Path, out: Path, tables: list[Path]) -> int:
     import pandas as pd
     import yaml
 
-    from ffmodels.ledger import build_ledger, to_markdown
+    from ffmodels.ledger import write_ledger
 
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     claims = yaml.safe_load((workdir / config["claims"]).read_text())
     frames = {p.stem: pd.read_csv(p) for p in tables}
     preset = str(next(iter(frames.values()))["preset"].iloc[0])
-    ledger = build_ledger(frames, claims, config["stats"]["alpha"], config["stats"]["tolerance"])
-    ledger.insert(0, "preset", preset)
-    ledger.to_csv(out / "claims_ledger.csv", index=False)
-    (out / "claims_ledger.md").write_text(to_markdown(ledger, preset, config["stats"]["tolerance"]))
+    write_ledger(frames, claims, config["stats"]["alpha"], config["stats"]["tolerance"], preset,
+                 out / "claims_ledger.csv", out / "claims_ledger.md")
     return len(frames)
 
 

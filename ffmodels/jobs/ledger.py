@@ -10,7 +10,7 @@ import yaml
 
 from ffmodels.jobs.common import get_logger
 from ffmodels.jobs.spec import JobSpec
-from ffmodels.ledger import build_ledger, to_markdown, to_rst
+from ffmodels.ledger import write_ledger
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,10 +32,5 @@ def ledger_job(spec: LedgerSpec) -> None:
     log = get_logger(spec.log)
     claims = yaml.safe_load(Path(spec.claims).read_text())
     tables = {Path(p).stem: pd.read_csv(p) for p in spec.tables}
-    ledger = build_ledger(tables, claims, spec.alpha, spec.tolerance)
-    ledger.insert(0, "preset", spec.preset)
-    Path(spec.csv).parent.mkdir(parents=True, exist_ok=True)
-    ledger.to_csv(spec.csv, index=False)
-    Path(spec.md).write_text(to_markdown(ledger, spec.preset, spec.tolerance))
-    Path(spec.rst).write_text(to_rst(ledger, spec.preset))
+    ledger = write_ledger(tables, claims, spec.alpha, spec.tolerance, spec.preset, spec.csv, spec.md, spec.rst)
     log.info(ledger.verdict.value_counts().to_string())

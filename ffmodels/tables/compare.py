@@ -113,17 +113,14 @@ class SourceTransfer:
                     out.append({**base, "reference": None})
                     continue
                 out.append({**base, "reference": ref, **paired_or_welch(mine.value, recs[recs.variant == ref].value, method)})
-        for v in spec["variants"]:
-            init = ctx["random_init_of"][v]
+        # each variant against its random init, then against the calibrated one where its family has
+        # running statistics (a second baseline)
+        calibrated = {v: ctx["calibrated_init_of"].get(v) for v in spec["variants"]}
+        baselines = [(v, ctx["random_init_of"][v]) for v in spec["variants"]] + [(v, c) for v, c in calibrated.items() if c]
+        for v, init in baselines:
             mine = transfer[transfer.variant == v]
             out.append({"variant": v, "metric": "transfer_acc", **summary_row(mine.value, mine.status),
                         "reference": init, **paired_or_welch(mine.value, transfer[transfer.variant == init].value, method)})
-        calibrated = {v: ctx["calibrated_init_of"].get(v) for v in spec["variants"]}
-        for v, init in calibrated.items():  # the second baseline of a family with running statistics
-            if init:
-                mine = transfer[transfer.variant == v]
-                out.append({"variant": v, "metric": "transfer_acc", **summary_row(mine.value, mine.status),
-                            "reference": init, **paired_or_welch(mine.value, transfer[transfer.variant == init].value, method)})
         inits = sorted({ctx["random_init_of"][v] for v in spec["variants"]}) + calibrated_inits(spec["variants"], calibrated)
         for init in inits:
             mine = transfer[transfer.variant == init]
