@@ -175,7 +175,7 @@ def main(argv=None) -> None:
     run.add_argument("--command", required=True, help="the command that produced the run")
     run.add_argument("--wall", help="wall time of the run so far, as words")
     run.add_argument("--note", help="a sentence for RUN.md")
-    sub.add_parser("docs", help="write docs/results.md from results/published/")
+    sub.add_parser("docs", help="write docs/results.md and the README's Results section from results/published/")
     compare = sub.add_parser("compare", help="the claims whose verdict differs between two published runs")
     compare.add_argument("first")
     compare.add_argument("second")
@@ -188,8 +188,11 @@ def main(argv=None) -> None:
     elif args.what == "run":
         print(publish_run(args.name, Path(args.workdir), args.command, args.wall, args.note))
     else:
+        from ffmodels import readme_results
+
         Path("docs/results.md").write_text(results_page())
         print("docs/results.md")
+        print(readme_results.write())
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """Publishing a run in progress (ffmodels/publish.py): its finished tables, and a claims ledger
-over them in which the claims on tables not yet built read 'not run'."""
+over them in which the claims on tables not yet built read 'not run'; the README's Results and
+docs/results.md are what results/published/ says (ffmodels/readme_results.py)."""
 
 import csv
 import shutil
+
+import yaml
 
 from ffmodels import publish
 from tests.conftest import REPO
@@ -39,3 +42,50 @@ def test_verdicts_that_differ_between_two_published_ledgers(tmp_path):
     changes = publish.verdict_changes(a, b)
     assert [c["id"] for c in changes] == ["c1", "c2"]
     assert changes[1] == {"id": "c2", "a": "inconclusive", "a ours": "2.0", "b": "not reproduced", "b ours": "2.0"}
+
+
+def test_the_readme_results_and_docs_results_are_what_the_published_runs_say(monkeypatch):
+    """Both pages are generated from results/published/ (`publish docs`): no number typed by hand."""
+    from ffmodels import readme_results
+
+    monkeypatch.chdir(REPO)
+    readme = (REPO / "README.md").read_text()
+    section = readme_results.results_section(readme_results.Path("results/published"),
+                                             yaml.safe_load((REPO / "config.yaml").read_text()))
+    assert readme_results.with_results(readme, section) == readme, "run python -m ffmodels.publish docs"
+    assert (REPO / "docs" / "results.md").read_text() == publish.results_page(), "run python -m ffmodels.publish docs"
+
+
+def test_the_readme_leads_with_the_full_run_once_it_has_a_ledger_and_tables(tmp_path):
+    from ffmodels import readme_results
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    lead, earlier = tmp_path / readme_results.LEAD, tmp_path / readme_results.EARLIER[0]
+    for folder in (lead, earlier):
+        folder.mkdir()
+        (folder / "RUN.md").write_text("# Run\n\n- commit: `abc1234`\n- wall time so far: 3 h\n")
+    for table in ("rq1_negative_strategies", "rq2_transfer"):  # the full run has RQ1 and RQ2, nothing else
+        for ext in ("csv", "md", "png"):
+            shutil.copy(QUICK / f"{table}.{ext}", lead)
+    shutil.copy(QUICK / "rq2_transfer.csv", earlier)
+    shutil.copy(QUICK / "source_vs_transfer.png", lead)
+    ledger = list(csv.DictReader(open(QUICK / "claims_ledger.csv")))
+    for row in ledger:
+        if row["table"] not in ("rq1_negative_strategies", "rq2_transfer"):
+            row["verdict"] = "not run"
+    with open(lead / "claims_ledger.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, list(ledger[0]))
+        w.writeheader()
+        w.writerows(ledger)
+
+    section = readme_results.results_section(tmp_path, config)
+    judged = [r for r in ledger if r["verdict"] != "not run"]
+    assert "commit `abc1234`" in section and "2 of its 15 tables finished" in section
+    assert readme_results.verdict_counts(ledger) in section
+    assert all(f"| {r['claim']} | {r['slide_value']} | {r['ours']} |" in section for r in judged)
+    assert f"Not run yet ({len(ledger) - len(judged)}," in section and "cwc_source" in section
+    assert "from the earlier run" not in section  # the full run's own RQ2 numbers, not the earlier run's
+    ff = next(r for r in csv.DictReader(open(QUICK / "rq2_transfer.csv")) if r["variant"] == "random_wrong_label")
+    assert f"| random_wrong_label | {ff['n']} |" in section and f"{float(ff['mean']):.2f}" in section
+    assert f"]({lead / 'source_vs_transfer.png'})" in section
+    assert "rq4_overview.png" not in section  # a key figure the run has not drawn is not linked

@@ -1,0 +1,130 @@
+"""The README's Results section, written from results/published/ (by `python -m ffmodels.publish
+docs`), so that no number in the README is typed by hand and it shows what the published runs say.
+
+It leads with the full preset's run (LEAD): where the run stands, its claims ledger (verdict
+counts, then every claim that has a verdict), source against transfer accuracy of every model,
+the figures that matter most, and links to every table. Until the full run has those tables, the
+source/transfer numbers come from the first earlier run that has them (EARLIER). The quick
+preset's ledger follows as a pipeline demonstration.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import yaml
+
+from ffmodels.ledger import VERDICTS
+
+LEAD = "full"
+EARLIER = ["full-ff-bp-cpu"]          # published runs of the full recipe on part of the matrix
+DEMO = "quick"
+KEY_FIGURES = ["source_vs_transfer", "rq3_over_training", "rq4_overview"]
+BEGIN = "<!-- results: written by `python -m ffmodels.publish docs` from results/published/; edits here are overwritten -->"
+END = "<!-- /results -->"
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def _run_line(folder: Path) -> str:
+    """Commit, date, machine and wall time from the run's RUN.md."""
+    fields = dict(re.findall(r"^- ([a-z ]+): (.*)$", (folder / "RUN.md").read_text(), flags=re.M))
+    return (f"commit {fields.get('commit', '?')}, published {fields.get('published', '?')}, "
+            f"{fields.get('machine', '?')}; wall time so far: {fields.get('wall time so far', '?')}")
+
+
+def verdict_counts(ledger: list[dict]) -> str:
+    return ", ".join(f"{v} {sum(r['verdict'] == v for r in ledger)}" for v in VERDICTS)
+
+
+def ledger_rows(ledger: list[dict]) -> list[str]:
+    """One line per claim with a verdict; the claims not run yet named in one sentence."""
+    lines = ["| slide | claim | slides | ours (mean [95 % CI]) | n | verdict | across readings |",
+             "|---|---|---|---|---|---|---|"]
+    for r in ledger:
+        if r["verdict"] != "not run":
+            robust = r["robustness"].split(":")[0].split(" (")[0]
+            lines.append(f"| {r['slide']} | {r['claim']} | {r['slide_value']} | {r['ours']} | {r['n']} | "
+                         f"**{r['verdict']}** | {robust} |")
+    not_run = [r["id"] for r in ledger if r["verdict"] == "not run"]
+    if not_run:
+        lines += ["", f"Not run yet ({len(not_run)}, their tables are not finished): " + ", ".join(not_run) + "."]
+    return lines
+
+
+def source_vs_transfer(folder: Path) -> list[str]:
+    """Every model of the run's RQ2 table: source accuracy (from whichever table has it), transfer
+    accuracy and its paired difference to the model's random init."""
+    rows = [r for p in sorted(folder.glob("*.csv")) if p.stem != "claims_ledger" for r in _rows(p)]
+    source = {}
+    for r in rows:
+        if r["metric"] == "source_acc":
+            source.setdefault(r["variant"], r)
+    transfer = [r for r in _rows(folder / "rq2_transfer.csv") if r["metric"] == "transfer_acc"]
+    lines = ["| model | n | MNIST test accuracy (%) | Fashion-MNIST linear probe on frozen features (%) | "
+             "Δ vs its random init (pp, paired by seed) | p (Holm) |", "|---|---|---|---|---|---|"]
+    for r in transfer:
+        s = source.get(r["variant"])
+        src = f"{float(s['mean']):.2f} [{float(s['ci_low']):.2f}, {float(s['ci_high']):.2f}]" if s else "–"
+        delta = f"{float(r['delta_vs_ref']):+.2f} vs {r['reference']}" if r["delta_vs_ref"] else "–"
+        p = f"{float(r['p_holm']):.2g}" if r["p_holm"] else "–"
+        lines.append(f"| {r['variant']} | {r['n']} | {src} | {float(r['mean']):.2f} "
+                     f"[{float(r['ci_low']):.2f}, {float(r['ci_high']):.2f}] | {delta} | {p} |")
+    return lines
+
+
+def _titles(config: dict) -> dict:
+    return {**{k: v["title"] for k, v in config["tables"].items()},
+            **{k: v["title"] for k, v in config.get("figures", {}).items()}}
+
+
+def results_section(published: Path, config: dict) -> str:
+    lead = published / LEAD
+    tables = sorted(p.stem for p in lead.glob("*.md") if p.stem in config["tables"])
+    lines = [f"**The full preset** (`config.yaml`: every experiment, {len(config['seeds'])} seeds), "
+             f"run `{LEAD}` on this project's 2-core CPU ([RUN.md]({lead / 'RUN.md'})): {_run_line(lead)}; "
+             f"{len(tables)} of its {len(config['tables'])} tables finished.", ""]
+    if (lead / "claims_ledger.csv").is_file():
+        ledger = _rows(lead / "claims_ledger.csv")
+        lines += [f"Claims ledger ([all columns]({lead / 'claims_ledger.md'})): {verdict_counts(ledger)}.", "",
+                  *ledger_rows(ledger), ""]
+    else:
+        lines += ["No table of the full run is finished yet, so its ledger has no verdict.", ""]
+    numbers = next((f for f in [lead, *(published / e for e in EARLIER)]
+                    if (f / "rq2_transfer.csv").is_file()), None)
+    if numbers is not None:
+        note = "" if numbers == lead else (f" — from the earlier run `{numbers.name}` (the full recipe for standard FF "
+                                           f"and backprop only, [its tables]({numbers}/)), until the full run has them")
+        lines += [f"Source against transfer accuracy, mean [95 % CI] over seeds{note}:", "",
+                  *source_vs_transfer(numbers), ""]
+    titles = _titles(config)
+    for fig in KEY_FIGURES:
+        if (lead / f"{fig}.png").is_file():
+            lines += [f"![{titles.get(fig, fig)}]({lead / f'{fig}.png'})", ""]
+    if tables:
+        lines += ["Every table of the full run: " + ", ".join(f"[{t}]({lead / f'{t}.md'})" for t in tables) + ".", ""]
+    demo = published / DEMO
+    if (demo / "claims_ledger.csv").is_file():
+        lines += [f"*Pipeline demonstration*: the quick preset (every stage, models trained for minutes, answers "
+                  f"nothing) gives {verdict_counts(_rows(demo / 'claims_ledger.csv'))} "
+                  f"([its ledger]({demo / 'claims_ledger.md'})). Every published run, every table: "
+                  f"[docs/results.md](docs/results.md).", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def with_results(readme: str, section: str) -> str:
+    """The README text with the generated block replaced by `section`."""
+    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
+    return readme[:start] + "\n" + section + readme[end:]
+
+
+def write(readme: Path = Path("README.md"), published: Path = Path("results/published"),
+          config: Path = Path("config.yaml")) -> Path:
+    section = results_section(published, yaml.safe_load(config.read_text()))
+    readme.write_text(with_results(readme.read_text(), section))
+    return readme
