@@ -36,15 +36,19 @@ def _commit(folder: Path) -> str:
     return out.stdout.strip() or "unknown"
 
 
-def _preset(tables: Path) -> str:
-    ledger = tables / "claims_ledger.csv"
-    if ledger.is_file():
-        import csv
+def _preset(results: Path) -> str:
+    """The preset the run's outputs carry: its ledger's, else any table's, else a metrics file's
+    (a run that has finished no table yet)."""
+    import csv
 
-        with open(ledger) as fh:
-            row = next(csv.DictReader(fh), None)
-        if row:
-            return row["preset"]
+    for path in [results / "tables" / "claims_ledger.csv", *sorted((results / "tables").glob("*.csv"))]:
+        if path.is_file():
+            with open(path) as fh:
+                row = next(csv.DictReader(fh), None)
+            if row and row.get("preset"):
+                return row["preset"]
+    for path in sorted(results.glob("*/*/*/metrics.json")):
+        return json.loads(path.read_text()).get("preset", "unknown")
     return "unknown"
 
 
@@ -70,7 +74,7 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
         (out / "benchmarks.tsv").write_text(f"job\t{header}\n" + "\n".join(rows) + "\n")
     n_tables = sum(1 for c in copied if c.endswith(".csv") and c != "claims_ledger.csv")
     lines = [f"# Run `{name}`", "",
-             f"- preset: {_preset(tables)}",
+             f"- preset: {_preset(workdir / 'results')}",
              f"- command: `{command}`",
              f"- commit: `{_commit(workdir)}`",
              f"- published: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",

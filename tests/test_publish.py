@@ -29,6 +29,17 @@ def test_a_run_in_progress_is_published_with_a_ledger_over_its_finished_tables(t
     assert ledger["cwc_source"]["verdict"] == "not run" != whole["cwc_source"]["verdict"]  # rq_cwc not finished
     assert all(r["preset"] == "quick" for r in ledger.values())
     assert "from the 2 tables finished so far" in (out / "RUN.md").read_text()
+    assert "- preset: quick" in (out / "RUN.md").read_text()
+
+
+def test_a_run_with_no_table_yet_names_the_preset_its_training_jobs_ran(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    (run / "results" / "pretrain" / "bp" / "seed0").mkdir(parents=True)
+    (run / "results" / "pretrain" / "bp" / "seed0" / "metrics.json").write_text('{"preset": "full"}')
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    out = publish.publish_run("early", run, "make full-run", None, None)
+    assert "- preset: full" in (out / "RUN.md").read_text()
+    assert not (out / "claims_ledger.csv").exists()
 
 
 def test_verdicts_that_differ_between_two_published_ledgers(tmp_path):
