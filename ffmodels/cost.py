@@ -2,6 +2,7 @@
 
     python -m ffmodels.cost [--configfile presets/quick.yaml ...] [--benchmarks DIR_OR_TSV ...]
                             [--steps 20] [--cores 2] [--out cost.md]
+    python -m ffmodels.cost --against cost.md --benchmarks DIR_OR_TSV   (actual against estimate)
 
 Every job of the preset's DAG (the tables' runs and the training runs they need, as the
 workflow derives them) gets a cost in core-seconds (each job runs on one thread):
@@ -191,6 +192,45 @@ def summary(rows: list[dict], cores: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def detail(rows: list[dict]) -> str:
+    """Markdown: every job kind's cost and where it comes from (read back by read_estimate)."""
+    lines = ["| rule | run | metric | jobs | s per job | source |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['rule']} | {r['run']} | {r['metric'] or ''} | {r['jobs']} | {r['s_per_job']:.0f} | {r['source']} |"
+              for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def read_estimate(path: Path) -> dict[tuple[str, str, str | None], float]:
+    """{(rule, run, metric): estimated seconds per job} from a cost table written by --out
+    (detail's rows)."""
+    rows = {}
+    for line in path.read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 6 and re.fullmatch(r"[\d.]+|nan", cells[4]) and cells[3].isdigit():
+            rows[(cells[0], cells[1], cells[2] or None)] = float(cells[4])
+    return rows
+
+
+def against_estimate(estimate: dict, actual: dict) -> str:
+    """Markdown: per rule, the finished jobs' CPU time against what the cost table said for them.
+    A job resumed after a stop counts only its last stretch (Snakemake's benchmark restarts)."""
+    per_rule = defaultdict(lambda: [0, 0.0, 0.0])
+    for key, seconds in actual.items():
+        if key in estimate and not math.isnan(estimate[key]):
+            cell = per_rule[key[0]]
+            cell[0] += len(seconds)
+            cell[1] += estimate[key] * len(seconds)
+            cell[2] += sum(seconds)
+    lines = ["| rule | finished jobs | estimated core-hours | actual core-hours | actual / estimated |",
+             "|---|---|---|---|---|"]
+    for rule, (n, est, act) in sorted(per_rule.items(), key=lambda kv: -kv[1][2]):
+        lines.append(f"| {rule} | {n} | {est / 3600:.2f} | {act / 3600:.2f} | {act / est:.2f} |")
+    if per_rule:
+        n, est, act = (sum(c[i] for c in per_rule.values()) for i in range(3))
+        lines.append(f"| **all** | {n} | {est / 3600:.2f} | {act / 3600:.2f} | {act / est:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configfile", nargs="*", default=[], help="overlays on config.yaml, as for snakemake")
@@ -199,16 +239,18 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per variant")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--out", type=Path, help="also write the per-job rows and the summary here (markdown)")
+    parser.add_argument("--against", type=Path, metavar="COST_MD",
+                        help="instead: the --benchmarks' jobs against the cost table COST_MD written before the run")
     args = parser.parse_args(argv)
+    if args.against:
+        print(against_estimate(read_estimate(args.against), read_benchmarks(args.benchmarks)))
+        return []
     config = load_config(*args.configfile)
     rows = estimate(config, read_benchmarks(args.benchmarks), args.steps)
     text = summary(rows, args.cores)
     print(text)
     if args.out:
-        detail = ["| rule | run | metric | jobs | s per job | source |", "|---|---|---|---|---|---|"]
-        detail += [f"| {r['rule']} | {r['run']} | {r['metric'] or ''} | {r['jobs']} | {r['s_per_job']:.0f} | {r['source']} |"
-                   for r in rows]
-        args.out.write_text(f"preset {config['preset']}\n\n{text}\n" + "\n".join(detail) + "\n")
+        args.out.write_text(f"preset {config['preset']}\n\n{text}\n" + detail(rows))
     return rows
 
 

@@ -85,6 +85,13 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     if partial:
         lines.append(f"- claims ledger: built at publishing from the {partial} tables finished so far (the run builds "
                      "its own when every table is); claims on the other tables read 'not run'")
+    if rows and (out / "cost-estimate.md").is_file():  # the cost table written before the run
+        from ffmodels import cost
+
+        lines += ["", "Finished jobs' CPU time against the cost table written before the run "
+                  "(cost-estimate.md; `python -m ffmodels.cost --against`):", "",
+                  cost.against_estimate(cost.read_estimate(out / "cost-estimate.md"),
+                                        cost.read_benchmarks([out / "benchmarks.tsv"])).rstrip()]
     if note:
         lines += ["", note]
     (out / "RUN.md").write_text("\n".join(lines) + "\n")

@@ -69,3 +69,20 @@ def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatc
     assert math.isnan(rows[("analysis", "random_wrong_label", "gradient_share")]["s_per_job"])  # nothing measured
     text = cost.summary(list(rows.values()), cores=2)
     assert "| pretrain |" in text and "without any measurement" in text
+
+
+def test_finished_jobs_are_set_against_the_cost_table_written_before_the_run(tmp_path):
+    rows = [{"rule": "pretrain", "run": "bp", "metric": None, "jobs": 5, "s_per_job": 300.0, "source": "estimated"},
+            {"rule": "analysis", "run": "bp", "metric": "dead_units", "jobs": 5, "s_per_job": 7.0, "source": "measured"},
+            {"rule": "ceiling", "run": "cwc", "metric": None, "jobs": 5, "s_per_job": math.nan, "source": "none"}]
+    table = tmp_path / "cost.md"
+    table.write_text("preset full\n\n" + cost.summary(rows, 2) + "\n" + cost.detail(rows))
+    estimate = cost.read_estimate(table)
+    assert estimate[("pretrain", "bp", None)] == 300.0 and estimate[("analysis", "bp", "dead_units")] == 7.0
+    assert math.isnan(estimate[("ceiling", "cwc", None)]) and len(estimate) == 3  # the summary rows are not jobs
+    actual = {("pretrain", "bp", None): [330.0, 390.0], ("analysis", "bp", "dead_units"): [7.0],
+              ("ceiling", "cwc", None): [4000.0]}  # no estimate to compare with: left out
+    text = cost.against_estimate(estimate, actual)
+    assert "| pretrain | 2 | 0.17 | 0.20 | 1.20 |" in text
+    assert "| analysis | 1 | 0.00 | 0.00 | 1.00 |" in text
+    assert "ceiling" not in text and "| **all** | 3 |" in text

@@ -32,14 +32,22 @@ def test_a_run_in_progress_is_published_with_a_ledger_over_its_finished_tables(t
     assert "- preset: quick" in (out / "RUN.md").read_text()
 
 
-def test_a_run_with_no_table_yet_names_the_preset_its_training_jobs_ran(tmp_path, monkeypatch):
+def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_cost_table(tmp_path, monkeypatch):
     run = tmp_path / "run"
     (run / "results" / "pretrain" / "bp" / "seed0").mkdir(parents=True)
     (run / "results" / "pretrain" / "bp" / "seed0" / "metrics.json").write_text('{"preset": "full"}')
+    (run / "benchmarks" / "pretrain" / "bp").mkdir(parents=True)
+    (run / "benchmarks" / "pretrain" / "bp" / "seed0.tsv").write_text(
+        "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+        "400\t0:06:40\t900\t900\t900\t900\t0\t0\t98\t360\n")
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    (tmp_path / "published" / "early").mkdir(parents=True)  # the cost table published before the run
+    (tmp_path / "published" / "early" / "cost-estimate.md").write_text(
+        "| rule | run | metric | jobs | s per job | source |\n|---|---|---|---|---|---|\n| pretrain | bp |  | 5 | 300 | estimated |\n")
     out = publish.publish_run("early", run, "make full-run", None, None)
-    assert "- preset: full" in (out / "RUN.md").read_text()
-    assert not (out / "claims_ledger.csv").exists()
+    text = (out / "RUN.md").read_text()
+    assert "- preset: full" in text and not (out / "claims_ledger.csv").exists()
+    assert "| pretrain | 1 | 0.08 | 0.10 | 1.20 |" in text  # its CPU time (360 s) against the estimate (300 s)
 
 
 def test_verdicts_that_differ_between_two_published_ledgers(tmp_path):
