@@ -2,7 +2,8 @@
 
     python -m ffmodels.publish run NAME --command "snakemake ..." [--wall "3 h 12 min"] [--note TEXT]
     python -m ffmodels.publish docs
-    python -m ffmodels.publish compare FIRST SECOND   (claims whose verdict differs)
+    python -m ffmodels.publish compare FIRST SECOND [--tables]   (claims whose verdict differs;
+                                                                  --tables: shared table rows)
 
 `run` copies what a workflow folder has finished (results/tables: every table and the claims
 ledger, or, while the run has not built its ledger, one over the tables finished so far;
@@ -177,6 +178,41 @@ def verdict_changes(a: Path, b: Path) -> list[dict]:
             for cid in first if cid in second and first[cid]["verdict"] != second[cid]["verdict"]]
 
 
+def table_changes(a: Path, b: Path) -> list[dict]:
+    """The rows (table, variant, metric) two published runs share where they disagree: the 95 %
+    CIs of the mean do not overlap, or the paired test against the same reference differs in
+    significance or in the sign of the difference. For runs published before a ledger (or with
+    tables of an older format), this is what can be compared."""
+    import csv
+
+    def read(folder):
+        rows = {}
+        for path in sorted(folder.glob("*.csv")):
+            if path.stem != "claims_ledger":
+                with open(path) as fh:
+                    rows |= {(r["table"], r["variant"], r["metric"]): r for r in csv.DictReader(fh)}
+        return rows
+
+    def text(r):
+        delta = f", Δ {float(r['delta_vs_ref']):+.2f} vs {r['reference']} (p_holm {float(r['p_holm']):.2g})" \
+            if r.get("delta_vs_ref") and r.get("p_holm") else ""
+        return f"{float(r['mean']):.2f} [{float(r['ci_low']):.2f}, {float(r['ci_high']):.2f}]{delta}"
+
+    def verdict(r):
+        return (r.get("significant") == "True", float(r["delta_vs_ref"]) > 0) if r.get("delta_vs_ref") else None
+
+    first, second = read(a), read(b)
+    out = []
+    for key in sorted(set(first) & set(second)):
+        x, y = first[key], second[key]
+        apart = float(x["ci_high"]) < float(y["ci_low"]) or float(y["ci_high"]) < float(x["ci_low"])
+        test_differs = x.get("reference") == y.get("reference") and verdict(x) != verdict(y)
+        if apart or test_differs:
+            out.append({"row": " / ".join(key), a.name: text(x), b.name: text(y),
+                        "differs": ", ".join(w for w, c in (("CIs apart", apart), ("test", test_differs)) if c)})
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -190,12 +226,15 @@ def main(argv=None) -> None:
     compare = sub.add_parser("compare", help="the claims whose verdict differs between two published runs")
     compare.add_argument("first")
     compare.add_argument("second")
+    compare.add_argument("--tables", action="store_true",
+                         help="compare the shared table rows instead (CIs apart, or the test differs)")
     args = parser.parse_args(argv)
     if args.what == "compare":
-        changes = verdict_changes(PUBLISHED / args.first, PUBLISHED / args.second)
+        diff = table_changes if args.tables else verdict_changes
+        changes = diff(PUBLISHED / args.first, PUBLISHED / args.second)
         for c in changes:
             print(" | ".join(str(v) for v in c.values()))
-        print(f"{len(changes)} claims differ")
+        print(f"{len(changes)} {'table rows' if args.tables else 'claims'} differ")
     elif args.what == "run":
         print(publish_run(args.name, Path(args.workdir), args.command, args.wall, args.note))
     else:

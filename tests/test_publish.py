@@ -108,3 +108,20 @@ def test_the_readme_leads_with_the_full_run_once_it_has_a_ledger_and_tables(tmp_
     assert f"| random_wrong_label | {ff['n']} |" in section and f"{float(ff['mean']):.2f}" in section
     assert f"]({lead / 'source_vs_transfer.png'})" in section
     assert "rq4_overview.png" not in section  # a key figure the run has not drawn is not linked
+
+
+def test_shared_table_rows_of_two_runs_are_compared_by_their_intervals_and_tests(tmp_path):
+    head = ["table", "variant", "metric", "mean", "ci_low", "ci_high", "reference", "delta_vs_ref", "p_holm", "significant"]
+    runs = {"a": [["t", "ff", "acc", 50, 48, 52, "init", -5, 0.01, True], ["t", "bp", "acc", 80, 79, 81, "init", 1, 0.2, False],
+                  ["t", "init", "acc", 55, 54, 56, "", "", "", False], ["u", "ff", "acc", 1, 0, 2, "", "", "", False]],
+            "b": [["t", "ff", "acc", 51, 49, 53, "init", -4, 0.02, True], ["t", "bp", "acc", 80.5, 79, 82, "init", 2, 0.01, True],
+                  ["t", "init", "acc", 60, 59, 61, "", "", "", False]]}
+    for name, rows in runs.items():
+        (tmp_path / name).mkdir()
+        with open(tmp_path / name / "t.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(head)
+            w.writerows(rows)
+    changes = publish.table_changes(tmp_path / "a", tmp_path / "b")
+    assert [(c["row"], c["differs"]) for c in changes] == [("t / bp / acc", "test"), ("t / init / acc", "CIs apart")]
+    assert changes[0]["b"] == "80.50 [79.00, 82.00], Δ +2.00 vs init (p_holm 0.01)"
