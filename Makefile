@@ -25,14 +25,17 @@ reproduce: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile presets/$(PRESET).yaml \
 		$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) $(SNAKEMAKE_ARGS)
 
-# The full preset in the order the study is answered: RQ1, RQ2, CwC-FF with its ceilings and
-# fine-tuning, and the protocol sensitivity first; then RQ3; then RQ4 and the rest. Stopped at any
-# point, the same command continues (after `snakemake --unlock` if the stop left a lock): finished
-# jobs are kept and a training job resumes from its last epoch. Cost: python -m ffmodels.cost.
-HEADLINE_TABLES := rq1_negative_strategies rq2_transfer rq_cwc rq2_finetune rq2_sensitivity
-RQ3_TABLES := rq3_root_cause rq3_over_training
+# The full preset in the order the study is answered, one Snakemake call per stage so that each
+# table is finished (and can be published) before the next one's jobs start: RQ1; RQ2 with its
+# protocol sensitivity; CwC-FF with its ceilings; fine-tuning; RQ3; then RQ4 and the rest. Tables
+# joined by + are one stage. Stopped at any point, the same command continues (after `snakemake
+# --unlock` if the stop left a lock): finished jobs are kept and a training job resumes from its
+# last epoch. Cost: python -m ffmodels.cost.
+FULL_RUN_ORDER := rq1_negative_strategies rq2_transfer+rq2_sensitivity rq_cwc rq2_finetune \
+	rq3_root_cause+rq3_over_training
 full-run: $(STAMP)
-	for targets in "$(HEADLINE_TABLES:%=results/tables/%.csv)" "$(RQ3_TABLES:%=results/tables/%.csv)" ""; do \
+	for stage in $(FULL_RUN_ORDER) everything; do \
+		targets=$$(test $$stage = everything || echo $$stage | tr + '\n' | sed 's|.*|results/tables/&.csv|'); \
 		$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete \
 			$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) $(SNAKEMAKE_ARGS) $$targets || exit 1; \
 	done

@@ -86,3 +86,14 @@ def test_finished_jobs_are_set_against_the_cost_table_written_before_the_run(tmp
     assert "| pretrain | 2 | 0.17 | 0.20 | 1.20 |" in text
     assert "| analysis | 1 | 0.00 | 0.00 | 1.00 |" in text
     assert "ceiling" not in text and "| **all** | 3 |" in text
+
+
+def test_the_full_run_stages_name_tables_of_the_full_preset_in_the_order_the_study_is_answered():
+    """`make full-run` asks for one stage at a time (Makefile FULL_RUN_ORDER); a renamed table
+    would otherwise only fail hours into the run."""
+    makefile = (REPO / "Makefile").read_text()
+    order = re.search(r"^FULL_RUN_ORDER := ((?:.*\\\n)*.*)$", makefile, flags=re.M).group(1)
+    stages = [s.split("+") for s in order.replace("\\\n", " ").split()]
+    tables = load_config()["tables"]
+    assert all(t in tables for stage in stages for t in stage), stages
+    assert [s[0] for s in stages[:3]] == ["rq1_negative_strategies", "rq2_transfer", "rq_cwc"]  # the headline first
