@@ -4,21 +4,13 @@ changed (PROTOCOL section 4)."""
 
 from __future__ import annotations
 
-import copy
 import time
 
+from ffmodels.config import merge
 from ffmodels.jobs.common import get_logger, write_json
 from ffmodels.jobs.transfer import ProbeSpec, probe_inputs
 from ffmodels.runtime import provenance
 from ffmodels.transfer import split_features, transfer
-
-
-def with_overrides(base: dict, overrides: dict) -> dict:
-    """base with overrides applied key by key, nested dicts merged (e.g. probe.lr only)."""
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        out[key] = with_overrides(out[key], value) if isinstance(value, dict) else value
-    return out
 
 
 def sensitivity_job(spec: ProbeSpec) -> None:
@@ -29,7 +21,7 @@ def sensitivity_job(spec: ProbeSpec) -> None:
     device, data, model, source, status = probe_inputs(spec)
     results, features = {}, {}
     for name, overrides in spec.settings.items():
-        cfg = with_overrides(tcfg, overrides)
+        cfg = merge(tcfg, overrides)  # one knob changed, the rest of the protocol as it is
         # Settings that change only the probe reuse the features of an earlier setting.
         key = (cfg["features"], cfg["label_fill"], cfg["neutral_value"])
         if key not in features:
