@@ -10,28 +10,19 @@ allowed), that every variant names a known family, and that every table row exis
 
 from __future__ import annotations
 
-import copy
 import math
 from pathlib import Path
 
 import yaml
 
 from ffmodels.errors import ConfigError
+from ffmodels.overlay import merge  # noqa: F401 (re-exported)
 from ffmodels.families import FAMILIES, check_hparams
 from ffmodels.variants import (  # noqa: F401 (re-exported)
     TASKS, calibrated_init_of, family_hparams, is_random_init, random_init_name, random_init_of, resolve_families,
     variant_hparams, variant_names)
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def merge(base: dict, overlay: dict) -> dict:
-    """base with overlay merged in, nested dicts key by key (Snakemake's update_config rule)."""
-    out = copy.deepcopy(base)
-    for key, value in overlay.items():
-        nested = isinstance(value, dict) and isinstance(out.get(key), dict)
-        out[key] = merge(out[key], value) if nested else copy.deepcopy(value)
-    return out
 
 
 def typed(values):

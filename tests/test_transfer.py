@@ -80,7 +80,7 @@ def test_standardisation_can_be_switched_off():
 
 
 def test_a_setting_overrides_only_the_keys_it_names():
-    from ffmodels.config import merge as with_overrides  # what the sensitivity job applies
+    from ffmodels.overlay import merge as with_overrides  # what the sensitivity job applies
 
     base = {"features": "all", "standardise": True, "probe": {"lr": 0.001, "batch_size": 256, "patience": 5}}
     out = with_overrides(base, {"probe": {"lr": 0.01, "patience": None}, "features": "last"})

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 
-from ffmodels.config import merge
 from ffmodels.jobs.common import get_logger, write_json
 from ffmodels.jobs.transfer import ProbeSpec, probe_inputs
+from ffmodels.overlay import merge
 from ffmodels.runtime import provenance
 from ffmodels.transfer import split_features, transfer
 
