@@ -1,11 +1,13 @@
-"""The README's Results section, written from results/published/ (by `python -m ffmodels.publish
-docs`), so that no number in the README is typed by hand and it shows what the published runs say.
+"""The README's Results section and its cost table, written from results/published/ (by
+`python -m ffmodels.publish docs`), so that no number in the README is typed by hand and it shows
+what the published runs say.
 
 It leads with the full preset's run (LEAD): where the run stands, its claims ledger (verdict
 counts, then every claim that has a verdict), source against transfer accuracy of every model,
 the figures that matter most, and links to every table. Until the full run has those tables, the
 source/transfer numbers come from the first earlier run that has them (EARLIER). The quick
-preset's ledger follows as a pipeline demonstration.
+preset's ledger follows as a pipeline demonstration. The cost block is the full preset's cost
+table written before the run (cost-estimate.md), with the finished jobs' CPU time against it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,15 @@ LEAD = "full"
 EARLIER = ["full-ff-bp-cpu"]          # published runs of the full recipe on part of the matrix
 DEMO = "quick"
 KEY_FIGURES = ["source_vs_transfer", "rq3_over_training", "rq4_overview"]
-BEGIN = "<!-- results: written by `python -m ffmodels.publish docs` from results/published/; edits here are overwritten -->"
-END = "<!-- /results -->"
+COST_TABLE = "cost-estimate.md"  # python -m ffmodels.cost --out, published with the run before it starts
+
+
+def begin(block: str) -> str:
+    return f"<!-- {block}: written by `python -m ffmodels.publish docs` from results/published/; edits here are overwritten -->"
+
+
+def end(block: str) -> str:
+    return f"<!-- /{block} -->"
 
 
 def _rows(path: Path) -> list[dict]:
@@ -120,14 +129,40 @@ def results_section(published: Path, config: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def with_results(readme: str, section: str) -> str:
+def cost_section(published: Path, config: dict) -> str:
+    """The summary of the cost table written before the full run, then, once the run has
+    finished jobs, their CPU time against what the table said for them."""
+    from ffmodels import cost
+
+    lead = published / LEAD
+    table = lead / COST_TABLE
+    if not table.is_file():
+        return "No cost table is published for the full preset yet.\n"
+    summary = table.read_text().split("\n\n| rule | run |")[0].split("\n\n", 1)[1]  # after the "preset" line
+    lines = [summary.rstrip(), "", f"Every job's row and where its cost comes from: [{COST_TABLE}]({table})."]
+    if (lead / "benchmarks.tsv").is_file():
+        lines += ["", "What the full run's finished jobs took so far, against the table:", "",
+                  cost.against_estimate(cost.read_estimate(table), cost.read_benchmarks([lead / "benchmarks.tsv"])).rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+BLOCKS = {"results": results_section, "cost": cost_section}
+
+
+def with_block(readme: str, block: str, section: str) -> str:
     """The README text with the generated block replaced by `section`."""
-    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
-    return readme[:start] + "\n" + section + readme[end:]
+    start, stop = readme.index(begin(block)) + len(begin(block)), readme.index(end(block))
+    return readme[:start] + "\n" + section + readme[stop:]
+
+
+def generated(readme: str, published: Path, config: dict) -> str:
+    """The README with every generated block written afresh from `published`."""
+    for block, section in BLOCKS.items():
+        readme = with_block(readme, block, section(published, config))
+    return readme
 
 
 def write(readme: Path = Path("README.md"), published: Path = Path("results/published"),
           config: Path = Path("config.yaml")) -> Path:
-    section = results_section(published, yaml.safe_load(config.read_text()))
-    readme.write_text(with_results(readme.read_text(), section))
+    readme.write_text(generated(readme.read_text(), published, yaml.safe_load(config.read_text())))
     return readme

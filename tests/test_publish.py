@@ -69,9 +69,9 @@ def test_the_readme_results_and_docs_results_are_what_the_published_runs_say(mon
 
     monkeypatch.chdir(REPO)
     readme = (REPO / "README.md").read_text()
-    section = readme_results.results_section(readme_results.Path("results/published"),
-                                             yaml.safe_load((REPO / "config.yaml").read_text()))
-    assert readme_results.with_results(readme, section) == readme, "run python -m ffmodels.publish docs"
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert readme_results.generated(readme, readme_results.Path("results/published"), config) == readme, \
+        "run python -m ffmodels.publish docs"
     assert (REPO / "docs" / "results.md").read_text() == publish.results_page(), "run python -m ffmodels.publish docs"
 
 
@@ -125,3 +125,16 @@ def test_shared_table_rows_of_two_runs_are_compared_by_their_intervals_and_tests
     changes = publish.table_changes(tmp_path / "a", tmp_path / "b")
     assert [(c["row"], c["differs"]) for c in changes] == [("t / bp / acc", "test"), ("t / init / acc", "CIs apart")]
     assert changes[0]["b"] == "80.50 [79.00, 82.00], Δ +2.00 vs init (p_holm 0.01)"
+
+
+def test_the_readme_cost_block_sets_the_full_runs_finished_jobs_against_the_table_written_before(tmp_path):
+    from ffmodels import cost, readme_results
+
+    lead = tmp_path / readme_results.LEAD
+    lead.mkdir()
+    rows = [{"rule": "pretrain", "run": "bp", "metric": None, "jobs": 5, "s_per_job": 300.0, "source": "estimated"}]
+    (lead / readme_results.COST_TABLE).write_text("preset full\n\n" + cost.summary(rows, 2) + "\n" + cost.detail(rows))
+    section = readme_results.cost_section(tmp_path, {})
+    assert cost.summary(rows, 2).strip() in section and "finished jobs" not in section  # nothing has run
+    (lead / "benchmarks.tsv").write_text("job\ts\th:m:s\nbenchmarks/pretrain/bp/seed0.tsv\t450\t0:07:30\n")
+    assert "| pretrain | 1 | 0.08 | 0.12 | 1.50 |" in readme_results.cost_section(tmp_path, {})
