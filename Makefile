@@ -26,7 +26,7 @@ reproduce: $(STAMP)
 		$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) $(SNAKEMAKE_ARGS)
 
 # The full preset in the order the study is answered, one Snakemake call per stage so that each
-# table is finished (and can be published) before the next one's jobs start: RQ1; RQ2 with its
+# table and its figure are finished (and can be published) before the next one's jobs start: RQ1; RQ2 with its
 # protocol sensitivity; CwC-FF with its ceilings; fine-tuning; RQ3; then RQ4 and the rest. Tables
 # joined by + are one stage. Stopped at any point, the same command continues (after `snakemake
 # --unlock` if the stop left a lock): finished jobs are kept and a training job resumes from its
@@ -35,7 +35,7 @@ FULL_RUN_ORDER := rq1_negative_strategies rq2_transfer+rq2_sensitivity rq_cwc rq
 	rq3_root_cause+rq3_over_training
 full-run: $(STAMP)
 	for stage in $(FULL_RUN_ORDER) everything; do \
-		targets=$$(test $$stage = everything || echo $$stage | tr + '\n' | sed 's|.*|results/tables/&.csv|'); \
+		targets=$$(test $$stage = everything || echo $$stage | tr + '\n' | sed 's|.*|results/tables/&.csv results/figures/&.png|'); \
 		$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete \
 			$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) $(SNAKEMAKE_ARGS) $$targets || exit 1; \
 	done
