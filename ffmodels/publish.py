@@ -81,10 +81,10 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
              f"- published: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
              f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
              f"- wall time so far: {wall or 'not given'}",
-             f"- contents: {n_tables} tables{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
+             f"- contents: {n_tables} table{'s' * (n_tables != 1)}{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
              f"{sum(c.endswith('.png') for c in copied)} figures, {len(rows)} job benchmarks (benchmarks.tsv)"]
     if partial:
-        lines.append(f"- claims ledger: built at publishing from the {partial} tables finished so far (the run builds "
+        lines.append(f"- claims ledger: built at publishing from the {partial} table{'s' * (partial != 1)} finished so far (the run builds "
                      "its own when every table is); claims on the other tables read 'not run'")
     if rows and (out / "cost-estimate.md").is_file():  # the cost table written before the run
         from ffmodels import cost
