@@ -200,6 +200,11 @@ def detail(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def read_summary(path: Path) -> str:
+    """The per-rule summary (summary's markdown) of a cost table written by --out."""
+    return path.read_text().split("\n\n", 1)[1].split("\n| rule | run |")[0].rstrip() + "\n"
+
+
 def read_estimate(path: Path) -> dict[tuple[str, str, str | None], float]:
     """{(rule, run, metric): estimated seconds per job} from a cost table written by --out
     (detail's rows)."""

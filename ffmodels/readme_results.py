@@ -138,8 +138,7 @@ def cost_section(published: Path, config: dict) -> str:
     table = lead / COST_TABLE
     if not table.is_file():
         return "No cost table is published for the full preset yet.\n"
-    summary = table.read_text().split("\n\n| rule | run |")[0].split("\n\n", 1)[1]  # after the "preset" line
-    lines = [summary.rstrip(), "", f"Every job's row and where its cost comes from: [{COST_TABLE}]({table})."]
+    lines = [cost.read_summary(table).rstrip(), "", f"Every job's row and where its cost comes from: [{COST_TABLE}]({table})."]
     if (lead / "benchmarks.tsv").is_file():
         lines += ["", "What the full run's finished jobs took so far, against the table:", "",
                   cost.against_estimate(cost.read_estimate(table), cost.read_benchmarks([lead / "benchmarks.tsv"])).rstrip()]

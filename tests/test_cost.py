@@ -77,6 +77,7 @@ def test_finished_jobs_are_set_against_the_cost_table_written_before_the_run(tmp
             {"rule": "ceiling", "run": "cwc", "metric": None, "jobs": 5, "s_per_job": math.nan, "source": "none"}]
     table = tmp_path / "cost.md"
     table.write_text("preset full\n\n" + cost.summary(rows, 2) + "\n" + cost.detail(rows))
+    assert cost.read_summary(table) == cost.summary(rows, 2)
     estimate = cost.read_estimate(table)
     assert estimate[("pretrain", "bp", None)] == 300.0 and estimate[("analysis", "bp", "dead_units")] == 7.0
     assert math.isnan(estimate[("ceiling", "cwc", None)]) and len(estimate) == 3  # the summary rows are not jobs
