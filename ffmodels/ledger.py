@@ -421,9 +421,14 @@ def _n(r: dict) -> str:
     return "–" if pd.isna(r["n"]) else str(int(r["n"]))
 
 
+def verdict_counts(verdicts) -> str:
+    """'reproduced 4, direction only 2, …': how many claims have each verdict, in VERDICTS order."""
+    verdicts = list(verdicts)
+    return ", ".join(f"{v} {verdicts.count(v)}" for v in VERDICTS)
+
+
 def _summary(ledger: pd.DataFrame) -> str:
-    counts = ledger.verdict.value_counts()
-    return "Verdicts: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in VERDICTS)
+    return "Verdicts: " + verdict_counts(ledger.verdict)
 
 
 ROBUSTNESS = ("robust", "depends", "no reading run", "primary not run", SINGLE)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from ffmodels.ledger import VERDICTS
+from ffmodels.ledger import verdict_counts as ledger_verdict_counts
 
 LEAD = "full"
 EARLIER = ["full-ff-bp-cpu"]          # published runs of the full recipe on part of the matrix
@@ -48,7 +48,7 @@ def _run_line(folder: Path) -> str:
 
 
 def verdict_counts(ledger: list[dict]) -> str:
-    return ", ".join(f"{v} {sum(r['verdict'] == v for r in ledger)}" for v in VERDICTS)
+    return ledger_verdict_counts(r["verdict"] for r in ledger)
 
 
 def ledger_rows(ledger: list[dict]) -> list[str]:
