@@ -151,6 +151,9 @@ def resolve(config: dict) -> dict:
                 raise ConfigError(f"figures.{figure}: table '{table}' is not defined under tables")
         if spec.get("analysis") not in (None, *METRICS):
             raise ConfigError(f"figures.{figure}.analysis: unknown analysis '{spec['analysis']}'; known: {sorted(METRICS)}")
+    for family in config["start_first"]:
+        if family not in FAMILIES:
+            raise ConfigError(f"start_first: unknown family '{family}'; known: {sorted(FAMILIES)}")
     for v in config["pretrain"]["test_every_epoch"]:
         if v not in variant_names(config):
             raise ConfigError(f"pretrain.test_every_epoch: '{v}' is not defined under variants (nor a family)")

@@ -89,6 +89,7 @@ MISTYPED = [
      "families.three_factor.extends: 'nonexistent' is not defined under families"),
     ({"variants__hard": {"family": "ff", "negatives": "hard", "lr": 0}}, "variants.hard.lr: 0 is not allowed: must be > 0"),
     ({"pretrain__test_every_epoch": ["cwcc"]}, "pretrain.test_every_epoch: 'cwcc' is not defined under variants"),
+    ({"start_first": ["cwcc"]}, "start_first: unknown family 'cwcc'"),
 ]
 
 

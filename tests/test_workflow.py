@@ -317,6 +317,20 @@ def test_the_fashion_recipe_reaches_the_ceiling_and_finetuning_of_cwc_and_no_oth
     assert hp("ceiling", "bp") == hp("pretrain", "bp") == variant_hparams(CONFIG, "bp")
 
 
+def test_the_long_families_training_jobs_start_first(workflow_dir):
+    """config start_first: a CwC-FF ceiling or fine-tuning job (hours at the published width) is
+    scheduled before the others of its stage, so that no core idles beside it at the stage's end."""
+    dry = snakemake(workflow_dir, "-n", "--forcerun", "ceiling", "finetune", "--",
+                    "results/tables/rq_cwc.csv", "results/tables/rq2_finetune.csv").stdout
+    blocks = re.split(r"^\[", dry, flags=re.M)  # one per job, each opened by its time stamp
+    jobs = [(re.search(r"^rule (\w+):", block, re.M), re.search(r"variant=(\w+)", block),
+             re.search(r"^ *priority: (\d+)", block, re.M)) for block in blocks]
+    priority = {(rule[1], variant[1]): int(p[1]) if p else 0 for rule, variant, p in jobs if rule and variant}
+    assert {("ceiling", "cwc"), ("ceiling", "bp"), ("finetune", "bp")} <= set(priority)
+    assert {key for key, p in priority.items() if p} == {
+        key for key in priority if variant_hparams(CONFIG, key[1])["family"] in CONFIG["start_first"]} == {("ceiling", "cwc")}
+
+
 def test_sensitivity_finetune_and_noise_tables(workflow_dir):
     sens = read_csv(workflow_dir / "results/tables/rq2_sensitivity.csv")
     settings = {r["setting"] for r in sens}

@@ -59,6 +59,12 @@ def family_of(run):
     return FAMILIES[variant_hparams(config, run)["family"]]
 
 
+def start_first(wildcards):
+    """Rule priority of a training job: 1 for the families of config `start_first` (the longest
+    jobs start before the others that are ready), else 0."""
+    return int(variant_hparams(config, wildcards.variant)["family"] in config["start_first"])
+
+
 def code(script, *modules):
     """Digest of the ffmodels code a job runs: the modules its script imports, transitively
     (ffmodels.codedeps), plus the dynamically registered modules it uses (a family, a table

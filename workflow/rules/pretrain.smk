@@ -13,6 +13,7 @@ rule pretrain:
         "logs/pretrain/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/pretrain/{variant}/seed{seed}.tsv"
+    priority: start_first
     conda:
         ENV
     threads: config["threads"]
