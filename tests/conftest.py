@@ -2,6 +2,8 @@ import gzip
 import os
 import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,35 @@ def copy_workflow(dest: Path, extra: tuple[str, ...] = ()) -> Path:
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     return dest
+
+
+# The test workflow: the quick preset cut down to the committed data slice.
+OVERLAYS = ("presets/quick.yaml", ".test/config.yaml")
+
+
+def snakemake(wf, *args, check=True):
+    """snakemake --cores 2 with the test overlays; more overlay files may lead `args`."""
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", *OVERLAYS, *args]
+    out = subprocess.run(cmd, cwd=wf, capture_output=True, text=True, timeout=900)
+    if check and out.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} failed:\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def workflow_dir(tmp_path_factory):
+    """The test workflow run to the end, once per session (a few minutes): tests read it, and a
+    test that changes anything works on its own copy (copy_of)."""
+    wf = copy_workflow(tmp_path_factory.mktemp("wf"))
+    snakemake(wf)
+    return wf
+
+
+def copy_of(workflow_dir, tmp_path, name):
+    """A copy of the finished workflow (timestamps kept) that a test may change."""
+    wf = tmp_path / name
+    shutil.copytree(workflow_dir, wf, symlinks=True)  # copy2 keeps the timestamps
+    return wf
 
 
 def data_config() -> dict:

@@ -1,19 +1,17 @@
 """A researcher's new FF variant with its own learning rule: one module in ffmodels/families/
-and one config entry, nothing else. Proved on a copy of the workflow: the module is dropped into
-ffmodels/families/, the family block (extends: ff, its own key) and the table row it should
-appear in come as an overlay, and the run gives the new variant a row in the table beside its
-own random-init baseline, trained with the inherited FF settings."""
+and one config entry, nothing else. Proved on a copy of the finished test workflow: the module
+is dropped into ffmodels/families/, the family block (extends: ff, its own key) and the table row
+it should appear in come as an overlay, and the run trains only the new variant and its own
+random-init baseline, which get their rows in the table, with the inherited FF settings."""
 
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from ffmodels.config import ConfigError, load_config
-from tests.conftest import REPO, copy_workflow
+from tests.conftest import REPO, copy_of, snakemake
 
 # The whole of the new variant: a family whose layer loss is FF's times a constant, and whose
 # untrained network counts as its own architecture (so it gets its own random init).
@@ -47,19 +45,30 @@ ENTRY = {"families": {"scaled_ff": {"extends": "ff", "loss_scale": 0.5}},
 
 
 @pytest.fixture(scope="module")
-def extended(tmp_path_factory):
-    wf = copy_workflow(tmp_path_factory.mktemp("extended"))
+def extended(workflow_dir, tmp_path_factory):
+    """The finished test workflow with the new module and its config entry added, asked again for
+    the table: (workflow copy, the results as they were before)."""
+    wf = copy_of(workflow_dir, tmp_path_factory.mktemp("extended"), "wf")
+    before = {str(p.relative_to(wf)): p.stat().st_mtime_ns for p in (wf / "results").rglob("*") if p.is_file()}
     (wf / "ffmodels" / "families" / "scaled_ff.py").write_text(MODULE)
     (wf / "variant.yaml").write_text(yaml.safe_dump(ENTRY))
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "presets/quick.yaml",
-           ".test/config.yaml", "variant.yaml", "--", "results/tables/rq2_transfer.csv"]
-    out = subprocess.run(cmd, cwd=wf, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return wf
+    snakemake(wf, "variant.yaml", "--", "results/tables/rq2_transfer.csv")
+    return wf, before
+
+
+def test_adding_the_variant_reruns_nothing_that_was_computed(extended):
+    """New module, new config entry: only the new variant's jobs and the table that shows it run."""
+    wf, before = extended
+    changed = {str(p.relative_to(wf)) for p in (wf / "results").rglob("*")
+               if p.is_file() and before.get(str(p.relative_to(wf))) != p.stat().st_mtime_ns}
+    new_runs = {path.split("/")[2] for path in changed if path.startswith(("results/pretrain/", "results/transfer/"))}
+    assert new_runs == {"scaled_ff", "random_init_scaled_ff"}
+    assert {path for path in changed if not path.startswith(("results/pretrain/", "results/transfer/"))} == {
+        "results/tables/rq2_transfer.csv", "results/tables/rq2_transfer.md"}
 
 
 def test_the_new_family_appears_in_the_table_with_its_own_random_init(extended):
-    with open(extended / "results/tables/rq2_transfer.csv") as fh:
+    with open(extended[0] / "results/tables/rq2_transfer.csv") as fh:
         rows = {r["variant"]: r for r in csv.DictReader(fh)}
     assert set(rows) == {"random_wrong_label", "scaled_ff", "random_init_ff", "random_init_scaled_ff"}
     assert rows["scaled_ff"]["reference"] == "random_init_scaled_ff" and rows["scaled_ff"]["n"] == "2"
@@ -68,7 +77,7 @@ def test_the_new_family_appears_in_the_table_with_its_own_random_init(extended):
 
 def test_the_new_family_trains_with_the_inherited_ff_settings(extended):
     config = load_config(REPO / "presets/quick.yaml", REPO / ".test/config.yaml")
-    metrics = json.loads((extended / "results/pretrain/scaled_ff/seed0/metrics.json").read_text())
+    metrics = json.loads((extended[0] / "results/pretrain/scaled_ff/seed0/metrics.json").read_text())
     hp = metrics["hparams"]
     assert hp["family"] == "scaled_ff" and hp["loss_scale"] == 0.5
     assert {k: hp[k] for k in config["families"]["ff"]} == config["families"]["ff"]  # every FF key, as resolved

@@ -2,8 +2,8 @@
 MNIST and Fashion-MNIST, the quick preset cut down): every table is produced, a changed
 hyperparameter or an edited module reruns exactly what it touches, and bad input stops with a
 message that names the problem without losing what was computed. The finished workflow is one
-module fixture that no test changes: a test that reruns, breaks or adds anything works on its
-own copy."""
+session fixture (tests/conftest.py) that no test changes: a test that reruns, breaks or adds
+anything works on its own copy."""
 
 import csv
 import gzip
@@ -21,21 +21,11 @@ import pytest
 import yaml
 
 from ffmodels.config import enabled_tables, load_config, variant_hparams
-from tests.conftest import REPO, TEST_CONFIG, TEST_DATA, copy_workflow
+from tests.conftest import OVERLAYS, REPO, TEST_CONFIG, TEST_DATA, copy_of, snakemake
 
-OVERLAYS = ("presets/quick.yaml", ".test/config.yaml")
 CONFIG = load_config(REPO / OVERLAYS[0], REPO / OVERLAYS[1])  # what the test workflow runs, resolved
 SEEDS = CONFIG["seeds"]
 TABLES = list(enabled_tables(CONFIG))  # .test switches some off
-
-
-def snakemake(wf, *args, check=True):
-    """snakemake --cores 2 with the test overlays; more overlay files may lead `args`."""
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", *OVERLAYS, *args]
-    out = subprocess.run(cmd, cwd=wf, capture_output=True, text=True, timeout=900)
-    if check and out.returncode != 0:
-        pytest.fail(f"snakemake {' '.join(args)} failed:\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}")
-    return out
 
 
 def snapshot(wf):
@@ -49,20 +39,6 @@ def planned_outputs(dry_run_text: str) -> set[str]:
         if line.startswith("    output: "):
             found.update(line[len("    output: "):].split(", "))
     return found
-
-
-@pytest.fixture(scope="module")
-def workflow_dir(tmp_path_factory):
-    wf = copy_workflow(tmp_path_factory.mktemp("wf"))
-    snakemake(wf)
-    return wf
-
-
-def copy_of(workflow_dir, tmp_path, name):
-    """A copy of the finished workflow (timestamps kept) that a test may change."""
-    wf = tmp_path / name
-    shutil.copytree(workflow_dir, wf, symlinks=True)  # copy2 keeps the timestamps
-    return wf
 
 
 def read_csv(path):
