@@ -163,24 +163,17 @@ def start_long_pretraining(wf):
     return proc
 
 
-def test_second_snakemake_on_the_same_folder_is_refused_by_the_lock(workflow_dir, tmp_path):
-    wf = long_copy(workflow_dir, tmp_path, "locked")
-    proc = start_long_pretraining(wf)
-    try:
-        out = snakemake(wf, "long.yaml", "--", LONG_TARGET, check=False)
-        assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr
-    finally:
-        os.killpg(proc.pid, signal.SIGINT)  # Snakemake stops its job and removes the partial output
-        proc.wait(120)
-
-
 def test_killed_training_run_is_rerun_to_the_same_result(workflow_dir, tmp_path):
-    """kill -9 of Snakemake and its job mid-training (a node dying), then the documented
-    recovery (--unlock, then a run with --rerun-incomplete, as the profiles set): the rerun
-    continues from the last epoch the killed job saved (ffmodels.resume), completes, and its
-    metrics equal those of a run that was never interrupted."""
+    """A second Snakemake on a folder where one runs is refused by the lock. kill -9 of Snakemake
+    and its job mid-training (a node dying), then the documented recovery (--unlock, then a run
+    with --rerun-incomplete, as the profiles set): the rerun continues from the last epoch the
+    killed job saved (ffmodels.resume), completes, and its metrics equal those of a run that was
+    never interrupted."""
     killed = long_copy(workflow_dir, tmp_path, "killed")
     proc = start_long_pretraining(killed)
+    os.killpg(proc.pid, signal.SIGSTOP)  # held mid-run (it cannot finish) while a second run tries the folder
+    out = snakemake(killed, "long.yaml", "--", LONG_TARGET, check=False)
+    assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr  # the live run's lock
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(60)
     assert "epoch 20:" not in (killed / "logs/pretrain/random_wrong_label/seed0.log").read_text()  # killed mid-run
