@@ -140,16 +140,17 @@ def test_bad_value_stops_before_any_job_naming_key_value_and_domain(workflow_dir
 
 LONG_TARGET = "results/pretrain/random_wrong_label/seed0/metrics.json"
 LONG_RESUME = "resume/pretrain/random_wrong_label/seed0.pt"
+LONG_EPOCHS = 10  # about 0.4 s each here: the run is held (SIGSTOP) within an epoch of its first one
 
 
 def long_copy(workflow_dir, tmp_path, name):
     wf = copy_of(workflow_dir, tmp_path, name)
-    (wf / "long.yaml").write_text(yaml.safe_dump({"families": {"ff": {"epochs": 20}}}))
+    (wf / "long.yaml").write_text(yaml.safe_dump({"families": {"ff": {"epochs": LONG_EPOCHS}}}))
     return wf
 
 
 def start_long_pretraining(wf):
-    """Snakemake retraining one FF run for 20 epochs, in its own process group; returns once
+    """Snakemake retraining one FF run for LONG_EPOCHS epochs, in its own process group; returns once
     the job has finished its first epoch and saved its resume state."""
     cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", *OVERLAYS, "long.yaml", "--", LONG_TARGET]
     log = wf / "logs/pretrain/random_wrong_label/seed0.log"
@@ -176,19 +177,19 @@ def test_killed_training_run_is_rerun_to_the_same_result(workflow_dir, tmp_path)
     assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr  # the live run's lock
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(60)
-    assert "epoch 20:" not in (killed / "logs/pretrain/random_wrong_label/seed0.log").read_text()  # killed mid-run
+    assert f"epoch {LONG_EPOCHS}:" not in (killed / "logs/pretrain/random_wrong_label/seed0.log").read_text()  # killed mid-run
     out = snakemake(killed, "long.yaml", "--", LONG_TARGET, check=False)
     assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr  # the dead run's lock
     snakemake(killed, "long.yaml", "--unlock")
     snakemake(killed, "long.yaml", "--rerun-incomplete", "--", LONG_TARGET)
     resumed = re.search(r"resuming after epoch (\d+)", (killed / "logs/pretrain/random_wrong_label/seed0.log").read_text())
-    assert resumed and 1 <= int(resumed.group(1)) < 20  # not from epoch 0
+    assert resumed and 1 <= int(resumed.group(1)) < LONG_EPOCHS  # not from epoch 0
     assert not (killed / LONG_RESUME).exists()  # removed once the outputs were written
 
     clean = long_copy(workflow_dir, tmp_path, "clean")
     snakemake(clean, "long.yaml", "--", LONG_TARGET)
     a, b = (json.loads((wf / LONG_TARGET).read_text()) for wf in (killed, clean))
-    assert a["hparams"]["epochs"] == 20 and len(a["history"]) == 20
+    assert a["hparams"]["epochs"] == LONG_EPOCHS and len(a["history"]) == LONG_EPOCHS
     assert (a["test_acc"], a["val_acc"], a["history"]) == (b["test_acc"], b["val_acc"], b["history"])
 
 
