@@ -59,6 +59,11 @@ def copy_of(workflow_dir, tmp_path, name):
     return wf
 
 
+def snapshot(wf):
+    """{result file: mtime} of a workflow folder, to tell what a run rewrote."""
+    return {str(p.relative_to(wf)): p.stat().st_mtime_ns for p in (wf / "results").rglob("*") if p.is_file()}
+
+
 def data_config() -> dict:
     """config `data` (checksums, validation split) that matches MIRROR."""
     full = yaml.safe_load((REPO / "config.yaml").read_text())["data"]

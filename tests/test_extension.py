@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ffmodels.config import ConfigError, load_config
-from tests.conftest import REPO, copy_of, snakemake
+from tests.conftest import REPO, copy_of, snakemake, snapshot
 
 # The whole of the new variant: a family whose layer loss is FF's times a constant, and whose
 # untrained network counts as its own architecture (so it gets its own random init).
@@ -49,7 +49,7 @@ def extended(workflow_dir, tmp_path_factory):
     """The finished test workflow with the new module and its config entry added, asked again for
     the table: (workflow copy, the results as they were before)."""
     wf = copy_of(workflow_dir, tmp_path_factory.mktemp("extended"), "wf")
-    before = {str(p.relative_to(wf)): p.stat().st_mtime_ns for p in (wf / "results").rglob("*") if p.is_file()}
+    before = snapshot(wf)
     (wf / "ffmodels" / "families" / "scaled_ff.py").write_text(MODULE)
     (wf / "variant.yaml").write_text(yaml.safe_dump(ENTRY))
     snakemake(wf, "variant.yaml", "--", "results/tables/rq2_transfer.csv")
@@ -59,8 +59,8 @@ def extended(workflow_dir, tmp_path_factory):
 def test_adding_the_variant_reruns_nothing_that_was_computed(extended):
     """New module, new config entry: only the new variant's jobs and the table that shows it run."""
     wf, before = extended
-    changed = {str(p.relative_to(wf)) for p in (wf / "results").rglob("*")
-               if p.is_file() and before.get(str(p.relative_to(wf))) != p.stat().st_mtime_ns}
+    after = snapshot(wf)
+    changed = {path for path in after if after[path] != before.get(path)}
     new_runs = {path.split("/")[2] for path in changed if path.startswith(("results/pretrain/", "results/transfer/"))}
     assert new_runs == {"scaled_ff", "random_init_scaled_ff"}
     assert {path for path in changed if not path.startswith(("results/pretrain/", "results/transfer/"))} == {

@@ -21,15 +21,11 @@ import pytest
 import yaml
 
 from ffmodels.config import enabled_tables, load_config, variant_hparams
-from tests.conftest import OVERLAYS, REPO, TEST_CONFIG, TEST_DATA, copy_of, snakemake
+from tests.conftest import OVERLAYS, REPO, TEST_CONFIG, TEST_DATA, copy_of, snakemake, snapshot
 
 CONFIG = load_config(REPO / OVERLAYS[0], REPO / OVERLAYS[1])  # what the test workflow runs, resolved
 SEEDS = CONFIG["seeds"]
 TABLES = list(enabled_tables(CONFIG))  # .test switches some off
-
-
-def snapshot(wf):
-    return {str(p.relative_to(wf)): p.stat().st_mtime_ns for p in (wf / "results").rglob("*") if p.is_file()}
 
 
 def planned_outputs(dry_run_text: str) -> set[str]:

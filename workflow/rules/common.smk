@@ -62,7 +62,7 @@ def family_of(run):
 def start_first(wildcards):
     """Rule priority of a training job: 1 for the families of config `start_first` (the longest
     jobs start before the others that are ready), else 0."""
-    return int(variant_hparams(config, wildcards.variant)["family"] in config["start_first"])
+    return int(family_of(wildcards.variant).family in config["start_first"])
 
 
 def code(script, *modules):
