@@ -1,8 +1,14 @@
 """The linear probe selects on the validation split only (PROTOCOL section 4)."""
 
+import pytest
 import torch
 
-from ffmodels.transfer import fill_label_slot, fit_linear_probe, standardise
+from ffmodels.config import load_config
+from ffmodels.families import build
+from ffmodels.jobs.sensitivity import probe_features
+from ffmodels.overlay import merge
+from ffmodels.transfer import SPLITS, fill_label_slot, fit_linear_probe, split_features, standardise
+from ffmodels.variants import family_hparams
 
 PROBE = {"lr": 0.01, "batch_size": 64, "max_epochs": 12, "patience": 3}
 
@@ -80,9 +86,28 @@ def test_standardisation_can_be_switched_off():
 
 
 def test_a_setting_overrides_only_the_keys_it_names():
-    from ffmodels.overlay import merge as with_overrides  # what the sensitivity job applies
-
     base = {"features": "all", "standardise": True, "probe": {"lr": 0.001, "batch_size": 256, "patience": 5}}
-    out = with_overrides(base, {"probe": {"lr": 0.01, "patience": None}, "features": "last"})
+    out = merge(base,  # what the sensitivity job applies
+                {"probe": {"lr": 0.01, "patience": None}, "features": "last"})
     assert out == {"features": "last", "standardise": True, "probe": {"lr": 0.01, "batch_size": 256, "patience": None}}
     assert base["probe"]["lr"] == 0.001  # the protocol's config is left as it was
+
+
+@pytest.mark.parametrize("family", sorted(load_config()["families"]))
+def test_the_sensitivity_job_probes_the_features_the_transfer_job_extracts(family):
+    """One pass of the network per distinct input serves every setting (the sensitivity job's
+    saving), with the features ffmodels.transfer extracts for that setting, value for value."""
+    config = load_config()
+    torch.manual_seed(0)
+    model = build(dict(family_hparams(config, family), family=family), in_dim=784, n_classes=10)
+    g = torch.Generator().manual_seed(0)
+    data = {f"{s}_x": torch.rand(n, 784, generator=g) for s, n in (("train", 6), ("val", 3), ("test", 4))}
+    passes = {}
+    for overrides in config["sensitivity"].values():
+        cfg = merge(config["transfer"], overrides)
+        expected = split_features(model, data, cfg, batch_size=4)
+        got = probe_features(model, data, cfg, 4, passes)
+        assert all(torch.equal(got[s], expected[s]) for s in SPLITS), overrides
+    fills = {(c["label_fill"], c["neutral_value"]) for c in [config["transfer"]] +
+             [merge(config["transfer"], o) for o in config["sensitivity"].values()]}
+    assert len(passes) == (len(fills) if model.uses_label_input else 1)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import time
 
+import torch
+
 from ffmodels.jobs.common import get_logger, write_json
 from ffmodels.jobs.transfer import ProbeSpec, probe_inputs
 from ffmodels.overlay import merge
 from ffmodels.runtime import provenance
-from ffmodels.transfer import split_features, transfer
+from ffmodels.transfer import SPLITS, fill_label_slot, transfer
 
 
 def sensitivity_job(spec: ProbeSpec) -> None:
@@ -19,16 +21,36 @@ def sensitivity_job(spec: ProbeSpec) -> None:
     log = get_logger(spec.log)
     tcfg, variant, seed = spec.transfer, spec.variant, spec.seed
     device, data, model, source, status = probe_inputs(spec)
-    results, features = {}, {}
+    results, passes = {}, {}
     for name, overrides in spec.settings.items():
         cfg = merge(tcfg, overrides)  # one knob changed, the rest of the protocol as it is
-        # Settings that change only the probe reuse the features of an earlier setting.
-        key = (cfg["features"], cfg["label_fill"], cfg["neutral_value"])
-        if key not in features:
-            features[key] = split_features(model, data, cfg, spec.eval_batch_size)
-        result = transfer(model, data, cfg, seed, spec.eval_batch_size, feats=features[key])
+        feats = probe_features(model, data, cfg, spec.eval_batch_size, passes)
+        result = transfer(model, data, cfg, seed, spec.eval_batch_size, feats=feats)
         log.info(f"{variant} seed {seed} {name}: test {result['test_acc']:.4f} (epoch {result['best_epoch']})")
         results[name] = {"transfer_config": cfg, **result}
+    log.info(f"{variant} seed {seed}: {len(results)} settings from {len(passes)} pass(es) of the network")
     write_json(spec.json, {"variant": variant, "family": spec.hp["family"], "seed": seed, "preset": spec.preset, "model": source,
                      "status": status, "settings": results,
                      "provenance": provenance(device, time.perf_counter() - start)})
+
+
+def probe_features(model, data: dict, cfg: dict, batch_size: int, passes: dict) -> dict:
+    """The train/val/test features cfg asks for, the same values ffmodels.transfer extracts, from
+    one pass of the network per distinct input: 'all' and 'last' are both views of the per-layer
+    features (families/base.py: layer_features is what features(x, 'all') concatenates), and a
+    model that does not read the label from its input sees the same input under every label fill.
+    passes: those per-layer features by input, filled in as settings need them."""
+    fill = (cfg["label_fill"], cfg["neutral_value"]) if model.uses_label_input else None
+    if fill not in passes:
+        passes[fill] = {s: _layer_features(model, data[f"{s}_x"], cfg, batch_size) for s in SPLITS}
+    layers = passes[fill]
+    return {s: layers[s][-1] if cfg["features"] == "last" else torch.cat(layers[s], dim=1) for s in SPLITS}
+
+
+@torch.no_grad()
+def _layer_features(model, x: torch.Tensor, cfg: dict, batch_size: int) -> list[torch.Tensor]:
+    model.eval()
+    if model.uses_label_input:
+        x = fill_label_slot(x, cfg["label_fill"], cfg["neutral_value"])
+    batches = [model.layer_features(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    return [torch.cat(layer) for layer in zip(*batches)]
