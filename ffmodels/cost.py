@@ -15,7 +15,7 @@ workflow derives them) gets a cost in core-seconds (each job runs on one thread)
   warm-up; process CPU time, so other load on the machine does not inflate it), scaled to its epochs and images, plus its per-epoch evaluation (timed the same way)
   and a measured job start-up;
 - probe and analysis jobs without a measurement: the mean of the measured jobs of the same rule
-  (and metric), scaled by nothing, and said so.
+  (and metric) and family, else of the rule, scaled by nothing, and said so.
 
 The wall time at --cores N is at least the total over N (the DAG may not keep every core busy).
 """
@@ -31,6 +31,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ffmodels.config import load_config, table_runs, variant_hparams
+from ffmodels.errors import ConfigError
 from ffmodels.names import is_random_init
 
 TRAINING = ("pretrain", "ceiling", "finetune")
@@ -118,6 +119,15 @@ def time_training(hp: dict, n_train: int, n_eval: int, steps: int, test_every_ep
     return {"train_s": math.ceil(n_train / batch) * step_s, "eval_s": eval_s}
 
 
+def family_of(config: dict, run: str) -> str | None:
+    """The family of a variant or random init; None for a run this config does not have (a
+    benchmark of another configuration)."""
+    try:
+        return variant_hparams(config, run)["family"]
+    except ConfigError:
+        return None
+
+
 def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict]:
     """One row per (rule, run, metric): jobs, seconds per job, and where the number comes from."""
     jobs = planned_jobs(config)
@@ -126,9 +136,10 @@ def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict
         count[job] += 1
     n_train = config["pretrain"]["train_subset"] or 60000 - config["data"]["val_size"]
     n_val = config["data"]["val_size"]
-    by_rule = defaultdict(list)
+    by_rule, by_family = defaultdict(list), defaultdict(list)
     for (rule, run, metric), seconds in benchmarks.items():
         by_rule[(rule, metric)].extend(seconds)
+        by_family[(rule, metric, family_of(config, run))].extend(seconds)
     rows, timed = [], {}
     for (rule, run, metric), n in sorted(count.items()):
         measured = benchmarks.get((rule, run, metric))
@@ -150,10 +161,15 @@ def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict
                          "s_per_job": START_UP_S + hp["epochs"] * per_epoch,
                          "source": f"estimated: {steps} timed steps x {hp['epochs']} epochs"})
             continue
+        family = family_of(config, run)
+        kin = by_family.get((rule, metric, family))
         like = by_rule.get((rule, metric))
-        if like:
-            rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": statistics.mean(like),
-                         "source": f"estimated: mean of {len(like)} measured {rule} jobs" + (f" ({metric})" if metric else "")})
+        if kin or like:
+            # a probe or analysis costs what its network's forward passes cost: a family's own
+            # jobs say it better than the others' (CwC-FF's CNN probe is ~15x FF's)
+            seconds, whose = (kin, f"{family} ") if kin else (like, "")
+            rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": statistics.mean(seconds),
+                         "source": f"estimated: mean of {len(seconds)} measured {whose}{rule} jobs" + (f" ({metric})" if metric else "")})
         elif rule == "sensitivity" and by_rule.get(("transfer", None)):
             # one probe per setting of config `sensitivity`, each like a transfer job
             probes = len(config["sensitivity"])

@@ -56,13 +56,17 @@ def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatc
 
     monkeypatch.setattr(cost, "time_training", fake_time)
     benchmarks = {("pretrain", "bp", None): [30.0, 50.0], ("transfer", "bp", None): [8.0],
-                  ("transfer", "random_init_bp", None): [4.0]}
+                  ("transfer", "random_init_bp", None): [4.0], ("transfer", "random_init_cwc", None): [240.0],
+                  ("transfer", "not_in_this_config", None): [1.0]}
     rows = {(r["rule"], r["run"], r["metric"]): r for r in cost.estimate(config, benchmarks, steps=3, log=lambda *_: None)}
     assert rows[("pretrain", "bp", None)]["s_per_job"] == 40.0 and rows[("pretrain", "bp", None)]["source"].startswith("measured")
     ff = rows[("pretrain", "random_wrong_label", None)]
     epochs = config["families"]["ff"]["epochs"]
     assert ff["s_per_job"] == pytest.approx(cost.START_UP_S + epochs * 2.5) and "estimated" in ff["source"]
-    assert rows[("transfer", "cwc", None)]["s_per_job"] == 6.0  # the mean of the measured transfer jobs
+    # a probe without its own measurement costs what its family's probes cost (CwC-FF's CNN), else
+    # the mean of all measured probes
+    assert rows[("transfer", "cwc", None)]["s_per_job"] == 240.0 and "cwc transfer" in rows[("transfer", "cwc", None)]["source"]
+    assert rows[("transfer", "hard", None)]["s_per_job"] == pytest.approx((8 + 4 + 240 + 1) / 4)
     assert ff["jobs"] == len(config["seeds"])
     assert "estimated" in rows[("ceiling", "bp", None)]["source"]  # measured on MNIST, not on Fashion-MNIST
     assert timed.count("cwc") == 2  # once per task: its MNIST and Fashion-MNIST recipes differ
