@@ -205,6 +205,7 @@ def test_ordering():
     c = claim("ordering", {"metric": "source_acc"}, variants=["a", "b", "c"])
     out = judge(rows, c)
     assert out["verdict"] == "not reproduced" and out["detail"] == "our order: a > c > b"
+    assert out["ours"] == "a 90.00 > c 85.00 > b 80.00"  # every '>' shown holds
     assert judge(rows, {**c, "variants": ["a", "c", "b"]})["verdict"] == "reproduced"
     assert judge(rows[:2], c)["verdict"] == "not run"
 
