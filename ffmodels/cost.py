@@ -119,7 +119,7 @@ def time_training(hp: dict, n_train: int, n_eval: int, steps: int, test_every_ep
     return {"train_s": math.ceil(n_train / batch) * step_s, "eval_s": eval_s}
 
 
-def family_of(config: dict, run: str) -> str | None:
+def family_name(config: dict, run: str) -> str | None:
     """The family of a variant or random init; None for a run this config does not have (a
     benchmark of another configuration)."""
     try:
@@ -139,7 +139,7 @@ def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict
     by_rule, by_family = defaultdict(list), defaultdict(list)
     for (rule, run, metric), seconds in benchmarks.items():
         by_rule[(rule, metric)].extend(seconds)
-        by_family[(rule, metric, family_of(config, run))].extend(seconds)
+        by_family[(rule, metric, family_name(config, run))].extend(seconds)
     rows, timed = [], {}
     for (rule, run, metric), n in sorted(count.items()):
         measured = benchmarks.get((rule, run, metric))
@@ -161,7 +161,7 @@ def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict
                          "s_per_job": START_UP_S + hp["epochs"] * per_epoch,
                          "source": f"estimated: {steps} timed steps x {hp['epochs']} epochs"})
             continue
-        family = family_of(config, run)
+        family = family_name(config, run)
         kin = by_family.get((rule, metric, family))
         like = by_rule.get((rule, metric))
         if kin or like:
