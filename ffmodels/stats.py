@@ -8,7 +8,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+
+from ffmodels.lazy import lazy_import
+
+stats = lazy_import("scipy.stats")
 
 
 def summarise(values) -> dict:

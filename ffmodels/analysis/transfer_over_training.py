@@ -6,10 +6,11 @@ transfers better than every trained one makes rho negative whatever training the
 
 from __future__ import annotations
 
-from scipy import stats
-
 from ffmodels.analysis import metric
+from ffmodels.lazy import lazy_import
 from ffmodels.transfer import transfer
+
+stats = lazy_import("scipy.stats")
 
 
 def spearman_rho(epochs: list[int], acc: list[float]) -> float:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.patches import Rectangle
 
 from ffmodels.figures import plot
+from ffmodels.lazy import lazy_import
 from ffmodels.names import N_LABEL_PIXELS
+
+plt = lazy_import("matplotlib.pyplot")
+patches = lazy_import("matplotlib.patches")
 
 
 @plot("label_share")
@@ -49,7 +51,7 @@ def weights(inputs: dict, title: str, preset: str, spec: dict):
             img = np.asarray(w).reshape(side, side)
             bound = np.abs(img).max() or 1.0
             ax.imshow(img, cmap="RdBu_r", vmin=-bound, vmax=bound)
-            ax.add_patch(Rectangle((-0.5, -0.5), N_LABEL_PIXELS, 1, fill=False, ec="red", lw=0.8))
+            ax.add_patch(patches.Rectangle((-0.5, -0.5), N_LABEL_PIXELS, 1, fill=False, ec="red", lw=0.8))
             ax.set_title(f"{share:.2f}", fontsize=6)
             ax.axis("off")
         axes[r][0].text(-4, side / 2, which, rotation=90, va="center", ha="right", fontsize=7)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
-import pandas as pd
-
 from ffmodels.figures import plot
+from ffmodels.lazy import lazy_import
 from ffmodels.names import is_random_init
+
+plt = lazy_import("matplotlib.pyplot")
+pd = lazy_import("pandas")
 
 
 def _grid(n: int, width: float, height: float = 3.6, cols: int = 3):

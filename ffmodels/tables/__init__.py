@@ -15,9 +15,10 @@ import math
 import pkgutil
 from pathlib import Path
 
-import pandas as pd
-
 from ffmodels import stats
+from ffmodels.lazy import lazy_import
+
+pd = lazy_import("pandas")
 
 KINDS: dict[str, type] = {}
 

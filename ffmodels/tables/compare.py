@@ -3,9 +3,10 @@ row and against the random init of each variant's family, paired by seed."""
 
 from __future__ import annotations
 
-import pandas as pd
-
+from ffmodels.lazy import lazy_import
 from ffmodels.tables import comparison_table, finish, paired_or_welch, summary_row, table_kind
+
+pd = lazy_import("pandas")
 
 # The accuracy each stage reports (its metrics.json "test_acc"), as named in the tables.
 STAGE_METRIC = {"pretrain": "source_acc", "transfer": "transfer_acc", "ceiling": "ceiling_acc"}

@@ -4,10 +4,11 @@ ceiling run: same budget, same seed), paired by seed."""
 
 from __future__ import annotations
 
-import pandas as pd
-
+from ffmodels.lazy import lazy_import
 from ffmodels.tables import finish, paired_or_welch, summary_row, table_kind
 from ffmodels.tables.compare import accuracy_records
+
+pd = lazy_import("pandas")
 
 
 @table_kind("finetune")

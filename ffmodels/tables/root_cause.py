@@ -3,10 +3,11 @@ training with a test of each slide claim (`root_cause`), and over training (`ove
 
 from __future__ import annotations
 
-import pandas as pd
-
 from ffmodels import stats
+from ffmodels.lazy import lazy_import
 from ffmodels.tables import finish, summary_row, table_kind
+
+pd = lazy_import("pandas")
 
 SYMBOL = {"greater": ">", "less": "<", "two-sided": "≠"}
 

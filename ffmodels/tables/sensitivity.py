@@ -5,11 +5,12 @@ transfers and the sensitivity jobs (one per model and seed, every setting of con
 
 from __future__ import annotations
 
-import pandas as pd
-
+from ffmodels.lazy import lazy_import
 from ffmodels.tables import finish, paired_or_welch, summary_row, table_kind
 from ffmodels.tables.compare import with_random_inits
 from ffmodels.names import is_random_init
+
+pd = lazy_import("pandas")
 
 PROTOCOL = "protocol"  # the setting name of the unchanged protocol
 

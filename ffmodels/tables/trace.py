@@ -5,9 +5,10 @@ PCL's collapse (PROTOCOL 6)."""
 
 from __future__ import annotations
 
-import pandas as pd
-
+from ffmodels.lazy import lazy_import
 from ffmodels.tables import finish, summary_row, table_kind
+
+pd = lazy_import("pandas")
 
 
 @table_kind("training_trace")
