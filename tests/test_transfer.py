@@ -11,6 +11,7 @@ from ffmodels.transfer import SPLITS, fill_label_slot, fit_linear_probe, split_f
 from ffmodels.variants import family_hparams
 
 PROBE = {"lr": 0.01, "batch_size": 64, "max_epochs": 12, "patience": 3}
+CONFIG = load_config()  # the shipped config: its families, transfer protocol and sensitivity settings
 
 
 def toy_features(seed):
@@ -93,11 +94,11 @@ def test_a_setting_overrides_only_the_keys_it_names():
     assert base["probe"]["lr"] == 0.001  # the protocol's config is left as it was
 
 
-@pytest.mark.parametrize("family", sorted(load_config()["families"]))
+@pytest.mark.parametrize("family", sorted(CONFIG["families"]))
 def test_the_sensitivity_job_probes_the_features_the_transfer_job_extracts(family):
     """One pass of the network per distinct input serves every setting (the sensitivity job's
     saving), with the features ffmodels.transfer extracts for that setting, value for value."""
-    config = load_config()
+    config = CONFIG
     torch.manual_seed(0)
     model = build(dict(family_hparams(config, family), family=family), in_dim=784, n_classes=10)
     g = torch.Generator().manual_seed(0)
