@@ -23,12 +23,25 @@ def fill_label_slot(x: torch.Tensor, mode: str, neutral_value: float) -> torch.T
     return out
 
 
+def _probe_input(model, x: torch.Tensor, tcfg: dict) -> torch.Tensor:
+    """The model in eval mode and x as the probe shows it (the label slot filled per tcfg)."""
+    model.eval()
+    return fill_label_slot(x, tcfg["label_fill"], tcfg["neutral_value"]) if model.uses_label_input else x
+
+
 @torch.no_grad()
 def extract_features(model, x: torch.Tensor, tcfg: dict, batch_size: int) -> torch.Tensor:
-    model.eval()
-    if model.uses_label_input:
-        x = fill_label_slot(x, tcfg["label_fill"], tcfg["neutral_value"])
+    x = _probe_input(model, x, tcfg)
     return torch.cat([model.features(x[i:i + batch_size], tcfg["features"]) for i in range(0, len(x), batch_size)])
+
+
+@torch.no_grad()
+def extract_layer_features(model, x: torch.Tensor, tcfg: dict, batch_size: int) -> list[torch.Tensor]:
+    """Per hidden layer, the features extract_features concatenates for 'all' (families/base.py
+    layer_features); the last entry is 'last'. One network pass serves both settings."""
+    x = _probe_input(model, x, tcfg)
+    batches = [model.layer_features(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    return [torch.cat(layer) for layer in zip(*batches)]
 
 
 def standardise(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:

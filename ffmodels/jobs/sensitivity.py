@@ -12,7 +12,7 @@ from ffmodels.jobs.common import get_logger, write_json
 from ffmodels.jobs.transfer import ProbeSpec, probe_inputs
 from ffmodels.overlay import merge
 from ffmodels.runtime import provenance
-from ffmodels.transfer import SPLITS, fill_label_slot, transfer
+from ffmodels.transfer import SPLITS, extract_layer_features, transfer
 
 
 def sensitivity_job(spec: ProbeSpec) -> None:
@@ -42,15 +42,7 @@ def probe_features(model, data: dict, cfg: dict, batch_size: int, passes: dict) 
     passes: those per-layer features by input, filled in as settings need them."""
     fill = (cfg["label_fill"], cfg["neutral_value"]) if model.uses_label_input else None
     if fill not in passes:
-        passes[fill] = {s: _layer_features(model, data[f"{s}_x"], cfg, batch_size) for s in SPLITS}
+        passes[fill] = {s: extract_layer_features(model, data[f"{s}_x"], cfg, batch_size) for s in SPLITS}
     layers = passes[fill]
     return {s: layers[s][-1] if cfg["features"] == "last" else torch.cat(layers[s], dim=1) for s in SPLITS}
 
-
-@torch.no_grad()
-def _layer_features(model, x: torch.Tensor, cfg: dict, batch_size: int) -> list[torch.Tensor]:
-    model.eval()
-    if model.uses_label_input:
-        x = fill_label_slot(x, cfg["label_fill"], cfg["neutral_value"])
-    batches = [model.layer_features(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-    return [torch.cat(layer) for layer in zip(*batches)]
