@@ -9,7 +9,9 @@
 ledger, or, while the run has not built its ledger, one over the tables finished so far;
 results/figures: the PNGs; benchmarks/: one TSV of every job's time and memory) into
 results/published/NAME/ with RUN.md (command, preset, commit, date, machine, wall time), so a
-long run can be published as it lands and its numbers stay traceable. `docs` writes
+long run can be published as it lands and its numbers stay traceable. Tables an earlier run
+published under NAME that this run has not built yet stay, each with its run's commit in
+tables.tsv and RUN.md (a run restarted in a new folder), and the ledger is built over all. `docs` writes
 docs/results.md from every folder under results/published/: each run's RUN.md (or, for older
 folders, its section.md / timing.txt header), the per-epoch record of any training run published
 as <name>.metrics.json, its claims ledger first, then its tables. No number in the pages is typed
@@ -57,13 +59,18 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     tables, figures = workdir / "results" / "tables", workdir / "results" / "figures"
     out = PUBLISHED / name
     out.mkdir(parents=True, exist_ok=True)
+    commit, now = _commit(workdir), f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    kept = kept_tables(out, {p.stem for p in tables.glob("*.csv")}, _preset(workdir / "results"))
     copied = []
     for src in sorted(tables.glob("*.csv")) + sorted(tables.glob("*.md")) + sorted(figures.glob("*.png")):
         shutil.copy2(src, out / src.name)
         copied.append(src.name)
+    sources = {**kept, **{c[:-4]: (commit, now) for c in copied if c.endswith(".csv") and c != "claims_ledger.csv"}}
+    (out / TABLE_SOURCES).write_text("table\tcommit\tpublished\n" + "".join(
+        f"{t}\t{c}\t{p}\n" for t, (c, p) in sorted(sources.items())))
     partial = None
-    if "claims_ledger.csv" not in copied and any(c.endswith(".csv") for c in copied):
-        partial = partial_ledger(workdir, out, [out / c for c in copied if c.endswith(".csv")])
+    if "claims_ledger.csv" not in copied and sources:
+        partial = partial_ledger(workdir, out, [out / f"{t}.csv" for t in sorted(sources)])
         copied += ["claims_ledger.csv", "claims_ledger.md"]
     rows = []
     for tsv in sorted((workdir / "benchmarks").rglob("*.tsv")):
@@ -73,16 +80,22 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
             rows.append(f"{tsv.relative_to(workdir / 'benchmarks')}\t{lines[1]}")
     if rows:
         (out / "benchmarks.tsv").write_text(f"job\t{header}\n" + "\n".join(rows) + "\n")
-    n_tables = sum(1 for c in copied if c.endswith(".csv") and c != "claims_ledger.csv")
+    n_tables = len(sources)
     lines = [f"# Run `{name}`", "",
              f"- preset: {_preset(workdir / 'results')}",
              f"- command: `{command}`",
-             f"- commit: `{_commit(workdir)}`",
-             f"- published: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+             f"- commit: `{commit}`",
+             f"- published: {now}",
              f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
              f"- wall time so far: {wall or 'not given'}",
              f"- contents: {n_tables} table{'s' * (n_tables != 1)}{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
-             f"{sum(c.endswith('.png') for c in copied)} figures, {len(rows)} job benchmarks (benchmarks.tsv)"]
+             f"{len(list(out.glob('*.png')))} figures, {len(rows)} job benchmarks (benchmarks.tsv)"]
+    if kept:
+        by_run = {}
+        for table, source in sorted(kept.items()):
+            by_run.setdefault(source, []).append(table)
+        lines.append("- tables kept from an earlier run published here, until this run builds its own: " + "; ".join(
+            f"{', '.join(ts)} (commit `{c}`, published {p})" for (c, p), ts in by_run.items()) + f" ({TABLE_SOURCES})")
     if partial:
         lines.append(f"- claims ledger: built at publishing from the {partial} table{'s' * (partial != 1)} finished so far (the run builds "
                      "its own when every table is); claims on the other tables read 'not run'")
@@ -97,6 +110,36 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
         lines += ["", note]
     (out / "RUN.md").write_text("\n".join(lines) + "\n")
     return out
+
+
+TABLE_SOURCES = "tables.tsv"  # in a published folder: which run (commit, date) each table came from
+
+
+def kept_tables(out: Path, fresh: set[str], preset: str) -> dict[str, tuple[str, str]]:
+    """The tables an earlier run published in out that this run has not built (yet), each with
+    the commit and date of the run that did: e.g. a long run restarted on a new machine, whose
+    first folder's tables stay published until the new folder rebuilds them. Tables of another
+    preset are not kept silently: that is an error naming them."""
+    import csv
+
+    earlier = {p.stem for p in out.glob("*.csv")} - {"claims_ledger"} - fresh
+    if not earlier:
+        return {}
+    sources = {}
+    if (out / TABLE_SOURCES).is_file():
+        with open(out / TABLE_SOURCES) as fh:
+            sources = {r["table"]: (r["commit"], r["published"]) for r in csv.DictReader(fh, delimiter="\t")}
+    run_md = (out / "RUN.md").read_text() if (out / "RUN.md").is_file() else ""
+    fields = dict(line[2:].split(": ", 1) for line in run_md.splitlines() if line.startswith("- ") and ": " in line)
+    kept = {}
+    for table in sorted(earlier):
+        with open(out / f"{table}.csv") as fh:
+            theirs = next(csv.DictReader(fh), {}).get("preset")
+        if theirs != preset:
+            raise SystemExit(f"{out / table}.csv is of preset {theirs!r}, this run of {preset!r}: publish under "
+                             f"another name, or remove the earlier run's files from {out} first")
+        kept[table] = sources.get(table, (fields.get("commit", "unknown").strip("`"), fields.get("published", "unknown")))
+    return kept
 
 
 def partial_ledger(workdir: Path, out: Path, tables: list[Path]) -> int:

@@ -5,6 +5,7 @@ docs/results.md are what results/published/ says (ffmodels/readme_results.py).""
 import csv
 import shutil
 
+import pytest
 import yaml
 
 from ffmodels import publish
@@ -30,6 +31,31 @@ def test_a_run_in_progress_is_published_with_a_ledger_over_its_finished_tables(t
     assert all(r["preset"] == "quick" for r in ledger.values())
     assert "from the 2 tables finished so far" in (out / "RUN.md").read_text()
     assert "- preset: quick" in (out / "RUN.md").read_text()
+
+
+def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)  # each folder its own "commit"
+    for folder, tables in (("first", ["rq1_negative_strategies", "rq2_transfer"]), ("second", ["rq_cwc"]),
+                           ("third", ["rq1_negative_strategies", "rq_cwc"])):
+        run = tmp_path / folder
+        (run / "results" / "tables").mkdir(parents=True)
+        for name in ("config.yaml", "claims.yaml"):
+            shutil.copy(REPO / name, run / name)
+        for table in tables:
+            shutil.copy(QUICK / f"{table}.csv", run / "results" / "tables")
+        out = publish.publish_run("long", run, "make full-run", None, None)
+        sources = {r["table"]: r["commit"] for r in csv.DictReader(open(out / "tables.tsv"), delimiter="\t")}
+        ledger = {r["id"]: r["verdict"] for r in csv.DictReader(open(out / "claims_ledger.csv"))}
+        if folder == "second":  # the first folder's tables kept beside the second's, the ledger over all three
+            assert sources == {"rq1_negative_strategies": "first", "rq2_transfer": "first", "rq_cwc": "second"}
+            assert "until this run builds its own: rq1_negative_strategies, rq2_transfer (commit `first`" in (out / "RUN.md").read_text()
+            assert "not run" not in {ledger["rq1_bp"], ledger["rq2_ff_below_random"], ledger["cwc_source"]}
+    # the third rebuilt rq1 and rq_cwc; rq2 is still the first folder's
+    assert sources == {"rq1_negative_strategies": "third", "rq2_transfer": "first", "rq_cwc": "third"}
+    (out / "rq2_transfer.csv").write_text((out / "rq2_transfer.csv").read_text().replace("\nquick,", "\nfull,"))
+    with pytest.raises(SystemExit, match="rq2_transfer.csv is of preset 'full', this run of 'quick'"):
+        publish.publish_run("long", tmp_path / "third", "make full-run", None, None)
 
 
 def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_cost_table(tmp_path, monkeypatch):
