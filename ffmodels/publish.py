@@ -94,8 +94,9 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
         by_run = {}
         for table, source in sorted(kept.items()):
             by_run.setdefault(source, []).append(table)
-        lines.append("- tables kept from an earlier run published here, until this run builds its own: " + "; ".join(
-            f"{', '.join(ts)} (commit `{c}`, published {p})" for (c, p), ts in by_run.items()) + f" ({TABLE_SOURCES})")
+        lines.append("- tables kept from an earlier run: " + "; ".join(
+            f"{', '.join(ts)} (commit `{c}`, published {p})" for (c, p), ts in by_run.items())
+            + f", until this run builds its own ({TABLE_SOURCES})")
     if partial:
         lines.append(f"- claims ledger: built at publishing from the {partial} table{'s' * (partial != 1)} finished so far (the run builds "
                      "its own when every table is); claims on the other tables read 'not run'")

@@ -41,10 +41,12 @@ def _rows(path: Path) -> list[dict]:
 
 
 def _run_line(folder: Path) -> str:
-    """Commit, date, machine and wall time from the run's RUN.md."""
+    """Commit, date, machine and wall time from the run's RUN.md, and the tables it keeps from an earlier run."""
     fields = dict(re.findall(r"^- ([a-z ]+): (.*)$", (folder / "RUN.md").read_text(), flags=re.M))
+    kept = f"; tables kept from an earlier run: {fields['tables kept from an earlier run']}" \
+        if "tables kept from an earlier run" in fields else ""
     return (f"commit {fields.get('commit', '?')}, published {fields.get('published', '?')}, "
-            f"{fields.get('machine', '?')}; wall time so far: {fields.get('wall time so far', '?')}")
+            f"{fields.get('machine', '?')}; wall time so far: {fields.get('wall time so far', '?')}{kept}")
 
 
 def verdict_counts(ledger: list[dict]) -> str:

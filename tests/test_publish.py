@@ -49,7 +49,7 @@ def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(t
         ledger = {r["id"]: r["verdict"] for r in csv.DictReader(open(out / "claims_ledger.csv"))}
         if folder == "second":  # the first folder's tables kept beside the second's, the ledger over all three
             assert sources == {"rq1_negative_strategies": "first", "rq2_transfer": "first", "rq_cwc": "second"}
-            assert "until this run builds its own: rq1_negative_strategies, rq2_transfer (commit `first`" in (out / "RUN.md").read_text()
+            assert "- tables kept from an earlier run: rq1_negative_strategies, rq2_transfer (commit `first`" in (out / "RUN.md").read_text()
             assert "not run" not in {ledger["rq1_bp"], ledger["rq2_ff_below_random"], ledger["cwc_source"]}
     # the third rebuilt rq1 and rq_cwc; rq2 is still the first folder's
     assert sources == {"rq1_negative_strategies": "third", "rq2_transfer": "first", "rq_cwc": "third"}
@@ -109,6 +109,8 @@ def test_the_readme_leads_with_the_full_run_once_it_has_a_ledger_and_tables(tmp_
     for folder in (lead, earlier):
         folder.mkdir()
         (folder / "RUN.md").write_text("# Run\n\n- commit: `abc1234`\n- wall time so far: 3 h\n")
+    (lead / "RUN.md").write_text((lead / "RUN.md").read_text() + "- tables kept from an earlier run: rq1_negative_strategies "
+                                 "(commit `0ld0000`, published 2026-12-01 12:00 UTC), until this run builds its own\n")
     for table in ("rq1_negative_strategies", "rq2_transfer"):  # the full run has RQ1 and RQ2, nothing else
         for ext in ("csv", "md", "png"):
             shutil.copy(QUICK / f"{table}.{ext}", lead)
@@ -126,6 +128,7 @@ def test_the_readme_leads_with_the_full_run_once_it_has_a_ledger_and_tables(tmp_
     section = readme_results.results_section(tmp_path, config)
     judged = [r for r in ledger if r["verdict"] != "not run"]
     assert "commit `abc1234`" in section and "2 of its 15 tables finished" in section
+    assert "tables kept from an earlier run: rq1_negative_strategies (commit `0ld0000`" in section  # which run each came from
     assert readme_results.verdict_counts(ledger) in section
     assert all(f"| {r['claim']} | {r['slide_value']} | {r['ours']} |" in section for r in judged)
     assert f"Not run yet ({len(ledger) - len(judged)}," in section and "cwc_source" in section
