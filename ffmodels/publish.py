@@ -80,6 +80,8 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
             rows.append(f"{tsv.relative_to(workdir / 'benchmarks')}\t{lines[1]}")
     if rows:
         (out / "benchmarks.tsv").write_text(f"job\t{header}\n" + "\n".join(rows) + "\n")
+    else:  # an earlier run's file would pass for this run's
+        (out / "benchmarks.tsv").unlink(missing_ok=True)
     n_tables = len(sources)
     lines = [f"# Run `{name}`", "",
              f"- preset: {_preset(workdir / 'results')}",
@@ -136,7 +138,7 @@ def kept_tables(out: Path, fresh: set[str], preset: str) -> dict[str, tuple[str,
     for table in sorted(earlier):
         with open(out / f"{table}.csv") as fh:
             theirs = next(csv.DictReader(fh), {}).get("preset")
-        if theirs != preset:
+        if theirs != preset and preset != "unknown":  # unknown: this run has finished nothing yet
             raise SystemExit(f"{out / table}.csv is of preset {theirs!r}, this run of {preset!r}: publish under "
                              f"another name, or remove the earlier run's files from {out} first")
         kept[table] = sources.get(table, (fields.get("commit", "unknown").strip("`"), fields.get("published", "unknown")))

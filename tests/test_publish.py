@@ -36,6 +36,8 @@ def test_a_run_in_progress_is_published_with_a_ledger_over_its_finished_tables(t
 def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(tmp_path, monkeypatch):
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
     monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)  # each folder its own "commit"
+    (tmp_path / "published" / "long").mkdir(parents=True)
+    (tmp_path / "published" / "long" / "benchmarks.tsv").write_text("job\ts\n")  # of a run before these
     for folder, tables in (("first", ["rq1_negative_strategies", "rq2_transfer"]), ("second", ["rq_cwc"]),
                            ("third", ["rq1_negative_strategies", "rq_cwc"])):
         run = tmp_path / folder
@@ -47,6 +49,7 @@ def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(t
         out = publish.publish_run("long", run, "make full-run", None, None)
         sources = {r["table"]: r["commit"] for r in csv.DictReader(open(out / "tables.tsv"), delimiter="\t")}
         ledger = {r["id"]: r["verdict"] for r in csv.DictReader(open(out / "claims_ledger.csv"))}
+        assert not (out / "benchmarks.tsv").exists()  # no folder here has finished jobs: no earlier run's file left
         if folder == "second":  # the first folder's tables kept beside the second's, the ledger over all three
             assert sources == {"rq1_negative_strategies": "first", "rq2_transfer": "first", "rq_cwc": "second"}
             assert "- tables kept from an earlier run: rq1_negative_strategies, rq2_transfer (commit `first`" in (out / "RUN.md").read_text()
