@@ -60,7 +60,8 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     out = PUBLISHED / name
     out.mkdir(parents=True, exist_ok=True)
     commit, now = _commit(workdir), f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
-    kept = kept_tables(out, {p.stem for p in tables.glob("*.csv")}, _preset(workdir / "results"))
+    preset = _preset(workdir / "results")
+    kept = kept_tables(out, {p.stem for p in tables.glob("*.csv")}, preset)
     copied = []
     for src in sorted(tables.glob("*.csv")) + sorted(tables.glob("*.md")) + sorted(figures.glob("*.png")):
         shutil.copy2(src, out / src.name)
@@ -84,7 +85,7 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
         (out / "benchmarks.tsv").unlink(missing_ok=True)
     n_tables = len(sources)
     lines = [f"# Run `{name}`", "",
-             f"- preset: {_preset(workdir / 'results')}",
+             f"- preset: {preset}",
              f"- command: `{command}`",
              f"- commit: `{commit}`",
              f"- published: {now}",
@@ -132,8 +133,9 @@ def kept_tables(out: Path, fresh: set[str], preset: str) -> dict[str, tuple[str,
     if (out / TABLE_SOURCES).is_file():
         with open(out / TABLE_SOURCES) as fh:
             sources = {r["table"]: (r["commit"], r["published"]) for r in csv.DictReader(fh, delimiter="\t")}
-    run_md = (out / "RUN.md").read_text() if (out / "RUN.md").is_file() else ""
-    fields = dict(line[2:].split(": ", 1) for line in run_md.splitlines() if line.startswith("- ") and ": " in line)
+    from ffmodels.readme_results import run_fields
+
+    fields = run_fields(out)
     kept = {}
     for table in sorted(earlier):
         with open(out / f"{table}.csv") as fh:

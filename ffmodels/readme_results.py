@@ -40,9 +40,15 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def run_fields(folder: Path) -> dict[str, str]:
+    """The '- key: value' lines of a published run's RUN.md (preset, commit, published, ...)."""
+    path = folder / "RUN.md"
+    return dict(re.findall(r"^- ([a-z ]+): (.*)$", path.read_text(), flags=re.M)) if path.is_file() else {}
+
+
 def _run_line(folder: Path) -> str:
     """Commit, date, machine and wall time from the run's RUN.md, and the tables it keeps from an earlier run."""
-    fields = dict(re.findall(r"^- ([a-z ]+): (.*)$", (folder / "RUN.md").read_text(), flags=re.M))
+    fields = run_fields(folder)
     kept = f"; tables kept from an earlier run: {fields['tables kept from an earlier run']}" \
         if "tables kept from an earlier run" in fields else ""
     return (f"commit {fields.get('commit', '?')}, published {fields.get('published', '?')}, "
