@@ -30,10 +30,12 @@ reproduce: $(STAMP)
 # protocol sensitivity; CwC-FF with its ceilings; fine-tuning; RQ3; then RQ4 and the rest. Tables
 # joined by + are one stage. Stopped at any point, the same command continues (after `snakemake
 # --unlock` if the stop left a lock): finished jobs are kept and a training job resumes from its
-# last epoch. Cost: python -m ffmodels.cost.
+# last epoch. It first prints what each stage adds and when its tables land (python -m
+# ffmodels.cost --stages, by the published cost table), and refuses a name that is not a table.
 FULL_RUN_ORDER := rq1_negative_strategies rq2_transfer+rq2_sensitivity rq_cwc rq2_finetune \
 	rq3_root_cause+rq3_over_training
 full-run: $(STAMP)
+	$(VENV)/bin/python -m ffmodels.cost --stages "$(FULL_RUN_ORDER)" --estimate results/published/full/cost-estimate.md
 	for stage in $(FULL_RUN_ORDER) everything; do \
 		targets=$$(test $$stage = everything || echo $$stage | tr + '\n' | sed 's|.*|results/tables/&.csv results/figures/&.png|'); \
 		$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete \

@@ -3,6 +3,8 @@
     python -m ffmodels.cost [--configfile presets/quick.yaml ...] [--benchmarks DIR_OR_TSV ...]
                             [--steps 20] [--cores 2] [--out cost.md]
     python -m ffmodels.cost --against cost.md --benchmarks DIR_OR_TSV   (actual against estimate)
+    python -m ffmodels.cost --stages "rq4_collab rq3_root_cause+rq3_over_training" --estimate cost.md
+                            (what each stage of `make full-run` adds, and when its tables land)
 
 Every job of the preset's DAG (the tables' runs and the training runs they need, as the
 workflow derives them) gets a cost in core-seconds (each job runs on one thread):
@@ -252,6 +254,38 @@ def against_estimate(estimate: dict, actual: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def stage_costs(config: dict, estimate: dict, stages: list[list[str]]) -> list[dict]:
+    """Per stage of a run order (each a list of tables; `make full-run` asks Snakemake for one
+    stage after the other, then for everything): the jobs its tables need that no earlier stage
+    ran, and their core-seconds by `estimate` ({(rule, run, metric): s per job}, read_estimate;
+    a job without a row counts as unknown). The last stage, `everything`, is every table left."""
+    tables = table_runs(config)
+    unknown = sorted({t for stage in stages for t in stage} - set(tables))
+    if unknown:
+        raise ConfigError(f"run order: {unknown} not tables of this config; tables: {sorted(tables)}")
+    done, out = set(), []
+    for stage in [*stages, [t for t in tables if all(t not in s for s in stages)]]:
+        jobs = set(planned_jobs({**config, "tables": {t: config["tables"][t] for t in stage}})) - done
+        done |= jobs
+        seconds = [estimate.get(job, math.nan) * len(config["seeds"]) for job in jobs]
+        out.append({"stage": "+".join(stage) if len(out) < len(stages) else "everything",
+                    "jobs": len(jobs) * len(config["seeds"]), "s": sum(s for s in seconds if not math.isnan(s)),
+                    "unknown": sum(math.isnan(s) for s in seconds) * len(config["seeds"])})
+    return out
+
+
+def stage_summary(stages: list[dict], cores: int) -> str:
+    """Markdown: each stage's new jobs and core-hours, and the wall time at which its tables can
+    land at --cores N (all earlier stages' core-hours over N: a lower bound)."""
+    lines = ["| stage | new jobs | core-hours | lands after (h at --cores %d) |" % cores, "|---|---|---|---|"]
+    total = 0.0
+    for s in stages:
+        total += s["s"]
+        unknown = f" ({s['unknown']} jobs without an estimate)" if s["unknown"] else ""
+        lines.append(f"| {s['stage']} | {s['jobs']} | {s['s'] / 3600:.1f}{unknown} | {total / cores / 3600:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configfile", nargs="*", default=[], help="overlays on config.yaml, as for snakemake")
@@ -262,7 +296,20 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--out", type=Path, help="also write the per-job rows and the summary here (markdown)")
     parser.add_argument("--against", type=Path, metavar="COST_MD",
                         help="instead: the --benchmarks' jobs against the cost table COST_MD written before the run")
+    parser.add_argument("--stages", metavar="ORDER",
+                        help="instead: what each stage of this run order adds (tables joined by +, stages by spaces, "
+                             "as make full-run's FULL_RUN_ORDER), with the costs of --estimate")
+    parser.add_argument("--estimate", type=Path, metavar="COST_MD", help="the cost table --stages reads (written by --out)")
     args = parser.parse_args(argv)
+    if args.stages is not None:
+        if not args.estimate:
+            parser.error("--stages needs --estimate COST_MD (a cost table written by --out)")
+        stages = [stage.split("+") for stage in args.stages.split()]
+        try:
+            print(stage_summary(stage_costs(load_config(*args.configfile), read_estimate(args.estimate), stages), args.cores))
+        except ConfigError as err:
+            raise SystemExit(f"ffmodels.cost: {err}") from None
+        return []
     if args.against:
         print(against_estimate(read_estimate(args.against), read_benchmarks(args.benchmarks)))
         return []

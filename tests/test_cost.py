@@ -102,3 +102,26 @@ def test_the_full_run_stages_name_tables_of_the_full_preset_in_the_order_the_stu
     tables = load_config()["tables"]
     assert all(t in tables for stage in stages for t in stage), stages
     assert [s[0] for s in stages[:3]] == ["rq1_negative_strategies", "rq2_transfer", "rq_cwc"]  # the headline first
+
+
+def test_each_stage_of_a_run_order_costs_the_jobs_no_earlier_stage_ran():
+    config = load_config(*(REPO / o for o in OVERLAYS))
+    jobs = set(cost.planned_jobs(config))
+    estimate = {job: 10.0 for job in jobs if job[1] != "cwc"}  # CwC-FF's jobs have no row
+    stages = cost.stage_costs(config, estimate, [["rq4_pcl_postmortem"], ["rq1_negative_strategies", "rq4_overview"]])
+    assert [s["stage"] for s in stages] == ["rq4_pcl_postmortem", "rq1_negative_strategies+rq4_overview", "everything"]
+    n = len(config["seeds"])
+    alone = {t: set(cost.planned_jobs({**config, "tables": {t: config["tables"][t]}}))
+             for t in ("rq4_pcl_postmortem", "rq1_negative_strategies", "rq4_overview")}
+    assert stages[0]["jobs"] == n * len(alone["rq4_pcl_postmortem"]) and stages[0]["s"] == 10.0 * stages[0]["jobs"]
+    # the second stage does not count again the standard-FF runs the first one ran
+    second = (alone["rq1_negative_strategies"] | alone["rq4_overview"]) - alone["rq4_pcl_postmortem"]
+    assert stages[1]["jobs"] == n * len(second) < n * len(alone["rq1_negative_strategies"] | alone["rq4_overview"])
+    # everything: every job left, each counted once over the three stages
+    assert sum(s["jobs"] for s in stages) == n * len(jobs) == len(cost.planned_jobs(config))
+    assert sum(s["unknown"] for s in stages) == n * len({j for j in jobs if j[1] == "cwc"}) > 0
+    text = cost.stage_summary(stages, cores=2)
+    assert f"| rq4_pcl_postmortem | {stages[0]['jobs']} | {stages[0]['s'] / 3600:.1f} | {stages[0]['s'] / 7200:.1f} |" in text
+    assert "jobs without an estimate" in text
+    with pytest.raises(cost.ConfigError, match=r"\['rq4_colab'\] not tables of this config"):
+        cost.stage_costs(config, estimate, [["rq4_colab"]])
