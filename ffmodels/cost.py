@@ -4,6 +4,7 @@
                             [--steps 20] [--cores 2] [--out cost.md]
     python -m ffmodels.cost --against cost.md --benchmarks DIR_OR_TSV   (actual against estimate)
     python -m ffmodels.cost --stages "rq4_collab rq3_root_cause+rq3_over_training" --estimate cost.md
+                            [--benchmarks DIR_OR_TSV ...]
                             (what each stage of `make full-run` adds, and when its tables land)
 
 Every job of the preset's DAG (the tables' runs and the training runs they need, as the
@@ -298,15 +299,18 @@ def main(argv=None) -> list[dict]:
                         help="instead: the --benchmarks' jobs against the cost table COST_MD written before the run")
     parser.add_argument("--stages", metavar="ORDER",
                         help="instead: what each stage of this run order adds (tables joined by +, stages by spaces, "
-                             "as make full-run's FULL_RUN_ORDER), with the costs of --estimate")
+                             "as make full-run's FULL_RUN_ORDER), with the costs of --estimate, or of --benchmarks where measured")
     parser.add_argument("--estimate", type=Path, metavar="COST_MD", help="the cost table --stages reads (written by --out)")
     args = parser.parse_args(argv)
     if args.stages is not None:
         if not args.estimate:
             parser.error("--stages needs --estimate COST_MD (a cost table written by --out)")
         stages = [stage.split("+") for stage in args.stages.split()]
+        # jobs measured since the table was written (--benchmarks) cost what they took
+        costs = {**read_estimate(args.estimate),
+                 **{job: statistics.mean(s) for job, s in read_benchmarks(args.benchmarks).items()}}
         try:
-            print(stage_summary(stage_costs(load_config(*args.configfile), read_estimate(args.estimate), stages), args.cores))
+            print(stage_summary(stage_costs(load_config(*args.configfile), costs, stages), args.cores))
         except ConfigError as err:
             raise SystemExit(f"ffmodels.cost: {err}") from None
         return []

@@ -125,3 +125,22 @@ def test_each_stage_of_a_run_order_costs_the_jobs_no_earlier_stage_ran():
     assert "jobs without an estimate" in text
     with pytest.raises(cost.ConfigError, match=r"\['rq4_colab'\] not tables of this config"):
         cost.stage_costs(config, estimate, [["rq4_colab"]])
+
+
+def test_the_stage_plan_costs_a_measured_job_at_what_it_took(tmp_path, capsys):
+    config = load_config(*(REPO / o for o in OVERLAYS))
+    rows = [{"rule": rule, "run": run, "metric": metric, "jobs": 1, "s_per_job": 36.0, "source": "estimated"}
+            for rule, run, metric in sorted(set(cost.planned_jobs(config)))]
+    table = tmp_path / "cost.md"
+    table.write_text("preset test\n\n" + cost.summary(rows, 2) + "\n" + cost.detail(rows))
+    argv = ["--configfile", *(str(REPO / o) for o in OVERLAYS), "--stages", "rq4_pcl_postmortem",
+            "--estimate", str(table), "--cores", "1"]
+    jobs = len(set(cost.planned_jobs({**config, "tables": {"rq4_pcl_postmortem": config["tables"]["rq4_pcl_postmortem"]}})))
+    n = len(config["seeds"])
+    cost.main(argv)
+    assert f"| rq4_pcl_postmortem | {n * jobs} | {n * jobs * 36 / 3600:.1f} |" in capsys.readouterr().out
+    bench = tmp_path / "benchmarks" / "pretrain" / "pcl"
+    bench.mkdir(parents=True)
+    (bench / "seed0.tsv").write_text("s\th:m:s\tcpu_time\n4000\t1:06:40\t3636.0\n")  # one pcl seed took 3636 s
+    cost.main([*argv, "--benchmarks", str(tmp_path / "benchmarks")])
+    assert f"| rq4_pcl_postmortem | {n * jobs} | {(n * (jobs - 1) * 36 + n * 3636) / 3600:.1f} |" in capsys.readouterr().out
