@@ -34,13 +34,17 @@ reproduce: $(STAMP)
 # ffmodels.cost --stages, by the published cost table), and refuses a name that is not a table.
 FULL_RUN_ORDER := rq1_negative_strategies rq2_transfer+rq2_sensitivity rq_cwc rq2_finetune \
 	rq3_root_cause+rq3_over_training
+# Each start and exit is logged in full-run.log, from which `python -m ffmodels.publish run` tells
+# the wall time so far (a stop from outside, which logs nothing, ends with the folder's last write).
 full-run: $(STAMP)
 	$(VENV)/bin/python -m ffmodels.cost --stages "$(FULL_RUN_ORDER)" --estimate results/published/full/cost-estimate.md
-	for stage in $(FULL_RUN_ORDER) everything; do \
+	echo "started $$(date -u '+%F %T')" >> full-run.log
+	status=0; for stage in $(FULL_RUN_ORDER) everything; do \
 		targets=$$(test $$stage = everything || echo $$stage | tr + '\n' | sed 's|.*|results/tables/&.csv results/figures/&.png|'); \
 		$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete \
-			$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) $(SNAKEMAKE_ARGS) $$targets || exit 1; \
-	done
+			$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) $(SNAKEMAKE_ARGS) $$targets || { status=1; break; }; \
+	done; \
+	echo "exited $$status $$(date -u '+%F %T')" >> full-run.log; exit $$status
 
 # The workflow's format and Snakemake's own linter first (seconds), then the test suite.
 test: $(STAMP) browser

@@ -1,6 +1,7 @@
 """Publish a run's results and write the results pages from what is published.
 
     python -m ffmodels.publish run NAME --command "snakemake ..." [--wall "3 h 12 min"] [--note TEXT]
+                                    (wall time by default from the folder's full-run.log)
     python -m ffmodels.publish docs
     python -m ffmodels.publish compare FIRST SECOND [--tables]   (claims whose verdict differs;
                                                                   --tables: shared table rows)
@@ -90,7 +91,7 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
              f"- commit: `{commit}`",
              f"- published: {now}",
              f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
-             f"- wall time so far: {wall or 'not given'}",
+             f"- wall time so far: {wall or wall_time(workdir) or 'not given'}",
              f"- contents: {n_tables} table{'s' * (n_tables != 1)}{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
              f"{len(list(out.glob('*.png')))} figures, {len(rows)} job benchmarks (benchmarks.tsv)"]
     if kept:
@@ -117,6 +118,45 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
 
 
 TABLE_SOURCES = "tables.tsv"  # in a published folder: which run (commit, date) each table came from
+RUN_LOG = "full-run.log"  # in a run folder: `make full-run` writes a line when it starts and when it exits
+ACTIVITY = ("logs", "benchmarks", "resume", "results")  # what a running workflow writes to (job logs every epoch)
+
+
+def wall_time(workdir: Path, now: datetime.datetime | None = None) -> str | None:
+    """Wall time of a long run so far, from its RUN_LOG: lines `started|exited N|stopped|paused|
+    resumed YYYY-MM-DD HH:MM:SS` (UTC). A stretch with no end line was stopped from outside (a
+    killed session, a lost lock); it ended with the run folder's last write before the next line
+    (the job logs write every epoch), or, for the last stretch, before now. None without a log."""
+    log = workdir / RUN_LOG
+    if not log.is_file():
+        return None
+    events = []
+    for line in log.read_text().splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] in ("started", "exited", "stopped", "paused", "resumed"):
+            when = datetime.datetime.strptime(" ".join(words[-2:]), "%Y-%m-%d %H:%M:%S")
+            events.append((words[0], when.replace(tzinfo=datetime.timezone.utc).timestamp()))
+    if not events:
+        return None
+    writes = sorted(f.stat().st_mtime for d in ACTIVITY for f in (workdir / d).rglob("*") if f.is_file())
+    now_s = (now or datetime.datetime.now(datetime.timezone.utc)).timestamp()
+    running, stretches, since = 0.0, 0, None
+    for i, (kind, t) in enumerate(events):
+        if kind in ("started", "resumed"):
+            if since is not None:  # the previous stretch was never ended: its last write ended it
+                running += max([w for w in writes if since <= w <= t], default=since) - since
+            since, stretches = t, stretches + (kind == "started")
+        elif since is not None:
+            running, since = running + t - since, None
+    if since is not None:
+        running += max([w for w in writes if since <= w <= now_s], default=since) - since
+
+    def words(seconds: float) -> str:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+    first = datetime.datetime.fromtimestamp(events[0][1], datetime.timezone.utc)
+    return (f"{words(running)} running in {stretches} stretch{'es' * (stretches != 1)}, "
+            f"{words(now_s - events[0][1])} since the first start {first:%Y-%m-%d %H:%M} UTC")
 
 
 def kept_tables(out: Path, fresh: set[str], preset: str) -> dict[str, tuple[str, str]]:
@@ -268,7 +308,7 @@ def main(argv=None) -> None:
     run.add_argument("name")
     run.add_argument("--workdir", default=".", help="the workflow folder that ran (default: here)")
     run.add_argument("--command", required=True, help="the command that produced the run")
-    run.add_argument("--wall", help="wall time of the run so far, as words")
+    run.add_argument("--wall", help=f"wall time of the run so far, as words (default: from the folder's {RUN_LOG})")
     run.add_argument("--note", help="a sentence for RUN.md")
     sub.add_parser("docs", help="write docs/results.md and the README's Results section from results/published/")
     compare = sub.add_parser("compare", help="the claims whose verdict differs between two published runs")

@@ -3,7 +3,11 @@ over them in which the claims on tables not yet built read 'not run'; the README
 docs/results.md are what results/published/ says (ffmodels/readme_results.py)."""
 
 import csv
+import datetime
+import os
+import re
 import shutil
+import subprocess
 
 import pytest
 import yaml
@@ -170,3 +174,46 @@ def test_the_readme_cost_block_sets_the_full_runs_finished_jobs_against_the_tabl
     assert cost.summary(rows, 2).strip() in section and "finished jobs" not in section  # nothing has run
     (lead / "benchmarks.tsv").write_text("job\ts\th:m:s\nbenchmarks/pretrain/bp/seed0.tsv\t450\t0:07:30\n")
     assert "| pretrain | 1 | 0.08 | 0.12 | 1.50 |" in readme_results.cost_section(tmp_path, {})
+
+
+def _utc(text):
+    return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=datetime.timezone.utc)
+
+
+def test_the_wall_time_so_far_is_read_from_the_run_log_and_a_stop_from_outside_ends_at_the_last_write(tmp_path):
+    assert publish.wall_time(tmp_path) is None  # no log: RUN.md says "not given" unless --wall
+    (tmp_path / "full-run.log").write_text(
+        "started 2026-12-02 10:00:00\n"                    # killed: no end line; last job log write 11:30
+        "started 2026-12-02 12:00:00\npaused 2026-12-02 12:30:00\nresumed 2026-12-02 12:40:00\n"
+        "exited 1 2026-12-02 13:00:00\n"
+        "started 2026-12-02 14:00:00\n")                   # still running: last write 14:45, now 14:50
+    for path, when in (("logs/pretrain/a/seed0.log", "2026-12-02 11:30"), ("results/pretrain/a/seed0/metrics.json", "2026-12-02 11:10"),
+                       ("resume/ceiling/b/seed0.pt", "2026-12-02 14:45"), ("benchmarks/pretrain/a/seed1.tsv", "2026-12-02 12:20")):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x")
+        os.utime(tmp_path / path, (_utc(when).timestamp(),) * 2)
+    # 1 h 30 + 30 min + 20 min + 45 min
+    assert publish.wall_time(tmp_path, now=_utc("2026-12-02 14:50")) == (
+        "3 h 5 min running in 3 stretches, 4 h 50 min since the first start 2026-12-02 10:00 UTC")
+
+
+def test_make_full_run_logs_its_start_and_its_exit_status(tmp_path):
+    """The Makefile's full-run writes the lines wall_time reads: a fake venv whose snakemake
+    fails on the second stage stands in for the real one."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    calls = tmp_path / "calls"
+    (venv / "bin" / "python").write_text("#!/bin/sh\nexit 0\n")
+    (venv / "bin" / "snakemake").write_text(f"#!/bin/sh\necho \"$*\" >> {calls}\n[ $(wc -l < {calls}) -lt 2 ]\n")
+    for script in (venv / "bin").iterdir():
+        script.chmod(0o755)
+    shutil.copy(REPO / "requirements.txt", tmp_path)
+    stamp = subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "-p", "-n", f"VENV={venv}"], cwd=tmp_path,
+                           capture_output=True, text=True).stdout
+    (venv / re.search(r"^STAMP := \S+/(\.installed-\d+)$", stamp, re.M)[1]).touch()  # the venv counts as built
+    out = subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "full-run", f"VENV={venv}",
+                          "FULL_RUN_ORDER=rq4_collab rq_cwc"], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode != 0 and len(calls.read_text().splitlines()) == 2  # stopped at the failed stage
+    lines = (tmp_path / "full-run.log").read_text().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("started 20") and lines[1].startswith("exited 1 20")
+    assert publish.wall_time(tmp_path).startswith("0 h 0 min running in 1 stretch,")
