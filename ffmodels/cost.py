@@ -4,7 +4,7 @@
                             [--steps 20] [--cores 2] [--out cost.md]
     python -m ffmodels.cost --against cost.md --benchmarks DIR_OR_TSV   (actual against estimate)
     python -m ffmodels.cost --stages "rq4_collab rq3_root_cause+rq3_over_training" --estimate cost.md
-                            [--benchmarks DIR_OR_TSV ...]
+                            [--benchmarks DIR_OR_TSV ...] [--finished RUN/benchmarks]
                             (what each stage of `make full-run` adds, and when its tables land)
 
 Every job of the preset's DAG (the tables' runs and the training runs they need, as the
@@ -255,11 +255,12 @@ def against_estimate(estimate: dict, actual: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def stage_costs(config: dict, estimate: dict, stages: list[list[str]]) -> list[dict]:
+def stage_costs(config: dict, estimate: dict, stages: list[list[str]], finished: dict | None = None) -> list[dict]:
     """Per stage of a run order (each a list of tables; `make full-run` asks Snakemake for one
     stage after the other, then for everything): the jobs its tables need that no earlier stage
-    ran, and their core-seconds by `estimate` ({(rule, run, metric): s per job}, read_estimate;
-    a job without a row counts as unknown). The last stage, `everything`, is every table left."""
+    ran and that have not finished (`finished`: {(rule, run, metric): seeds done}), and their
+    core-seconds by `estimate` ({(rule, run, metric): s per job}, read_estimate; a job without
+    a row counts as unknown). The last stage, `everything`, is every table left."""
     tables = table_runs(config)
     unknown = sorted({t for stage in stages for t in stage} - set(tables))
     if unknown:
@@ -268,10 +269,11 @@ def stage_costs(config: dict, estimate: dict, stages: list[list[str]]) -> list[d
     for stage in [*stages, [t for t in tables if all(t not in s for s in stages)]]:
         jobs = set(planned_jobs({**config, "tables": {t: config["tables"][t] for t in stage}})) - done
         done |= jobs
-        seconds = [estimate.get(job, math.nan) * len(config["seeds"]) for job in jobs]
+        left = {job: max(len(config["seeds"]) - (finished or {}).get(job, 0), 0) for job in jobs}
         out.append({"stage": "+".join(stage) if len(out) < len(stages) else "everything",
-                    "jobs": len(jobs) * len(config["seeds"]), "s": sum(s for s in seconds if not math.isnan(s)),
-                    "unknown": sum(math.isnan(s) for s in seconds) * len(config["seeds"])})
+                    "jobs": sum(left.values()),
+                    "s": sum(n * estimate[job] for job, n in left.items() if not math.isnan(estimate.get(job, math.nan))),
+                    "unknown": sum(n for job, n in left.items() if math.isnan(estimate.get(job, math.nan)))})
     return out
 
 
@@ -301,16 +303,20 @@ def main(argv=None) -> list[dict]:
                         help="instead: what each stage of this run order adds (tables joined by +, stages by spaces, "
                              "as make full-run's FULL_RUN_ORDER), with the costs of --estimate, or of --benchmarks where measured")
     parser.add_argument("--estimate", type=Path, metavar="COST_MD", help="the cost table --stages reads (written by --out)")
+    parser.add_argument("--finished", type=Path, metavar="BENCHMARKS",
+                        help="with --stages: the benchmarks/ folder of the run being continued; its finished jobs are not counted")
     args = parser.parse_args(argv)
     if args.stages is not None:
         if not args.estimate:
             parser.error("--stages needs --estimate COST_MD (a cost table written by --out)")
         stages = [stage.split("+") for stage in args.stages.split()]
-        # jobs measured since the table was written (--benchmarks) cost what they took
+        finished = read_benchmarks([args.finished]) if args.finished and args.finished.is_dir() else {}
+        # jobs measured since the table was written (--benchmarks, --finished) cost what they took
         costs = {**read_estimate(args.estimate),
-                 **{job: statistics.mean(s) for job, s in read_benchmarks(args.benchmarks).items()}}
+                 **{job: statistics.mean(s) for job, s in {**read_benchmarks(args.benchmarks), **finished}.items()}}
         try:
-            print(stage_summary(stage_costs(load_config(*args.configfile), costs, stages), args.cores))
+            print(stage_summary(stage_costs(load_config(*args.configfile), costs, stages,
+                                            {job: len(s) for job, s in finished.items()}), args.cores))
         except ConfigError as err:
             raise SystemExit(f"ffmodels.cost: {err}") from None
         return []

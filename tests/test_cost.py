@@ -123,6 +123,11 @@ def test_each_stage_of_a_run_order_costs_the_jobs_no_earlier_stage_ran():
     text = cost.stage_summary(stages, cores=2)
     assert f"| rq4_pcl_postmortem | {stages[0]['jobs']} | {stages[0]['s'] / 3600:.1f} | {stages[0]['s'] / 7200:.1f} |" in text
     assert "jobs without an estimate" in text
+    # a continued run: finished seeds (its benchmarks) are not counted again
+    one = sorted(alone["rq4_pcl_postmortem"])[0]
+    for seeds_done, fewer in ((1, 1), (n, n), (n + 3, n)):  # a job kind is done at most once per seed
+        again = cost.stage_costs(config, estimate, [["rq4_pcl_postmortem"]], finished={one: seeds_done})
+        assert again[0]["jobs"] == stages[0]["jobs"] - fewer and again[0]["s"] == stages[0]["s"] - 10.0 * fewer
     with pytest.raises(cost.ConfigError, match=r"\['rq4_colab'\] not tables of this config"):
         cost.stage_costs(config, estimate, [["rq4_colab"]])
 
@@ -144,3 +149,8 @@ def test_the_stage_plan_costs_a_measured_job_at_what_it_took(tmp_path, capsys):
     (bench / "seed0.tsv").write_text("s\th:m:s\tcpu_time\n4000\t1:06:40\t3636.0\n")  # one pcl seed took 3636 s
     cost.main([*argv, "--benchmarks", str(tmp_path / "benchmarks")])
     assert f"| rq4_pcl_postmortem | {n * jobs} | {(n * (jobs - 1) * 36 + n * 3636) / 3600:.1f} |" in capsys.readouterr().out
+    # the same benchmarks as the continued run's own: that seed is done, the other seeds cost what it took
+    cost.main([*argv, "--finished", str(tmp_path / "benchmarks")])
+    assert f"| rq4_pcl_postmortem | {n * jobs - 1} | {(n * (jobs - 1) * 36 + (n - 1) * 3636) / 3600:.1f} |" in capsys.readouterr().out
+    cost.main([*argv, "--finished", str(tmp_path / "no-such-run")])  # a run not started yet: nothing finished
+    assert f"| rq4_pcl_postmortem | {n * jobs} | {n * jobs * 36 / 3600:.1f} |" in capsys.readouterr().out
