@@ -266,21 +266,23 @@ def verdict_changes(a: Path, b: Path) -> list[dict]:
             for cid in first if cid in second and first[cid]["verdict"] != second[cid]["verdict"]]
 
 
+def table_rows(folder: Path) -> dict[tuple[str, str, str], dict]:
+    """{(table, variant, metric): row} of every table a published run holds (not its ledger)."""
+    import csv
+
+    rows = {}
+    for path in sorted(folder.glob("*.csv")):
+        if path.stem != "claims_ledger":
+            with open(path) as fh:
+                rows |= {(r["table"], r["variant"], r["metric"]): r for r in csv.DictReader(fh)}
+    return rows
+
+
 def table_changes(a: Path, b: Path) -> list[dict]:
     """The rows (table, variant, metric) two published runs share where they disagree: the 95 %
     CIs of the mean do not overlap, or the paired test against the same reference differs in
     significance or in the sign of the difference. For runs published before a ledger (or with
     tables of an older format), this is what can be compared."""
-    import csv
-
-    def read(folder):
-        rows = {}
-        for path in sorted(folder.glob("*.csv")):
-            if path.stem != "claims_ledger":
-                with open(path) as fh:
-                    rows |= {(r["table"], r["variant"], r["metric"]): r for r in csv.DictReader(fh)}
-        return rows
-
     def text(r):
         delta = f", Δ {float(r['delta_vs_ref']):+.2f} vs {r['reference']} (p_holm {float(r['p_holm']):.2g})" \
             if r.get("delta_vs_ref") and r.get("p_holm") else ""
@@ -289,7 +291,7 @@ def table_changes(a: Path, b: Path) -> list[dict]:
     def verdict(r):
         return (r.get("significant") == "True", float(r["delta_vs_ref"]) > 0) if r.get("delta_vs_ref") else None
 
-    first, second = read(a), read(b)
+    first, second = table_rows(a), table_rows(b)
     out = []
     for key in sorted(set(first) & set(second)):
         x, y = first[key], second[key]
@@ -299,6 +301,19 @@ def table_changes(a: Path, b: Path) -> list[dict]:
             out.append({"row": " / ".join(key), a.name: text(x), b.name: text(y),
                         "differs": ", ".join(w for w, c in (("CIs apart", apart), ("test", test_differs)) if c)})
     return out
+
+
+def check_comparable(a: Path, b: Path, tables: bool) -> None:
+    """Both runs published, with what the comparison reads: a misspelled run would otherwise
+    compare as '0 rows differ', and a run published without a ledger as a traceback."""
+    runs = sorted(p.name for p in a.parent.iterdir() if p.is_dir()) if a.parent.is_dir() else []
+    for folder in (a, b):
+        if not folder.is_dir():
+            raise SystemExit(f"no published run {folder.name!r} in {folder.parent}: published runs are {', '.join(runs)}")
+        if tables and not [p for p in folder.glob("*.csv") if p.stem != "claims_ledger"]:
+            raise SystemExit(f"{folder} holds no tables to compare")
+        if not tables and not (folder / "claims_ledger.csv").is_file():
+            raise SystemExit(f"{folder} has no claims ledger (claims_ledger.csv): compare its tables instead (--tables)")
 
 
 def main(argv=None) -> None:
@@ -319,10 +334,15 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.what == "compare":
         diff = table_changes if args.tables else verdict_changes
+        check_comparable(PUBLISHED / args.first, PUBLISHED / args.second, args.tables)
         changes = diff(PUBLISHED / args.first, PUBLISHED / args.second)
         for c in changes:
             print(" | ".join(str(v) for v in c.values()))
-        print(f"{len(changes)} {'table rows' if args.tables else 'claims'} differ")
+        if args.tables:
+            shared = len(set(table_rows(PUBLISHED / args.first)) & set(table_rows(PUBLISHED / args.second)))
+            print(f"{len(changes)} of the {shared} table rows both runs have differ")
+        else:
+            print(f"{len(changes)} claims differ")
     elif args.what == "run":
         print(publish_run(args.name, Path(args.workdir), args.command, args.wall, args.note))
     else:

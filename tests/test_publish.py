@@ -217,3 +217,13 @@ def test_make_full_run_logs_its_start_and_its_exit_status(tmp_path):
     lines = (tmp_path / "full-run.log").read_text().splitlines()
     assert len(lines) == 2 and lines[0].startswith("started 20") and lines[1].startswith("exited 1 20")
     assert publish.wall_time(tmp_path).startswith("0 h 0 min running in 1 stretch,")
+
+
+def test_compare_names_a_run_it_cannot_compare_instead_of_finding_nothing(tmp_path, monkeypatch):
+    (tmp_path / "with_tables").mkdir()
+    (tmp_path / "with_tables" / "t.csv").write_text("table,variant,metric\n")
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path)
+    with pytest.raises(SystemExit, match="no published run 'misspelled'.*published runs are with_tables"):
+        publish.main(["compare", "with_tables", "misspelled", "--tables"])
+    with pytest.raises(SystemExit, match="has no claims ledger.*--tables"):
+        publish.main(["compare", "with_tables", "with_tables"])
