@@ -12,7 +12,8 @@ results/figures: the PNGs; benchmarks/: one TSV of every job's time and memory) 
 results/published/NAME/ with RUN.md (command, preset, commit, date, machine, wall time), so a
 long run can be published as it lands and its numbers stay traceable. Tables an earlier run
 published under NAME that this run has not built yet stay, each with its run's commit in
-tables.tsv and RUN.md (a run restarted in a new folder), and the ledger is built over all. `docs` writes
+tables.tsv and RUN.md (a run restarted in a new folder), and the ledger is built over all;
+folders.tsv keeps each folder's running time, so RUN.md also says what all of them ran. `docs` writes
 docs/results.md from every folder under results/published/: each run's RUN.md (or, for older
 folders, its section.md / timing.txt header), the per-epoch record of any training run published
 as <name>.metrics.json, its claims ledger first, then its tables. No number in the pages is typed
@@ -85,6 +86,8 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     else:  # an earlier run's file would pass for this run's
         (out / "benchmarks.tsv").unlink(missing_ok=True)
     n_tables = len(sources)
+    measured = None if wall else wall_seconds(workdir)
+    folders = record_folder(out, commit, measured[2], measured[0], now) if measured else []
     lines = [f"# Run `{name}`", "",
              f"- preset: {preset}",
              f"- command: `{command}`",
@@ -92,6 +95,8 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
              f"- published: {now}",
              f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
              f"- wall time so far: {wall or wall_time(workdir) or 'not given'}",
+             *([f"- wall time of all its folders: {_hours(sum(float(r['running_s']) for r in folders))} running in "
+                f"{len(folders)} workflow folders ({FOLDERS}: a lost machine's folder counted to its last publication)"] if len(folders) > 1 else []),
              f"- contents: {n_tables} table{'s' * (n_tables != 1)}{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
              f"{len(list(out.glob('*.png')))} figures, {len(rows)} job benchmarks (benchmarks.tsv)"]
     if kept:
@@ -118,15 +123,31 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
 
 
 TABLE_SOURCES = "tables.tsv"  # in a published folder: which run (commit, date) each table came from
+FOLDERS = "folders.tsv"  # in a published folder: each workflow folder that ran for it, with its running time
 RUN_LOG = "full-run.log"  # in a run folder: `make full-run` writes a line when it starts and when it exits
 ACTIVITY = ("logs", "benchmarks", "resume", "results")  # what a running workflow writes to (job logs every epoch)
 
 
 def wall_time(workdir: Path, now: datetime.datetime | None = None) -> str | None:
-    """Wall time of a long run so far, from its RUN_LOG: lines `started|exited N|stopped|paused|
-    resumed YYYY-MM-DD HH:MM:SS` (UTC). A stretch with no end line was stopped from outside (a
-    killed session, a lost lock); it ended with the run folder's last write before the next line
-    (the job logs write every epoch), or, for the last stretch, before now. None without a log."""
+    """Wall time of a long run so far, as words, from its RUN_LOG (wall_seconds); None without a log."""
+    measured = wall_seconds(workdir, now)
+    if measured is None:
+        return None
+    running, stretches, first, now_s = measured
+    return (f"{_hours(running)} running in {stretches} stretch{'es' * (stretches != 1)}, "
+            f"{_hours(now_s - first.timestamp())} since the first start {first:%Y-%m-%d %H:%M} UTC")
+
+
+def _hours(seconds: float) -> str:
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
+def wall_seconds(workdir: Path, now: datetime.datetime | None = None) -> tuple[float, int, datetime.datetime, float] | None:
+    """(seconds running, stretches, first start, now) of a long run so far, from its RUN_LOG: lines
+    `started|exited N|stopped|paused|resumed YYYY-MM-DD HH:MM:SS` (UTC). A stretch with no end line
+    was stopped from outside (a killed session, a lost lock); it ended with the run folder's last
+    write before the next line (the job logs write every epoch), or, for the last stretch, before
+    now. None without a log."""
     log = workdir / RUN_LOG
     if not log.is_file():
         return None
@@ -150,13 +171,26 @@ def wall_time(workdir: Path, now: datetime.datetime | None = None) -> str | None
             running, since = running + t - since, None
     if since is not None:
         running += max([w for w in writes if since <= w <= now_s], default=since) - since
+    return running, stretches, datetime.datetime.fromtimestamp(events[0][1], datetime.timezone.utc), now_s
 
-    def words(seconds: float) -> str:
-        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
 
-    first = datetime.datetime.fromtimestamp(events[0][1], datetime.timezone.utc)
-    return (f"{words(running)} running in {stretches} stretch{'es' * (stretches != 1)}, "
-            f"{words(now_s - events[0][1])} since the first start {first:%Y-%m-%d %H:%M} UTC")
+def record_folder(out: Path, commit: str, first_start: datetime.datetime, running_s: float, published: str) -> list[dict]:
+    """Add or update this workflow folder's row in out/FOLDERS and return every row: a long run
+    restarted in new folders (a lost machine) costs what all of them ran, each counted up to its
+    last publication. A folder is known by its first start (RUN_LOG); its commit is the last one
+    published from it."""
+    import csv
+
+    path, key = out / FOLDERS, f"{first_start:%Y-%m-%d %H:%M} UTC"
+    rows = list(csv.DictReader(open(path), delimiter="\t")) if path.is_file() else []
+    rows = [r for r in rows if r["first_start"] != key] + [
+        {"first_start": key, "commit": commit, "running_s": f"{running_s:.0f}", "published": published}]
+    rows.sort(key=lambda r: r["first_start"])
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, ["first_start", "commit", "running_s", "published"], delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
 
 
 def kept_tables(out: Path, fresh: set[str], preset: str) -> dict[str, tuple[str, str]]:

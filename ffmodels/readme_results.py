@@ -52,7 +52,9 @@ def _run_line(folder: Path) -> str:
     kept = f"; tables kept from an earlier run: {fields['tables kept from an earlier run']}" \
         if "tables kept from an earlier run" in fields else ""
     return (f"commit {fields.get('commit', '?')}, published {fields.get('published', '?')}, "
-            f"{fields.get('machine', '?')}; wall time so far: {fields.get('wall time so far', '?')}{kept}")
+            f"{fields.get('machine', '?')}; wall time so far: {fields.get('wall time so far', '?')}"
+            + (f"; all its folders: {fields['wall time of all its folders']}" if "wall time of all its folders" in fields else "")
+            + kept)
 
 
 def verdict_counts(ledger: list[dict]) -> str:

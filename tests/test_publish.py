@@ -227,3 +227,32 @@ def test_compare_names_a_run_it_cannot_compare_instead_of_finding_nothing(tmp_pa
         publish.main(["compare", "with_tables", "misspelled", "--tables"])
     with pytest.raises(SystemExit, match="has no claims ledger.*--tables"):
         publish.main(["compare", "with_tables", "with_tables"])
+
+
+def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, monkeypatch):
+    """A lost machine's folder stays counted with what it ran by its last publication; publishing
+    the same folder again updates its row instead of adding one."""
+    from ffmodels import readme_results
+
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)
+    for folder, log, last_write in (("first", "started 2026-12-01 10:00:00\nexited 0 2026-12-01 12:30:00\n", None),
+                                    ("second", "started 2026-12-02 08:00:00\n", "2026-12-02 08:40"),
+                                    ("second", "started 2026-12-02 08:00:00\n", "2026-12-02 09:15")):
+        run = tmp_path / folder
+        (run / "results" / "tables").mkdir(parents=True, exist_ok=True)
+        (run / "full-run.log").write_text(log)
+        if last_write:  # still running: it has run until its last write
+            (run / "logs").mkdir(exist_ok=True)
+            (run / "logs" / "job.log").write_text("epoch")
+            os.utime(run / "logs" / "job.log", (_utc(last_write).timestamp(),) * 2)
+        out = publish.publish_run("long", run, "make full-run", None, None)
+        text = (out / "RUN.md").read_text()
+        if folder == "first":
+            assert "all its folders" not in text  # one folder: its own wall time says it all
+    rows = list(csv.DictReader(open(out / publish.FOLDERS), delimiter="\t"))
+    assert [(r["first_start"], r["commit"], r["running_s"]) for r in rows] == [
+        ("2026-12-01 10:00 UTC", "first", "9000"), ("2026-12-02 08:00 UTC", "second", "4500")]
+    assert "- wall time so far: 1 h 15 min running in 1 stretch," in text  # this folder's own
+    assert "- wall time of all its folders: 3 h 45 min running in 2 workflow folders" in text
+    assert "; all its folders: 3 h 45 min running in 2 workflow folders" in readme_results._run_line(out)
