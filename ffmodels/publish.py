@@ -94,7 +94,7 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
              f"- commit: `{commit}`",
              f"- published: {now}",
              f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
-             f"- wall time so far: {wall or wall_time(workdir) or 'not given'}",
+             f"- wall time so far: {wall or _wall_words(measured) or 'not given'}",
              *([f"- wall time of all its folders: {_hours(sum(float(r['running_s']) for r in folders))} running in "
                 f"{len(folders)} workflow folders ({FOLDERS}: a lost machine's folder counted to its last publication)"] if len(folders) > 1 else []),
              f"- contents: {n_tables} table{'s' * (n_tables != 1)}{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
@@ -130,7 +130,10 @@ ACTIVITY = ("logs", "benchmarks", "resume", "results")  # what a running workflo
 
 def wall_time(workdir: Path, now: datetime.datetime | None = None) -> str | None:
     """Wall time of a long run so far, as words, from its RUN_LOG (wall_seconds); None without a log."""
-    measured = wall_seconds(workdir, now)
+    return _wall_words(wall_seconds(workdir, now))
+
+
+def _wall_words(measured: tuple[float, int, datetime.datetime, float] | None) -> str | None:
     if measured is None:
         return None
     running, stretches, first, now_s = measured
@@ -182,7 +185,10 @@ def record_folder(out: Path, commit: str, first_start: datetime.datetime, runnin
     import csv
 
     path, key = out / FOLDERS, f"{first_start:%Y-%m-%d %H:%M} UTC"
-    rows = list(csv.DictReader(open(path), delimiter="\t")) if path.is_file() else []
+    rows = []
+    if path.is_file():
+        with open(path) as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
     rows = [r for r in rows if r["first_start"] != key] + [
         {"first_start": key, "commit": commit, "running_s": f"{running_s:.0f}", "published": published}]
     rows.sort(key=lambda r: r["first_start"])
@@ -344,8 +350,9 @@ def check_comparable(a: Path, b: Path, tables: bool) -> None:
     for folder in (a, b):
         if not folder.is_dir():
             raise SystemExit(f"no published run {folder.name!r} in {folder.parent}: published runs are {', '.join(runs)}")
-        if tables and not [p for p in folder.glob("*.csv") if p.stem != "claims_ledger"]:
-            raise SystemExit(f"{folder} holds no tables to compare")
+    for folder in (a, b):
+        if tables and not table_rows(folder):
+            raise SystemExit(f"{folder} holds no table rows to compare")
         if not tables and not (folder / "claims_ledger.csv").is_file():
             raise SystemExit(f"{folder} has no claims ledger (claims_ledger.csv): compare its tables instead (--tables)")
 

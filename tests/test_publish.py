@@ -227,6 +227,8 @@ def test_compare_names_a_run_it_cannot_compare_instead_of_finding_nothing(tmp_pa
         publish.main(["compare", "with_tables", "misspelled", "--tables"])
     with pytest.raises(SystemExit, match="has no claims ledger.*--tables"):
         publish.main(["compare", "with_tables", "with_tables"])
+    with pytest.raises(SystemExit, match="holds no table rows to compare"):  # a header and nothing under it
+        publish.main(["compare", "with_tables", "with_tables", "--tables"])
 
 
 def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, monkeypatch):
