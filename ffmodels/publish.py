@@ -318,8 +318,9 @@ def table_rows(folder: Path) -> dict[tuple[str, str, str], dict]:
     return rows
 
 
-def table_changes(a: Path, b: Path) -> list[dict]:
-    """The rows (table, variant, metric) two published runs share where they disagree: the 95 %
+def table_changes(first: dict, second: dict, names: tuple[str, str]) -> list[dict]:
+    """The rows (table, variant, metric) two published runs (their `table_rows`, and their names)
+    share where they disagree: the 95 %
     CIs of the mean do not overlap, or the paired test against the same reference differs in
     significance or in the sign of the difference. For runs published before a ledger (or with
     tables of an older format), this is what can be compared."""
@@ -331,30 +332,35 @@ def table_changes(a: Path, b: Path) -> list[dict]:
     def verdict(r):
         return (r.get("significant") == "True", float(r["delta_vs_ref"]) > 0) if r.get("delta_vs_ref") else None
 
-    first, second = table_rows(a), table_rows(b)
     out = []
     for key in sorted(set(first) & set(second)):
         x, y = first[key], second[key]
         apart = float(x["ci_high"]) < float(y["ci_low"]) or float(y["ci_high"]) < float(x["ci_low"])
         test_differs = x.get("reference") == y.get("reference") and verdict(x) != verdict(y)
         if apart or test_differs:
-            out.append({"row": " / ".join(key), a.name: text(x), b.name: text(y),
+            out.append({"row": " / ".join(key), names[0]: text(x), names[1]: text(y),
                         "differs": ", ".join(w for w, c in (("CIs apart", apart), ("test", test_differs)) if c)})
     return out
 
 
-def check_comparable(a: Path, b: Path, tables: bool) -> None:
+def check_comparable(a: Path, b: Path, tables: bool) -> tuple[dict, dict] | None:
     """Both runs published, with what the comparison reads: a misspelled run would otherwise
-    compare as '0 rows differ', and a run published without a ledger as a traceback."""
+    compare as '0 rows differ', and a run published without a ledger as a traceback. With
+    `tables`, returns both runs' `table_rows`, read once here for the comparison and its count."""
     runs = sorted(p.name for p in a.parent.iterdir() if p.is_dir()) if a.parent.is_dir() else []
     for folder in (a, b):
         if not folder.is_dir():
             raise SystemExit(f"no published run {folder.name!r} in {folder.parent}: published runs are {', '.join(runs)}")
-    for folder in (a, b):
-        if tables and not table_rows(folder):
+    if not tables:
+        for folder in (a, b):
+            if not (folder / "claims_ledger.csv").is_file():
+                raise SystemExit(f"{folder} has no claims ledger (claims_ledger.csv): compare its tables instead (--tables)")
+        return None
+    rows = table_rows(a), table_rows(b)
+    for folder, found in zip((a, b), rows):
+        if not found:
             raise SystemExit(f"{folder} holds no table rows to compare")
-        if not tables and not (folder / "claims_ledger.csv").is_file():
-            raise SystemExit(f"{folder} has no claims ledger (claims_ledger.csv): compare its tables instead (--tables)")
+    return rows
 
 
 def main(argv=None) -> None:
@@ -374,14 +380,13 @@ def main(argv=None) -> None:
                          help="compare the shared table rows instead (CIs apart, or the test differs)")
     args = parser.parse_args(argv)
     if args.what == "compare":
-        diff = table_changes if args.tables else verdict_changes
-        check_comparable(PUBLISHED / args.first, PUBLISHED / args.second, args.tables)
-        changes = diff(PUBLISHED / args.first, PUBLISHED / args.second)
+        a, b = PUBLISHED / args.first, PUBLISHED / args.second
+        rows = check_comparable(a, b, args.tables)
+        changes = table_changes(*rows, (a.name, b.name)) if rows else verdict_changes(a, b)
         for c in changes:
             print(" | ".join(str(v) for v in c.values()))
-        if args.tables:
-            shared = len(set(table_rows(PUBLISHED / args.first)) & set(table_rows(PUBLISHED / args.second)))
-            print(f"{len(changes)} of the {shared} table rows both runs have differ")
+        if rows:
+            print(f"{len(changes)} of the {len(set(rows[0]) & set(rows[1]))} table rows both runs have differ")
         else:
             print(f"{len(changes)} claims differ")
     elif args.what == "run":

@@ -158,7 +158,7 @@ def test_shared_table_rows_of_two_runs_are_compared_by_their_intervals_and_tests
             w = csv.writer(fh)
             w.writerow(head)
             w.writerows(rows)
-    changes = publish.table_changes(tmp_path / "a", tmp_path / "b")
+    changes = publish.table_changes(publish.table_rows(tmp_path / "a"), publish.table_rows(tmp_path / "b"), ("a", "b"))
     assert [(c["row"], c["differs"]) for c in changes] == [("t / bp / acc", "test"), ("t / init / acc", "CIs apart")]
     assert changes[0]["b"] == "80.50 [79.00, 82.00], Δ +2.00 vs init (p_holm 0.01)"
 
