@@ -306,24 +306,39 @@ def verdict_changes(a: Path, b: Path) -> list[dict]:
             for cid in first if cid in second and first[cid]["verdict"] != second[cid]["verdict"]]
 
 
-def table_rows(folder: Path) -> dict[tuple[str, str, str], dict]:
-    """{(table, variant, metric): row} of every table a published run holds (not its ledger)."""
+def table_rows(folder: Path) -> dict[tuple[str, str, str], dict[str, dict]]:
+    """{(table, variant, metric): {reference: row}} of every table a published run holds (not its
+    ledger). A table such as rq4_pcl_lambda tests one variant and metric against two references;
+    the reference ("" for none) keeps both rows."""
     import csv
 
     rows = {}
     for path in sorted(folder.glob("*.csv")):
         if path.stem != "claims_ledger":
             with open(path) as fh:
-                rows |= {(r["table"], r["variant"], r["metric"]): r for r in csv.DictReader(fh)}
+                for r in csv.DictReader(fh):
+                    rows.setdefault((r["table"], r["variant"], r["metric"]), {})[r.get("reference") or ""] = r
     return rows
 
 
-def table_changes(first: dict, second: dict, names: tuple[str, str]) -> list[dict]:
-    """The rows (table, variant, metric) two published runs (their `table_rows`, and their names)
-    share where they disagree: the 95 %
-    CIs of the mean do not overlap, or the paired test against the same reference differs in
-    significance or in the sign of the difference. For runs published before a ledger (or with
-    tables of an older format), this is what can be compared."""
+def shared_rows(first: dict, second: dict) -> list[tuple[str, dict, dict]]:
+    """(label, row, row) for each table row two runs' `table_rows` both hold: matched by table,
+    variant, metric and reference. Where a variant's metric has no reference in common (a table
+    of an older format tested it against another or none), its mean is still compared once."""
+    pairs = []
+    for key in sorted(set(first) & set(second)):
+        xs, ys = first[key], second[key]
+        refs = sorted(set(xs) & set(ys))
+        matched = [(ref, xs[ref], ys[ref]) for ref in refs] or [("", *(next(iter(r.values())) for r in (xs, ys)))]
+        pairs += [(" / ".join(key) + (f" vs {ref}" if ref else ""), x, y) for ref, x, y in matched]
+    return pairs
+
+
+def table_changes(pairs: list[tuple[str, dict, dict]], names: tuple[str, str]) -> list[dict]:
+    """The rows two published runs share (their `shared_rows`, and the runs' names) where they
+    disagree: the 95 % CIs of the mean do not overlap, or the paired test against the same
+    reference differs in significance or in the sign of the difference. For runs published
+    before a ledger (or with tables of an older format), this is what can be compared."""
     def text(r):
         delta = f", Δ {float(r['delta_vs_ref']):+.2f} vs {r['reference']} (p_holm {float(r['p_holm']):.2g})" \
             if r.get("delta_vs_ref") and r.get("p_holm") else ""
@@ -333,12 +348,11 @@ def table_changes(first: dict, second: dict, names: tuple[str, str]) -> list[dic
         return (r.get("significant") == "True", float(r["delta_vs_ref"]) > 0) if r.get("delta_vs_ref") else None
 
     out = []
-    for key in sorted(set(first) & set(second)):
-        x, y = first[key], second[key]
+    for label, x, y in pairs:
         apart = float(x["ci_high"]) < float(y["ci_low"]) or float(y["ci_high"]) < float(x["ci_low"])
         test_differs = x.get("reference") == y.get("reference") and verdict(x) != verdict(y)
         if apart or test_differs:
-            out.append({"row": " / ".join(key), names[0]: text(x), names[1]: text(y),
+            out.append({"row": label, names[0]: text(x), names[1]: text(y),
                         "differs": ", ".join(w for w, c in (("CIs apart", apart), ("test", test_differs)) if c)})
     return out
 
@@ -382,11 +396,12 @@ def main(argv=None) -> None:
     if args.what == "compare":
         a, b = PUBLISHED / args.first, PUBLISHED / args.second
         rows = check_comparable(a, b, args.tables)
-        changes = table_changes(*rows, (a.name, b.name)) if rows else verdict_changes(a, b)
+        pairs = shared_rows(*rows) if rows else None
+        changes = table_changes(pairs, (a.name, b.name)) if rows else verdict_changes(a, b)
         for c in changes:
             print(" | ".join(str(v) for v in c.values()))
         if rows:
-            print(f"{len(changes)} of the {len(set(rows[0]) & set(rows[1]))} table rows both runs have differ")
+            print(f"{len(changes)} of the {len(pairs)} table rows both runs have differ")
         else:
             print(f"{len(changes)} claims differ")
     elif args.what == "run":
