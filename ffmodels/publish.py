@@ -329,7 +329,10 @@ def shared_rows(first: dict, second: dict) -> list[tuple[str, dict, dict]]:
     for key in sorted(set(first) & set(second)):
         xs, ys = first[key], second[key]
         refs = sorted(set(xs) & set(ys))
-        matched = [(ref, xs[ref], ys[ref]) for ref in refs] or [("", *(next(iter(r.values())) for r in (xs, ys)))]
+        if refs:
+            matched = [(ref, xs[ref], ys[ref]) for ref in refs]
+        else:  # the mean is the same in each of a variant's rows, so any one of each side will do
+            matched = [("", next(iter(xs.values())), next(iter(ys.values())))]
         pairs += [(" / ".join(key) + (f" vs {ref}" if ref else ""), x, y) for ref, x, y in matched]
     return pairs
 
@@ -396,14 +399,16 @@ def main(argv=None) -> None:
     if args.what == "compare":
         a, b = PUBLISHED / args.first, PUBLISHED / args.second
         rows = check_comparable(a, b, args.tables)
-        pairs = shared_rows(*rows) if rows else None
-        changes = table_changes(pairs, (a.name, b.name)) if rows else verdict_changes(a, b)
+        if rows:
+            pairs = shared_rows(*rows)
+            changes = table_changes(pairs, (a.name, b.name))
+            summary = f"{len(changes)} of the {len(pairs)} table rows both runs have differ"
+        else:
+            changes = verdict_changes(a, b)
+            summary = f"{len(changes)} claims differ"
         for c in changes:
             print(" | ".join(str(v) for v in c.values()))
-        if rows:
-            print(f"{len(changes)} of the {len(pairs)} table rows both runs have differ")
-        else:
-            print(f"{len(changes)} claims differ")
+        print(summary)
     elif args.what == "run":
         print(publish_run(args.name, Path(args.workdir), args.command, args.wall, args.note))
     else:
