@@ -306,34 +306,42 @@ def verdict_changes(a: Path, b: Path) -> list[dict]:
             for cid in first if cid in second and first[cid]["verdict"] != second[cid]["verdict"]]
 
 
-def table_rows(folder: Path) -> dict[tuple[str, str, str], dict[str, dict]]:
-    """{(table, variant, metric): {reference: row}} of every table a published run holds (not its
-    ledger). A table such as rq4_pcl_lambda tests one variant and metric against two references;
-    the reference ("" for none) keeps both rows."""
+def table_rows(folder: Path) -> dict[tuple[str, ...], dict[str, dict]]:
+    """{row's place: {reference: row}} of every table a published run holds (not its ledger). The
+    place is the table, variant and metric and, where the table has them, its setting and epoch
+    (the ledger's cell keys); rq4_pcl_lambda tests one place against two references, so the
+    reference ("" for none) keeps both rows."""
     import csv
 
+    from ffmodels.ledger import CELL_KEYS
+
+    where = [k for k in CELL_KEYS if k not in ("variant", "metric", "reference")]  # setting, epoch
     rows = {}
     for path in sorted(folder.glob("*.csv")):
         if path.stem != "claims_ledger":
             with open(path) as fh:
                 for r in csv.DictReader(fh):
-                    rows.setdefault((r["table"], r["variant"], r["metric"]), {})[r.get("reference") or ""] = r
+                    place = (r["table"], r["variant"], r["metric"], *(f"{k} {r[k]}" for k in where if r.get(k)))
+                    rows.setdefault(place, {})[r.get("reference") or ""] = r
     return rows
 
 
 def shared_rows(first: dict, second: dict) -> list[tuple[str, dict, dict]]:
-    """(label, row, row) for each table row two runs' `table_rows` both hold: matched by table,
-    variant, metric and reference. Where a variant's metric has no reference in common (a table
-    of an older format tested it against another or none), its mean is still compared once."""
+    """(label, row, row) for each table row two runs' `table_rows` both hold: matched by place and
+    reference, in table order of epochs (2 before 10). Where a place has no reference in common
+    (a table of an older format tested it against another or none), its mean is still compared once."""
+    def natural(place):
+        return [(0, int(w), "") if w.isdigit() else (1, 0, w) for part in place for w in part.split(" ")]
+
     pairs = []
-    for key in sorted(set(first) & set(second)):
-        xs, ys = first[key], second[key]
+    for place in sorted(set(first) & set(second), key=natural):
+        xs, ys = first[place], second[place]
         refs = sorted(set(xs) & set(ys))
         if refs:
             matched = [(ref, xs[ref], ys[ref]) for ref in refs]
-        else:  # the mean is the same in each of a variant's rows, so any one of each side will do
+        else:  # the mean is the same in each of a place's rows, so any one of each side will do
             matched = [("", next(iter(xs.values())), next(iter(ys.values())))]
-        pairs += [(" / ".join(key) + (f" vs {ref}" if ref else ""), x, y) for ref, x, y in matched]
+        pairs += [(" / ".join(place) + (f" vs {ref}" if ref else ""), x, y) for ref, x, y in matched]
     return pairs
 
 

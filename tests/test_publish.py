@@ -149,27 +149,29 @@ def test_the_readme_leads_with_the_full_run_once_it_has_a_ledger_and_tables(tmp_
 def test_shared_table_rows_of_two_runs_are_compared_by_their_intervals_and_tests(tmp_path):
     head = ["table", "variant", "metric", "mean", "ci_low", "ci_high", "reference", "delta_vs_ref", "p_holm", "significant"]
     runs = {"a": [["t", "ff", "acc", 50, 48, 52, "bp", -30, 0.001, True], ["t", "ff", "acc", 50, 48, 52, "init", -5, 0.01, True],
-                  ["t", "bp", "acc", 80, 79, 81, "init", 1, 0.2, False], ["t", "init", "acc", 55, 54, 56, "", "", "", False], ["u", "ff", "acc", 1, 0, 2, "", "", "", False],
-                  ["t", "old", "acc", 10, 9, 11, "init", -45, 0.001, True]],
+                  ["t", "bp", "acc", 80, 79, 81, "init", 1, 0.2, False], ["t", "init", "acc", 55, 54, 56, "", "", "", False],
+                  ["u", "ff", "acc", 1, 0, 2, "", "", "", False], ["t", "old", "acc", 10, 9, 11, "init", -45, 0.001, True]],
             "b": [["t", "ff", "acc", 51, 49, 53, "bp", 2, 0.04, True], ["t", "ff", "acc", 51, 49, 53, "init", -4, 0.02, True],
                   ["t", "bp", "acc", 80.5, 79, 82, "init", 2, 0.01, True], ["t", "init", "acc", 60, 59, 61, "", "", "", False],
                   ["t", "old", "acc", 20, 19, 21, "", "", "", False]]}
-    for name, rows in runs.items():
+    per_epoch = {"a": [["e", "ff", "acc", 50, 48, 52, 2], ["e", "ff", "acc", 70, 69, 71, 10]],
+                 "b": [["e", "ff", "acc", 60, 59, 61, 2], ["e", "ff", "acc", 70, 69, 71, 10]]}
+    for name in runs:
         (tmp_path / name).mkdir()
-        with open(tmp_path / name / "t.csv", "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(head)
-            w.writerows(rows)
+        for table, columns, rows in (("t", head, runs[name]), ("e", head[:6] + ["epoch"], per_epoch[name])):
+            with open(tmp_path / name / f"{table}.csv", "w", newline="") as fh:
+                csv.writer(fh).writerows([columns, *rows])
     pairs = publish.shared_rows(publish.table_rows(tmp_path / "a"), publish.table_rows(tmp_path / "b"))
     changes = publish.table_changes(pairs, ("a", "b"))
-    # ff is tested against two references: both rows are compared, so the one against bp, which
-    # differs, is found though the row against init comes after it in the table; "old" is tested in
-    # one run only (an older table format), so only its means are compared
+    # A row is matched by its place (table, variant, metric, epoch) and its reference, so a differing
+    # row is found though another row of its variant and metric comes after it: ff at epoch 2, and ff
+    # against bp before ff against init. "old" is tested in one run only (an older table format), so
+    # only its means are compared.
     assert [(c["row"], c["differs"]) for c in changes] == [
-        ("t / bp / acc vs init", "test"), ("t / ff / acc vs bp", "test"), ("t / init / acc", "CIs apart"),
-        ("t / old / acc", "CIs apart")]
-    assert len(pairs) == 5  # u is in one run only
-    assert changes[0]["b"] == "80.50 [79.00, 82.00], Δ +2.00 vs init (p_holm 0.01)"
+        ("e / ff / acc / epoch 2", "CIs apart"), ("t / bp / acc vs init", "test"), ("t / ff / acc vs bp", "test"),
+        ("t / init / acc", "CIs apart"), ("t / old / acc", "CIs apart")]
+    assert len(pairs) == 7  # u is in one run only
+    assert changes[1]["b"] == "80.50 [79.00, 82.00], Δ +2.00 vs init (p_holm 0.01)"
 
 
 def test_the_readme_cost_block_sets_the_full_runs_finished_jobs_against_the_table_written_before(tmp_path):
