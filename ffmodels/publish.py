@@ -311,18 +311,14 @@ def table_rows(folder: Path) -> dict[tuple[str, ...], dict[str, dict]]:
     place is the table, variant and metric and, where the table has them, its setting and epoch
     (the ledger's cell keys); rq4_pcl_lambda tests one place against two references, so the
     reference ("" for none) keeps both rows."""
-    import csv
-
+    from ffmodels import readme_results
     from ffmodels.ledger import CELL_KEYS
 
     where = [k for k in CELL_KEYS if k not in ("variant", "metric", "reference")]  # setting, epoch
     rows = {}
-    for path in sorted(folder.glob("*.csv")):
-        if path.stem != "claims_ledger":
-            with open(path) as fh:
-                for r in csv.DictReader(fh):
-                    place = (r["table"], r["variant"], r["metric"], *(f"{k} {r[k]}" for k in where if r.get(k)))
-                    rows.setdefault(place, {})[r.get("reference") or ""] = r
+    for r in readme_results.table_rows(folder):
+        place = (r["table"], r["variant"], r["metric"], *(f"{k} {r[k]}" for k in where if r.get(k)))
+        rows.setdefault(place, {})[r.get("reference") or ""] = r
     return rows
 
 

@@ -40,6 +40,11 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def table_rows(folder: Path) -> list[dict]:
+    """Every row of every table a published run holds (not its ledger)."""
+    return [r for p in sorted(folder.glob("*.csv")) if p.stem != "claims_ledger" for r in _rows(p)]
+
+
 def run_fields(folder: Path) -> dict[str, str]:
     """The '- key: value' lines of a published run's RUN.md (preset, commit, published, ...)."""
     path = folder / "RUN.md"
@@ -82,9 +87,8 @@ def ledger_rows(ledger: list[dict]) -> list[str]:
 def source_vs_transfer(folder: Path) -> list[str]:
     """Every model of the run's RQ2 table: source accuracy (from whichever table has it), transfer
     accuracy and its paired difference to the model's random init."""
-    rows = [r for p in sorted(folder.glob("*.csv")) if p.stem != "claims_ledger" for r in _rows(p)]
     source = {}
-    for r in rows:
+    for r in table_rows(folder):
         if r["metric"] == "source_acc":
             source.setdefault(r["variant"], r)
     transfer = [r for r in _rows(folder / "rq2_transfer.csv") if r["metric"] == "transfer_acc"]
