@@ -9,10 +9,12 @@
 #
 # Settings (environment):
 #   TOTAL_LIMIT  seconds for the whole script, default 560 (the call's timeout_s is <= 600)
-#   BENCH_LIMIT  seconds for the benchmark, default 150 (SIGINT, then it is skipped)
+#   BENCH_LIMIT  seconds for the benchmark, default 150 (SIGINT, then it is skipped); 0 skips it
 #   BENCH_ARGS   default "--threads 1 --batch 100,1000"
 #   GPU_SLOTS    training jobs sharing the GPU at once (default: the profile's gpu_slots)
 #   PRESET_ARGS  e.g. "--configfile presets/quick.yaml"; default none = the full preset
+#   PRIORITIZE   outputs whose jobs go first (Snakemake --prioritize), the rest fill the free
+#                slots; e.g. "results/tables/rq_cwc.csv" when a device call cannot finish it all
 #   PYTHON       default python3;  OUT  default ./gpu-out
 #   SKIP_INSTALL=1  use the Snakemake already importable (a rehearsal on a CPU machine)
 # What comes back in $OUT (the device returns at most 8 files): check.log (everything printed,
@@ -28,6 +30,7 @@ BENCH_LIMIT=${BENCH_LIMIT:-150}
 BENCH_ARGS=${BENCH_ARGS:---threads 1 --batch 100,1000}
 GPU_SLOTS=${GPU_SLOTS:-}
 PRESET_ARGS=${PRESET_ARGS:-}
+PRIORITIZE=${PRIORITIZE:-}
 PY=${PYTHON:-python3}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${OUT:-$REPO/gpu-out}
@@ -69,11 +72,15 @@ EOF
     "$PY" -m snakemake --version || return 1
     "$PY" -c "import ffmodels.config, ffmodels.families; print('ffmodels imports')" || return 1
 
-    stamp "benchmark: python -m ffmodels.bench $BENCH_ARGS (limit ${BENCH_LIMIT} s)"
-    # shellcheck disable=SC2086
-    timeout -s INT -k 10 "$BENCH_LIMIT" "$PY" -m ffmodels.bench $BENCH_ARGS --out "$OUT/bench.csv"
-    echo "bench exit $?"
-    [[ -f $OUT/bench.csv ]] && { column -s, -t <"$OUT/bench.csv" 2>/dev/null || cat "$OUT/bench.csv"; } | head -60
+    if ((BENCH_LIMIT > 0)); then  # timeout 0 would mean no limit at all
+        stamp "benchmark: python -m ffmodels.bench $BENCH_ARGS (limit ${BENCH_LIMIT} s)"
+        # shellcheck disable=SC2086
+        timeout -s INT -k 10 "$BENCH_LIMIT" "$PY" -m ffmodels.bench $BENCH_ARGS --out "$OUT/bench.csv"
+        echo "bench exit $?"
+        [[ -f $OUT/bench.csv ]] && { column -s, -t <"$OUT/bench.csv" 2>/dev/null || cat "$OUT/bench.csv"; } | head -60
+    else
+        stamp "benchmark skipped (BENCH_LIMIT=0)"
+    fi
 
     # Packing: the rules' gpu_slots resource (profiles/gpu); rules that do not declare it yet
     # are packed through their gpu=1 instead (same effect on a one-GPU machine).
@@ -87,6 +94,8 @@ EOF
     # shellcheck disable=SC2206
     local sm=("$PY" -m snakemake --cores all --workflow-profile profiles/gpu --scheduler greedy "${slots[@]}"
         $PRESET_ARGS --config "local_mirror=$MIRROR")
+    # shellcheck disable=SC2206
+    [[ -n $PRIORITIZE ]] && sm+=(--prioritize $PRIORITIZE)
 
     stamp "plan: ${sm[*]} -n"
     "${sm[@]}" -n --quiet rules >"$OUT/plan.txt" 2>&1
@@ -167,8 +176,10 @@ for md in sorted(Path("results/tables").glob("*.md")):
 (out / "summary.md").write_text("\n".join(lines) + "\n")
 print("\n".join(lines[:40]))
 EOF
-    { find results/tables benchmarks -type f -print0 2>/dev/null
-      find results/pretrain results/transfer results/analysis -name '*.json' -print0 2>/dev/null; } |
+    # Every stage's metrics (pretrain, ceiling, transfer, finetune, sensitivity, analysis), the
+    # tables, figures and benchmarks: enough to publish the run (python -m ffmodels.publish run).
+    { find results/tables results/figures benchmarks -type f -print0 2>/dev/null
+      find results -name '*.json' -not -path 'results/published/*' -print0 2>/dev/null; } |
         tar -czf "$OUT/results.tar.gz" --null -T -
     ls -la "$OUT"
     stamp "done"
