@@ -1,7 +1,8 @@
 """Publish a run's results and write the results pages from what is published.
 
     python -m ffmodels.publish run NAME --command "snakemake ..." [--wall "3 h 12 min"] [--note TEXT]
-                                    (wall time by default from the folder's full-run.log)
+                                    [--machine TEXT]  (wall time by default from the folder's
+                                    full-run.log; machine by default this one)
     python -m ffmodels.publish docs
     python -m ffmodels.publish compare FIRST SECOND [--tables]   (claims whose verdict differs;
                                                                   --tables: shared table rows)
@@ -57,7 +58,13 @@ def _preset(results: Path) -> str:
     return "unknown"
 
 
-def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: str | None) -> Path:
+def this_machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
+
+
+def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: str | None,
+                machine: str | None = None) -> Path:
+    """machine: where the run ran, when not here (results fetched from a GPU machine, say)."""
     tables, figures = workdir / "results" / "tables", workdir / "results" / "figures"
     out = PUBLISHED / name
     out.mkdir(parents=True, exist_ok=True)
@@ -93,7 +100,7 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
              f"- command: `{command}`",
              f"- commit: `{commit}`",
              f"- published: {now}",
-             f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+             f"- machine: {machine or this_machine()}",
              f"- wall time so far: {wall or _wall_words(measured) or 'not given'}",
              *([f"- wall time of all its folders: {_hours(sum(float(r['running_s']) for r in folders))} running in "
                 f"{len(folders)} workflow folders ({FOLDERS}: a lost machine's folder counted to its last publication)"] if len(folders) > 1 else []),
@@ -393,6 +400,7 @@ def main(argv=None) -> None:
     run.add_argument("--command", required=True, help="the command that produced the run")
     run.add_argument("--wall", help=f"wall time of the run so far, as words (default: from the folder's {RUN_LOG})")
     run.add_argument("--note", help="a sentence for RUN.md")
+    run.add_argument("--machine", help="where the run ran, when not on this machine (default: this one)")
     sub.add_parser("docs", help="write docs/results.md and the README's Results section from results/published/")
     compare = sub.add_parser("compare", help="the claims whose verdict differs between two published runs")
     compare.add_argument("first")
@@ -414,7 +422,7 @@ def main(argv=None) -> None:
             print(" | ".join(str(v) for v in c.values()))
         print(summary)
     elif args.what == "run":
-        print(publish_run(args.name, Path(args.workdir), args.command, args.wall, args.note))
+        print(publish_run(args.name, Path(args.workdir), args.command, args.wall, args.note, args.machine))
     else:
         from ffmodels import readme_results
 

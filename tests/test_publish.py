@@ -81,6 +81,9 @@ def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_
     text = (out / "RUN.md").read_text()
     assert "- preset: full" in text and not (out / "claims_ledger.csv").exists()
     assert "| pretrain | 1 | 0.08 | 0.10 | 1.20 |" in text  # its CPU time (360 s) against the estimate (300 s)
+    assert f"- machine: {publish.this_machine()}" in text
+    elsewhere = publish.publish_run("early", run, "bash gpu/check.sh", "9 min", None, machine="one NVIDIA H200")
+    assert "- machine: one NVIDIA H200" in (elsewhere / "RUN.md").read_text()
 
 
 def test_verdicts_that_differ_between_two_published_ledgers(tmp_path):
