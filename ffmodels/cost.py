@@ -59,16 +59,17 @@ def planned_jobs(config: dict) -> list[tuple[str, str, str | None]]:
     return [job for job in sorted(jobs) for _ in config["seeds"]]
 
 
-def read_benchmarks(paths: list[Path]) -> dict[tuple[str, str, str | None], list[float]]:
+def read_benchmarks(paths: list[Path], wall: bool = False) -> dict[tuple[str, str, str | None], list[float]]:
     """{(rule, run, metric): [CPU seconds]} of finished jobs, from benchmark folders (one TSV per
     job, Snakemake's `benchmark:`) or files listing `<job path>.tsv` and that TSV's fields per
     line (the published benchmarks.tsv / timing.txt). CPU time (the last field, `cpu_time`)
-    where present: a job's wall time grows with other load on the machine, its CPU time hardly."""
+    where present: a job's wall time grows with other load on the machine, its CPU time hardly.
+    wall: the wall time (`s`) instead, for GPU jobs, whose CPU time is not what they cost."""
     found: dict[tuple[str, str, str | None], list[float]] = defaultdict(list)
 
     def cpu_or_wall(header: list[str], values: list[str]) -> tuple[str]:
         row = dict(zip(header, values))
-        value = row.get("cpu_time", "")
+        value = "" if wall else row.get("cpu_time", "")
         return (value if re.fullmatch(r"[\d.]+", value) and float(value) > 0 else row["s"],)
 
     def add(job: str, seconds: str):

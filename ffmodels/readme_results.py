@@ -7,7 +7,8 @@ counts, then every claim that has a verdict), source against transfer accuracy o
 the figures that matter most, and links to every table. Until the full run has those tables, the
 source/transfer numbers come from the first earlier run that has them (EARLIER). The quick
 preset's ledger follows as a pipeline demonstration. The cost block is the full preset's cost
-table written before the run (cost-estimate.md), with the finished jobs' CPU time against it.
+table written before the run (cost-estimate.md), with the finished jobs' CPU time against it,
+then what the full preset's jobs took on a GPU machine (GPU_RUNS), where one is published.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ EARLIER = ["full-ff-bp-cpu"]          # published runs of the full recipe on par
 DEMO = "quick"
 KEY_FIGURES = ["source_vs_transfer", "rq3_over_training", "rq4_overview"]
 COST_TABLE = "cost-estimate.md"  # python -m ffmodels.cost --out, published with the run before it starts
+GPU_RUNS = ["full-gpu-h200"]     # published runs of the full preset on a GPU machine (gpu/check.sh)
 
 
 def begin(block: str) -> str:
@@ -156,7 +158,30 @@ def cost_section(published: Path, config: dict) -> str:
     if (lead / "benchmarks.tsv").is_file():
         lines += ["", "What the full run's finished jobs took so far, against the table:", "",
                   cost.against_estimate(cost.read_estimate(table), cost.read_benchmarks([lead / "benchmarks.tsv"])).rstrip()]
+    for name in GPU_RUNS:
+        if (published / name / "benchmarks.tsv").is_file():
+            lines += ["", *gpu_rows(published / name, cost.read_estimate(table))]
     return "\n".join(lines) + "\n"
+
+
+def gpu_rows(folder: Path, estimate: dict) -> list[str]:
+    """The wall time of each job a GPU run of the full preset finished (several jobs sharing the
+    GPU, as its command says), beside the CPU cost table's time for the same job."""
+    from statistics import median
+
+    from ffmodels import cost
+
+    fields = run_fields(folder)
+    lines = [f"On a GPU machine, run `{folder.name}` ({fields.get('machine', '?')}; its command and how far it "
+             f"got: [RUN.md]({folder / 'RUN.md'})): wall time per finished job, with the other jobs of the run "
+             "sharing the GPU (GPU_SLOTS in its command), beside one CPU core's time for the same job in the table above:", "",
+             "| rule | run | jobs | GPU wall s per job (median) | CPU s per job (cost table) |", "|---|---|---|---|---|"]
+    for (rule, run, metric), seconds in sorted(cost.read_benchmarks([folder / "benchmarks.tsv"], wall=True).items(),
+                                               key=lambda item: (item[0][0], item[0][1], item[0][2] or "")):
+        cpu = estimate.get((rule, run, metric))
+        lines.append(f"| {rule} | {run}{f' ({metric})' if metric else ''} | {len(seconds)} | {median(seconds):.0f} | "
+                     f"{'–' if cpu is None else f'{cpu:.0f}'} |")
+    return lines
 
 
 BLOCKS = {"results": results_section, "cost": cost_section}

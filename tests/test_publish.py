@@ -188,6 +188,14 @@ def test_the_readme_cost_block_sets_the_full_runs_finished_jobs_against_the_tabl
     assert cost.summary(rows, 2).strip() in section and "finished jobs" not in section  # nothing has run
     (lead / "benchmarks.tsv").write_text("job\ts\th:m:s\nbenchmarks/pretrain/bp/seed0.tsv\t450\t0:07:30\n")
     assert "| pretrain | 1 | 0.08 | 0.12 | 1.50 |" in readme_results.cost_section(tmp_path, {})
+    gpu = tmp_path / readme_results.GPU_RUNS[0]  # a GPU run: its jobs' wall time (not CPU time) beside the table's
+    gpu.mkdir()
+    (gpu / "RUN.md").write_text("# Run\n\n- machine: one H200\n- command: `bash gpu/check.sh`\n")
+    (gpu / "benchmarks.tsv").write_text("job\ts\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+                                        + "".join(f"pretrain/bp/seed{i}.tsv\t{s}\t0\t0\t0\t0\t0\t0\t0\t0\t{s - 20}\n"
+                                                  for i, s in enumerate([260, 270, 265])))
+    section = readme_results.cost_section(tmp_path, {})
+    assert "one H200" in section and "| pretrain | bp | 3 | 265 | 300 |" in section
 
 
 def _utc(text):
