@@ -82,19 +82,11 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     if "claims_ledger.csv" not in copied and sources:
         partial = partial_ledger(workdir, out, [out / f"{t}.csv" for t in sorted(sources)])
         copied += ["claims_ledger.csv", "claims_ledger.md"]
-    rows = []
-    for tsv in sorted((workdir / "benchmarks").rglob("*.tsv")):
-        lines = tsv.read_text().splitlines()
-        if len(lines) >= 2:
-            header = lines[0]
-            rows.append(f"{tsv.relative_to(workdir / 'benchmarks')}\t{lines[1]}")
-    if rows:
-        (out / "benchmarks.tsv").write_text(f"job\t{header}\n" + "\n".join(rows) + "\n")
-    else:  # an earlier run's file would pass for this run's
-        (out / "benchmarks.tsv").unlink(missing_ok=True)
     n_tables = len(sources)
     measured = None if wall else wall_seconds(workdir)
     folders = record_folder(out, commit, measured[2], measured[0], now) if measured else []
+    folder = f"{measured[2]:%Y-%m-%d %H:%M} UTC" if measured else commit
+    n_jobs, n_here = merge_benchmarks(out, workdir, folder)
     lines = [f"# Run `{name}`", "",
              f"- preset: {preset}",
              f"- command: `{command}`",
@@ -105,7 +97,8 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
              *([f"- wall time of all its folders: {_hours(sum(float(r['running_s']) for r in folders))} running in "
                 f"{len(folders)} workflow folders ({FOLDERS}: a lost machine's folder counted to its last publication)"] if len(folders) > 1 else []),
              f"- contents: {n_tables} table{'s' * (n_tables != 1)}{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
-             f"{len(list(out.glob('*.png')))} figures, {len(rows)} job benchmarks (benchmarks.tsv)"]
+             f"{len(list(out.glob('*.png')))} figures, {n_jobs} job benchmarks (benchmarks.tsv"
+             f"{f'; {n_here} from this folder, the others from earlier folders' if n_here < n_jobs else ''})"]
     if kept:
         by_run = {}
         for table, source in sorted(kept.items()):
@@ -116,7 +109,7 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     if partial:
         lines.append(f"- claims ledger: built at publishing from the {partial} table{'s' * (partial != 1)} finished so far (the run builds "
                      "its own when every table is); claims on the other tables read 'not run'")
-    if rows and (out / "cost-estimate.md").is_file():  # the cost table written before the run
+    if n_jobs and (out / "cost-estimate.md").is_file():  # the cost table written before the run
         from ffmodels import cost
 
         lines += ["", "Finished jobs' CPU time against the cost table written before the run "
@@ -127,6 +120,35 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
         lines += ["", note]
     (out / "RUN.md").write_text("\n".join(lines) + "\n")
     return out
+
+
+def merge_benchmarks(out: Path, workdir: Path, folder: str) -> tuple[int, int]:
+    """Write out/benchmarks.tsv: each job's benchmark fields and the workflow folder that ran it
+    (its first start, as in FOLDERS). A job this folder finished has this folder's row; the jobs
+    that only earlier folders of the run finished (lost machines) keep theirs, so the file says
+    what the whole run took. Returns (rows, rows from this folder)."""
+    here, header = {}, None
+    for tsv in sorted((workdir / "benchmarks").rglob("*.tsv")):
+        lines = tsv.read_text().splitlines()
+        if len(lines) >= 2:
+            header = lines[0]
+            here[str(tsv.relative_to(workdir / "benchmarks"))] = f"{lines[1]}\t{folder}"
+    path, earlier = out / "benchmarks.tsv", {}
+    if path.is_file():
+        lines = path.read_text().splitlines()
+        tagged = lines[0].endswith("\tfolder")  # a file published before rows named their folder: unknown
+        header = header or lines[0].split("\t", 1)[1].removesuffix("\tfolder")
+        for line in lines[1:]:
+            job, fields = line.split("\t", 1)
+            fields = fields if tagged else f"{fields}\tunknown"
+            if job not in here and not fields.endswith(f"\t{folder}"):  # this folder's own rows are `here`
+                earlier[job] = fields
+    rows = {**earlier, **here}
+    if rows:
+        path.write_text(f"job\t{header}\tfolder\n" + "".join(f"{job}\t{rows[job]}\n" for job in sorted(rows)))
+    else:
+        path.unlink(missing_ok=True)
+    return len(rows), len(here)
 
 
 TABLE_SOURCES = "tables.tsv"  # in a published folder: which run (commit, date) each table came from

@@ -260,12 +260,19 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
 
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
     monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)
-    for folder, log, last_write in (("first", "started 2026-12-01 10:00:00\nexited 0 2026-12-01 12:30:00\n", None),
-                                    ("second", "started 2026-12-02 08:00:00\n", "2026-12-02 08:40"),
-                                    ("second", "started 2026-12-02 08:00:00\n", "2026-12-02 09:15")):
+    for folder, log, last_write, jobs in (
+            ("first", "started 2026-12-01 10:00:00\nexited 0 2026-12-01 12:30:00\n", None, {"seed0": 100, "seed1": 110}),
+            ("second", "started 2026-12-02 08:00:00\n", "2026-12-02 08:40", {"seed1": 120}),
+            ("second", "started 2026-12-02 08:00:00\n", "2026-12-02 09:15", {"seed1": 120, "seed2": 130})):
         run = tmp_path / folder
         (run / "results" / "tables").mkdir(parents=True, exist_ok=True)
         (run / "full-run.log").write_text(log)
+        (run / "benchmarks" / "pretrain" / "bp").mkdir(parents=True, exist_ok=True)
+        for seed, cpu in jobs.items():
+            (run / "benchmarks" / "pretrain" / "bp" / f"{seed}.tsv").write_text(
+                "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+                f"{cpu + 5}\t0\t0\t0\t0\t0\t0\t0\t0\t{cpu}\n")
+            os.utime(run / "benchmarks" / "pretrain" / "bp" / f"{seed}.tsv", (_utc(log[8:24]).timestamp(),) * 2)  # at its start
         if last_write:  # still running: it has run until its last write
             (run / "logs").mkdir(exist_ok=True)
             (run / "logs" / "job.log").write_text("epoch")
@@ -280,3 +287,11 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
     assert "- wall time so far: 1 h 15 min running in 1 stretch," in text  # this folder's own
     assert "- wall time of all its folders: 3 h 45 min running in 2 workflow folders" in text
     assert "; all its folders: 3 h 45 min running in 2 workflow folders" in readme_results._run_line(out)
+    # every job the run finished, each with the folder that ran it last: seed1 ran again in the second
+    bench = {r["job"]: (r["cpu_time"], r["folder"]) for r in csv.DictReader(open(out / "benchmarks.tsv"), delimiter="\t")}
+    assert bench == {"pretrain/bp/seed0.tsv": ("100", "2026-12-01 10:00 UTC"), "pretrain/bp/seed1.tsv": ("120", "2026-12-02 08:00 UTC"),
+                     "pretrain/bp/seed2.tsv": ("130", "2026-12-02 08:00 UTC")}
+    assert "3 job benchmarks (benchmarks.tsv; 2 from this folder, the others from earlier folders)" in text
+    from ffmodels import cost
+
+    assert cost.read_benchmarks([out / "benchmarks.tsv"]) == {("pretrain", "bp", None): [100.0, 120.0, 130.0]}
