@@ -6,6 +6,10 @@
 #
 # Here first:   make gpu-bundle      (gpu/wheels: ~10 MB of wheels; gpu/data: the 41 MB mirror)
 # Device call:  run(command="bash gpu/check.sh", carry=["gpu/wheels", "gpu/data"], timeout_s=600)
+# More than one call: call again while the machine is still warm (it stays so for 30 s): its
+# workflow folder is kept, so the same command resumes the run (the profile's --rerun-incomplete;
+# a training job from its last epoch). Give the last call a TOTAL_LIMIT that fits the device time
+# left. results/published/full-gpu-h200/RUN.md: two calls, 578 s then 275 s.
 #
 # Settings (environment):
 #   TOTAL_LIMIT  seconds for the whole script, default 560 (the call's timeout_s is <= 600)
