@@ -85,7 +85,7 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     n_tables = len(sources)
     measured = None if wall else wall_seconds(workdir)
     folders = record_folder(out, commit, measured[2], measured[0], now) if measured else []
-    folder = f"{measured[2]:%Y-%m-%d %H:%M} UTC" if measured else commit
+    folder = folder_key(measured[2]) if measured else commit
     n_jobs, n_here = merge_benchmarks(out, workdir, folder)
     lines = [f"# Run `{name}`", "",
              f"- preset: {preset}",
@@ -206,6 +206,11 @@ def wall_seconds(workdir: Path, now: datetime.datetime | None = None) -> tuple[f
     return running, stretches, datetime.datetime.fromtimestamp(events[0][1], datetime.timezone.utc), now_s
 
 
+def folder_key(first_start: datetime.datetime) -> str:
+    """How FOLDERS and benchmarks.tsv name a workflow folder: by its first start."""
+    return f"{first_start:%Y-%m-%d %H:%M} UTC"
+
+
 def record_folder(out: Path, commit: str, first_start: datetime.datetime, running_s: float, published: str) -> list[dict]:
     """Add or update this workflow folder's row in out/FOLDERS and return every row: a long run
     restarted in new folders (a lost machine) costs what all of them ran, each counted up to its
@@ -213,7 +218,7 @@ def record_folder(out: Path, commit: str, first_start: datetime.datetime, runnin
     published from it."""
     import csv
 
-    path, key = out / FOLDERS, f"{first_start:%Y-%m-%d %H:%M} UTC"
+    path, key = out / FOLDERS, folder_key(first_start)
     rows = []
     if path.is_file():
         with open(path) as fh:

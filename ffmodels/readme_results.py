@@ -155,12 +155,13 @@ def cost_section(published: Path, config: dict) -> str:
     if not table.is_file():
         return "No cost table is published for the full preset yet.\n"
     lines = [cost.read_summary(table).rstrip(), "", f"Every job's row and where its cost comes from: [{COST_TABLE}]({table})."]
+    estimate = cost.read_estimate(table)
     if (lead / "benchmarks.tsv").is_file():
         lines += ["", "What the full run's finished jobs took so far (in all its folders: benchmarks.tsv), against the table:", "",
-                  cost.against_estimate(cost.read_estimate(table), cost.read_benchmarks([lead / "benchmarks.tsv"])).rstrip()]
+                  cost.against_estimate(estimate, cost.read_benchmarks([lead / "benchmarks.tsv"])).rstrip()]
     for name in GPU_RUNS:
         if (published / name / "benchmarks.tsv").is_file():
-            lines += ["", *gpu_rows(published / name, cost.read_estimate(table))]
+            lines += ["", *gpu_rows(published / name, estimate)]
     return "\n".join(lines) + "\n"
 
 
