@@ -17,8 +17,13 @@ workflow derives them) gets a cost in core-seconds (each job runs on one thread)
   timed short run of the variant's own `train_step` at its batch size on one thread (after
   warm-up; process CPU time, so other load on the machine does not inflate it), scaled to its epochs and images, plus its per-epoch evaluation (timed the same way)
   and a measured job start-up;
-- probe and analysis jobs without a measurement: the mean of the measured jobs of the same rule
-  (and metric) and family, else of the rule, scaled by nothing, and said so.
+- probe jobs (transfer, sensitivity) without a measurement: the mean of the measured probes of
+  the same rule and family; else the network's own passes, timed on one evaluation batch (over
+  the target images, once per input a sensitivity job shows it; a calibrated init also over the
+  source images), plus the linear probes' fit: the measured probes' time less their own timed
+  passes (CwC-FF's CNN pass is ~150x an MLP's);
+- analysis jobs without a measurement: the mean of the measured jobs of the same metric and
+  family, else of the metric, scaled by nothing, and said so.
 
 The wall time at --cores N is at least the total over N (the DAG may not keep every core busy).
 """
@@ -35,9 +40,10 @@ from pathlib import Path
 
 from ffmodels.config import load_config, table_runs, variant_hparams
 from ffmodels.errors import ConfigError
-from ffmodels.names import is_random_init
+from ffmodels.names import is_calibrated, is_random_init
 
 TRAINING = ("pretrain", "ceiling", "finetune")
+PROBES = ("transfer", "sensitivity")
 # Snakemake's benchmark columns, in its order (a published listing puts the job path first).
 BENCHMARK_FIELDS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load", "cpu_time"]
 START_UP_S = 6.0  # a job's Python, torch and data loading before its first step (quick-preset benchmarks)
@@ -123,6 +129,38 @@ def time_training(hp: dict, n_train: int, n_eval: int, steps: int, test_every_ep
     return {"train_s": math.ceil(n_train / batch) * step_s, "eval_s": eval_s}
 
 
+def probe_inputs(uses_label_input: bool, tcfg: dict, settings: dict | None) -> int:
+    """How many inputs a probe job passes through its network: one, or for a sensitivity job
+    (`settings`) of a model that reads the label from its input, one per label fill its settings
+    show it (ffmodels.jobs.sensitivity.probe_features)."""
+    from ffmodels.overlay import merge
+
+    if not (settings and uses_label_input):
+        return 1
+    return len({(c["label_fill"], c["neutral_value"]) for c in (merge(tcfg, o) for o in settings.values())})
+
+
+def time_feature_pass(hp: dict, tcfg: dict, settings: dict | None, n_images: int, batch: int,
+                      calibration_images: int = 0) -> float:
+    """CPU seconds a probe job spends in its network on one thread: a pass over n_images per
+    input (probe_inputs), plus a calibrated random init's pass over the source images; timed on
+    one batch of random images after a warm-up."""
+    import torch
+
+    from ffmodels.families import build
+    from ffmodels.transfer import extract_layer_features
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = build(hp, in_dim=784, n_classes=10)
+    x = torch.rand(batch, 784, generator=torch.Generator().manual_seed(0))
+    extract_layer_features(model, x[:50], tcfg, 50)
+    start = time.process_time()
+    extract_layer_features(model, x, tcfg, batch)
+    per_image = (time.process_time() - start) / batch
+    return per_image * (n_images * probe_inputs(model.uses_label_input, tcfg, settings) + calibration_images)
+
+
 def family_name(config: dict, run: str) -> str | None:
     """The family of a variant or random init; None for a run this config does not have (a
     benchmark of another configuration)."""
@@ -145,6 +183,31 @@ def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict
         by_rule[(rule, metric)].extend(seconds)
         by_family[(rule, metric, family_name(config, run))].extend(seconds)
     rows, timed = [], {}
+    n_probe = (config["transfer"]["train_subset"] or 60000 - n_val) + n_val + 10000  # the target's splits
+    passes: dict[tuple[str, str], float] = {}
+
+    def pass_s(rule: str, run: str) -> float:
+        if (rule, run) not in passes:
+            settings = config["sensitivity"] if rule == "sensitivity" else None
+            passes[(rule, run)] = time_feature_pass(variant_hparams(config, run), config["transfer"], settings, n_probe,
+                                                    config["pretrain"]["eval_batch_size"], n_train if is_calibrated(run) else 0)
+        return passes[(rule, run)]
+
+    fit_s: dict[str, list[float]] = {}  # per probe rule, filled on first use
+
+    def probe_fits(rule: str) -> tuple[list[float], str]:
+        """Measured probe jobs of this config's runs less their network's pass: the linear probes'
+        fit and the job's start-up; a sensitivity job fits one probe per setting."""
+        if not fit_s:
+            fit_s.update({r: [] for r in PROBES})
+            for (r, run, _), seconds in sorted(benchmarks.items()):
+                if r in PROBES and family_name(config, run):
+                    fit_s[r] += [s - pass_s(r, run) for s in seconds]
+        if fit_s[rule] or rule == "transfer":
+            return fit_s[rule], f"{len(fit_s[rule])} measured {rule} jobs"
+        settings = len(config["sensitivity"])
+        return [settings * f for f in fit_s["transfer"]], f"{settings} x that of {len(fit_s['transfer'])} measured transfer jobs"
+
     for (rule, run, metric), n in sorted(count.items()):
         measured = benchmarks.get((rule, run, metric))
         if measured:
@@ -167,19 +230,20 @@ def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict
             continue
         family = family_name(config, run)
         kin = by_family.get((rule, metric, family))
-        like = by_rule.get((rule, metric))
+        like = by_rule.get((rule, metric)) if rule not in PROBES else None
+        fits, whose_fits = probe_fits(rule) if rule in PROBES and not kin else ([], "")
         if kin or like:
-            # a probe or analysis costs what its network's forward passes cost: a family's own
-            # jobs say it better than the others' (CwC-FF's CNN probe is ~15x FF's)
+            # a job costs what its network's forward passes cost: a family's own jobs say it
+            # better than the others'
             seconds, whose = (kin, f"{family} ") if kin else (like, "")
             rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": statistics.mean(seconds),
                          "source": f"estimated: mean of {len(seconds)} measured {whose}{rule} jobs" + (f" ({metric})" if metric else "")})
-        elif rule == "sensitivity" and by_rule.get(("transfer", None)):
-            # one probe per setting of config `sensitivity`, each like a transfer job
-            probes = len(config["sensitivity"])
+        elif fits:
+            # a probe is its network's pass over the target images (CwC-FF's CNN ~150x an MLP's)
+            # and the linear probes' fit, which depends on the feature width, not the network
             rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n,
-                         "s_per_job": probes * statistics.mean(by_rule[("transfer", None)]),
-                         "source": f"estimated: {probes} probes x the mean measured transfer job"})
+                         "s_per_job": pass_s(rule, run) + statistics.mean(fits),
+                         "source": f"estimated: its network's timed pass over {n_probe} images + the probes' fit of {whose_fits}"})
         else:
             rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": math.nan,
                          "source": "no measurement"})

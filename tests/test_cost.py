@@ -55,6 +55,11 @@ def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatc
         return {"train_s": 2.0, "eval_s": 0.5}
 
     monkeypatch.setattr(cost, "time_training", fake_time)
+    # a CNN's pass over the probe's images is dearer than an MLP's; a label-input model (FF) is passed
+    # once per label fill its sensitivity settings show it
+    monkeypatch.setattr(cost, "time_feature_pass", lambda hp, tcfg, settings, n, batch, calibration=0:
+                        (200.0 if hp["family"] == "cwc" else 1.0) * (2 if settings and hp["family"] == "ff" else 1)
+                        + calibration / 1000)
     benchmarks = {("pretrain", "bp", None): [30.0, 50.0], ("transfer", "bp", None): [8.0],
                   ("transfer", "random_init_bp", None): [4.0], ("transfer", "random_init_cwc", None): [240.0],
                   ("transfer", "not_in_this_config", None): [1.0]}
@@ -64,15 +69,40 @@ def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatc
     epochs = config["families"]["ff"]["epochs"]
     assert ff["s_per_job"] == pytest.approx(cost.START_UP_S + epochs * 2.5) and "estimated" in ff["source"]
     # a probe without its own measurement costs what its family's probes cost (CwC-FF's CNN), else
-    # the mean of all measured probes
+    # its network's pass plus the measured probes' fit (their time less their pass; a run of
+    # another config, whose network is unknown, is left out); a sensitivity job fits one probe per setting
     assert rows[("transfer", "cwc", None)]["s_per_job"] == 240.0 and "cwc transfer" in rows[("transfer", "cwc", None)]["source"]
-    assert rows[("transfer", "hard", None)]["s_per_job"] == pytest.approx((8 + 4 + 240 + 1) / 4)
+    fit = ((8 - 1) + (4 - 1) + (240 - 200)) / 3
+    assert rows[("transfer", "hard", None)]["s_per_job"] == pytest.approx(1 + fit)
+    assert "timed pass" in rows[("transfer", "hard", None)]["source"]
+    settings = len(config["sensitivity"])
+    assert rows[("sensitivity", "random_wrong_label", None)]["s_per_job"] == pytest.approx(2 + settings * fit)
+    # a calibrated init also passes the source images once; here its family's measured probe says it
+    assert rows[("transfer", "random_init_cwc_calibrated", None)]["s_per_job"] == 240.0
     assert ff["jobs"] == len(config["seeds"])
     assert "estimated" in rows[("ceiling", "bp", None)]["source"]  # measured on MNIST, not on Fashion-MNIST
     assert timed.count("cwc") == 2  # once per task: its MNIST and Fashion-MNIST recipes differ
     assert math.isnan(rows[("analysis", "random_wrong_label", "gradient_share")]["s_per_job"])  # nothing measured
     text = cost.summary(list(rows.values()), cores=2)
     assert "| pretrain |" in text and "without any measurement" in text
+    # without any CwC-FF probe measured, it is the CNN's pass over the target and the source images
+    alone = {(r["rule"], r["run"]): r["s_per_job"]
+             for r in cost.estimate(config, {("transfer", "bp", None): [8.0]}, steps=3, log=lambda *_: None)}
+    n_train = config["pretrain"]["train_subset"] or 60000 - config["data"]["val_size"]
+    assert alone[("transfer", "random_init_cwc_calibrated")] == pytest.approx(200 + n_train / 1000 + (8 - 1))
+
+
+def test_a_probes_network_pass_is_timed_for_its_own_network_and_each_input_it_sees():
+    config = load_config()  # the full preset's networks
+    tcfg = config["transfer"]
+    ff, cwc = (cost.time_feature_pass(cost.variant_hparams(config, run), tcfg, None, 1000, 200) for run in ("random_wrong_label", "cwc"))
+    assert 0 < ff and cwc > 10 * ff  # a 4-block CNN against an MLP, one thread (~150x here)
+    # a model that reads the label from its input (FF) sees zero, neutral and image fills in the
+    # sensitivity settings; CwC-FF one input whatever the fill; a transfer job one
+    assert cost.probe_inputs(True, tcfg, config["sensitivity"]) == 3
+    assert cost.probe_inputs(False, tcfg, config["sensitivity"]) == 1
+    assert cost.probe_inputs(True, tcfg, None) == 1
+    assert cost.probe_inputs(True, tcfg, {"a": {"label_fill": "neutral", "neutral_value": 0.2}, "b": {"label_fill": "neutral"}}) == 2
 
 
 def test_finished_jobs_are_set_against_the_cost_table_written_before_the_run(tmp_path):
