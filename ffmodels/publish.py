@@ -9,7 +9,8 @@
 
 `run` copies what a workflow folder has finished (results/tables: every table and the claims
 ledger, or, while the run has not built its ledger, one over the tables finished so far;
-results/figures: the PNGs; benchmarks/: one TSV of every job's time and memory) into
+results/figures: the PNGs; benchmarks/: one TSV of every job's time and memory; every job's
+result JSON, per seed, in metrics.tar.gz) into
 results/published/NAME/ with RUN.md (command, preset, commit, date, machine, wall time), so a
 long run can be published as it lands and its numbers stay traceable. Tables an earlier run
 published under NAME that this run has not built yet stay, each with its run's commit in
@@ -87,6 +88,7 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     folders = record_folder(out, commit, measured[2], measured[0], now) if measured else []
     folder = folder_key(measured[2]) if measured else commit
     n_jobs, n_here = merge_benchmarks(out, workdir, folder)
+    n_results = merge_results(out, workdir)
     lines = [f"# Run `{name}`", "",
              f"- preset: {preset}",
              f"- command: `{command}`",
@@ -98,7 +100,8 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
                 f"{len(folders)} workflow folders ({FOLDERS}: a lost machine's folder counted to its last publication)"] if len(folders) > 1 else []),
              f"- contents: {n_tables} table{'s' * (n_tables != 1)}{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
              f"{len(list(out.glob('*.png')))} figures, {n_jobs} job benchmarks (benchmarks.tsv"
-             f"{f'; {n_here} from this folder, the others from earlier folders' if n_here < n_jobs else ''})"]
+             f"{f'; {n_here} from this folder, the others from earlier folders' if n_here < n_jobs else ''})"
+             + (f", {n_results} jobs' result files, every seed's ({RESULTS})" if n_results else "")]
     if kept:
         by_run = {}
         for table, source in sorted(kept.items()):
@@ -151,6 +154,36 @@ def merge_benchmarks(out: Path, workdir: Path, folder: str) -> tuple[int, int]:
     return len(rows), len(here)
 
 
+def merge_results(out: Path, workdir: Path) -> int:
+    """Write out/RESULTS: the result JSON of every finished job (results/<stage>/.../*.json: each
+    seed's accuracies, training history and analyses, which the tables only summarise), merged as
+    merge_benchmarks merges: a job this folder finished has this folder's file, the others keep
+    the earlier folders'. Byte-identical when nothing changed (sorted, no times). Returns the files."""
+    import gzip
+    import io
+    import tarfile
+
+    results = workdir / "results"
+    here = {str(p.relative_to(workdir)): p.read_bytes() for p in sorted(results.glob("*/**/*.json"))
+            if p.relative_to(results).parts[0] not in ("published", "tables", "figures")}
+    path, files = out / RESULTS, {}
+    if path.is_file():
+        with tarfile.open(path) as tar:
+            files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    files.update(here)
+    if not files:
+        return 0
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(files[name]), 0o644
+            tar.addfile(info, io.BytesIO(files[name]))
+    path.write_bytes(buffer.getvalue())
+    return len(files)
+
+
+RESULTS = "metrics.tar.gz"  # in a published folder: every finished job's result JSON, per seed (merge_results)
 TABLE_SOURCES = "tables.tsv"  # in a published folder: which run (commit, date) each table came from
 FOLDERS = "folders.tsv"  # in a published folder: each workflow folder that ran for it, with its running time
 RUN_LOG = "full-run.log"  # in a run folder: `make full-run` writes a line when it starts and when it exits

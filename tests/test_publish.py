@@ -4,10 +4,12 @@ docs/results.md are what results/published/ says (ffmodels/readme_results.py).""
 
 import csv
 import datetime
+import json
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 
 import pytest
 import yaml
@@ -269,10 +271,13 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
         (run / "full-run.log").write_text(log)
         (run / "benchmarks" / "pretrain" / "bp").mkdir(parents=True, exist_ok=True)
         for seed, cpu in jobs.items():
+            (run / "results" / "pretrain" / "bp" / seed).mkdir(parents=True, exist_ok=True)
+            (run / "results" / "pretrain" / "bp" / seed / "metrics.json").write_text(f'{{"test_acc": {cpu}, "folder": "{folder}"}}')
             (run / "benchmarks" / "pretrain" / "bp" / f"{seed}.tsv").write_text(
                 "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
                 f"{cpu + 5}\t0\t0\t0\t0\t0\t0\t0\t0\t{cpu}\n")
-            os.utime(run / "benchmarks" / "pretrain" / "bp" / f"{seed}.tsv", (_utc(log[8:24]).timestamp(),) * 2)  # at its start
+            for written in (run / "benchmarks" / "pretrain" / "bp" / f"{seed}.tsv", run / "results" / "pretrain" / "bp" / seed / "metrics.json"):
+                os.utime(written, (_utc(log[8:24]).timestamp(),) * 2)  # at its start
         if last_write:  # still running: it has run until its last write
             (run / "logs").mkdir(exist_ok=True)
             (run / "logs" / "job.log").write_text("epoch")
@@ -295,3 +300,13 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
     from ffmodels import cost
 
     assert cost.read_benchmarks([out / "benchmarks.tsv"]) == {("pretrain", "bp", None): [100.0, 120.0, 130.0]}
+    # every job's result file, merged the same way (tables and figures are published beside it)
+    with tarfile.open(out / publish.RESULTS) as tar:
+        files = {m.name: json.loads(tar.extractfile(m).read()) for m in tar.getmembers()}
+    assert files == {"results/pretrain/bp/seed0/metrics.json": {"test_acc": 100, "folder": "first"},
+                     "results/pretrain/bp/seed1/metrics.json": {"test_acc": 120, "folder": "second"},
+                     "results/pretrain/bp/seed2/metrics.json": {"test_acc": 130, "folder": "second"}}
+    assert "3 jobs' result files, every seed's (metrics.tar.gz)" in text
+    archive = (out / publish.RESULTS).read_bytes()
+    publish.publish_run("long", run, "make full-run", None, None)
+    assert (out / publish.RESULTS).read_bytes() == archive  # published again unchanged: the same bytes for git
