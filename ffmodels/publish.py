@@ -4,8 +4,8 @@
                                     [--machine TEXT]  (wall time by default from the folder's
                                     full-run.log; machine by default this one)
     python -m ffmodels.publish docs
-    python -m ffmodels.publish compare FIRST SECOND [--tables]   (claims whose verdict differs;
-                                                                  --tables: shared table rows)
+    python -m ffmodels.publish compare FIRST SECOND [--tables | --jobs]   (claims whose verdict
+                                    differs; --tables: shared table rows; --jobs: shared jobs, seed by seed)
 
 `run` copies what a workflow folder has finished (results/tables: every table and the claims
 ledger, or, while the run has not built its ledger, one over the tables finished so far;
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import shutil
@@ -431,14 +432,64 @@ def table_changes(pairs: list[tuple[str, dict, dict]], names: tuple[str, str]) -
     return out
 
 
-def check_comparable(a: Path, b: Path, tables: bool) -> tuple[dict, dict] | None:
+def job_accuracies(folder: Path) -> dict[tuple[str, str], dict[int, float]]:
+    """{(stage, run): {seed: test accuracy in %}} of every training and probe job in a published
+    run's RESULTS (the jobs whose result has a `test_acc`)."""
+    import tarfile
+
+    found: dict[tuple[str, str], dict[int, float]] = {}
+    if not (folder / RESULTS).is_file():
+        return found
+    with tarfile.open(folder / RESULTS) as tar:
+        for member in tar.getmembers():
+            parts = member.name.split("/")  # results/<stage>/<run>/seed<N>/metrics.json
+            if len(parts) == 5 and parts[0] == "results" and parts[3].startswith("seed") and parts[4] == "metrics.json":
+                result = json.loads(tar.extractfile(member).read())
+                if isinstance(result.get("test_acc"), (int, float)):
+                    found.setdefault((parts[1], parts[2]), {})[int(parts[3][4:])] = 100 * result["test_acc"]
+    return found
+
+
+def job_changes(first: dict, second: dict, names: tuple[str, str], alpha: float = 0.05) -> list[dict]:
+    """Every job two runs both finished (`job_accuracies`), its seeds paired: both means, the mean
+    difference with a paired t-test, Holm-adjusted over the jobs compared, and whether it differs
+    at alpha. Two runs of one preset on different machines (CPU and GPU, say) should not."""
+    from ffmodels import stats
+
+    rows = []
+    for job in sorted(set(first) & set(second)):
+        seeds = sorted(set(first[job]) & set(second[job]))
+        a, b = [first[job][s] for s in seeds], [second[job][s] for s in seeds]
+        if seeds:
+            rows.append({"job": "/".join(job), "seeds": len(seeds), names[0]: _mean_sd(a), names[1]: _mean_sd(b),
+                         "delta": sum(x - y for x, y in zip(a, b)) / len(seeds),
+                         "p": stats.paired_test(a, b)["p"] if len(seeds) > 1 else math.nan})
+    for row, p_holm in zip(rows, stats.holm([r["p"] for r in rows])):
+        row["p_holm"], row["differs"] = p_holm, p_holm < alpha
+    return rows
+
+
+def _mean_sd(values: list[float]) -> str:
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else math.nan
+    return f"{mean:.2f} ± {sd:.2f}"
+
+
+def check_comparable(a: Path, b: Path, tables: bool, jobs: bool = False) -> tuple[dict, dict] | None:
     """Both runs published, with what the comparison reads: a misspelled run would otherwise
     compare as '0 rows differ', and a run published without a ledger as a traceback. With
-    `tables`, returns both runs' `table_rows`, read once here for the comparison and its count."""
+    `tables`, returns both runs' `table_rows`, read once here for the comparison and its count;
+    with `jobs`, their `job_accuracies`."""
     runs = sorted(p.name for p in a.parent.iterdir() if p.is_dir()) if a.parent.is_dir() else []
     for folder in (a, b):
         if not folder.is_dir():
             raise SystemExit(f"no published run {folder.name!r} in {folder.parent}: published runs are {', '.join(runs)}")
+    if jobs:
+        found = job_accuracies(a), job_accuracies(b)
+        for folder, accuracies in zip((a, b), found):
+            if not accuracies:
+                raise SystemExit(f"{folder} has no per-job results ({RESULTS}) to compare")
+        return found
     if not tables:
         for folder in (a, b):
             if not (folder / "claims_ledger.csv").is_file():
@@ -467,11 +518,19 @@ def main(argv=None) -> None:
     compare.add_argument("second")
     compare.add_argument("--tables", action="store_true",
                          help="compare the shared table rows instead (CIs apart, or the test differs)")
+    compare.add_argument("--jobs", action="store_true",
+                         help=f"compare the jobs both finished instead, seed by seed ({RESULTS}: test accuracy, paired t, Holm)")
     args = parser.parse_args(argv)
     if args.what == "compare":
         a, b = PUBLISHED / args.first, PUBLISHED / args.second
-        rows = check_comparable(a, b, args.tables)
-        if rows:
+        rows = check_comparable(a, b, args.tables, args.jobs)
+        if args.jobs:
+            changes = job_changes(*rows, (a.name, b.name))
+            summary = (f"{sum(c['differs'] for c in changes)} of the {len(changes)} jobs both runs finished differ "
+                       "(paired by seed, t-test, Holm, alpha 0.05)")
+            changes = [{**c, "delta": f"{c['delta']:+.2f}", "p": f"{c['p']:.2g}", "p_holm": f"{c['p_holm']:.2g}"} for c in changes]
+            print(" | ".join(changes[0]) if changes else "")
+        elif rows:
             pairs = shared_rows(*rows)
             changes = table_changes(pairs, (a.name, b.name))
             summary = f"{len(changes)} of the {len(pairs)} table rows both runs have differ"

@@ -310,3 +310,30 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
     archive = (out / publish.RESULTS).read_bytes()
     publish.publish_run("long", run, "make full-run", None, None)
     assert (out / publish.RESULTS).read_bytes() == archive  # published again unchanged: the same bytes for git
+
+
+def test_two_runs_jobs_are_compared_seed_by_seed_from_their_result_files(tmp_path, monkeypatch, capsys):
+    """compare --jobs: the jobs two published runs both finished (a CPU and a GPU run of one
+    preset, say), paired by seed; a job one run lacks, or a seed, is left out."""
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    accuracies = {"cpu": {("pretrain", "bp"): [0.97, 0.98, 0.975], ("transfer", "cwc"): [0.85, 0.86, 0.84],
+                          ("ceiling", "cwc"): [0.91]},
+                  "gpu": {("pretrain", "bp"): [0.971, 0.979, 0.976, 0.99], ("transfer", "cwc"): [0.90, 0.905, 0.89]}}
+    for name, jobs in accuracies.items():
+        run = tmp_path / name
+        for (stage, variant), values in jobs.items():
+            for seed, acc in enumerate(values):
+                (run / "results" / stage / variant / f"seed{seed}").mkdir(parents=True)
+                (run / "results" / stage / variant / f"seed{seed}" / "metrics.json").write_text(json.dumps({"test_acc": acc}))
+        (tmp_path / "published" / name).mkdir(parents=True)
+        publish.merge_results(tmp_path / "published" / name, run)
+    publish.main(["compare", "cpu", "gpu", "--jobs"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "1 of the 2 jobs both runs finished differ (paired by seed, t-test, Holm, alpha 0.05)"
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in out[1:-1]}
+    assert out[0] == "job | seeds | cpu | gpu | delta | p | p_holm | differs"
+    assert rows["pretrain/bp"][1:5] == ["3", "97.50 ± 0.50", "97.53 ± 0.40", "-0.03"] and rows["pretrain/bp"][-1] == "False"
+    assert rows["transfer/cwc"][4] == "-4.83" and rows["transfer/cwc"][-1] == "True"
+    (tmp_path / "published" / "tables_only").mkdir()  # a run published before its result files were
+    with pytest.raises(SystemExit, match="tables_only has no per-job results"):
+        publish.main(["compare", "cpu", "tables_only", "--jobs"])
