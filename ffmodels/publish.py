@@ -102,7 +102,7 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
              f"- contents: {n_tables} table{'s' * (n_tables != 1)}{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
              f"{len(list(out.glob('*.png')))} figures, {n_jobs} job benchmarks (benchmarks.tsv"
              f"{f'; {n_here} from this folder, the others from earlier folders' if n_here < n_jobs else ''})"
-             + (f", {n_results} jobs' result files, every seed's ({RESULTS})" if n_results else "")]
+             + (f", {n_results} job result files ({RESULTS}: each job's per-seed metrics)" if n_results else "")]
     if kept:
         by_run = {}
         for table, source in sorted(kept.items()):

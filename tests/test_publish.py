@@ -306,7 +306,7 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
     assert files == {"results/pretrain/bp/seed0/metrics.json": {"test_acc": 100, "folder": "first"},
                      "results/pretrain/bp/seed1/metrics.json": {"test_acc": 120, "folder": "second"},
                      "results/pretrain/bp/seed2/metrics.json": {"test_acc": 130, "folder": "second"}}
-    assert "3 jobs' result files, every seed's (metrics.tar.gz)" in text
+    assert "3 job result files (metrics.tar.gz: each job's per-seed metrics)" in text
     archive = (out / publish.RESULTS).read_bytes()
     publish.publish_run("long", run, "make full-run", None, None)
     assert (out / publish.RESULTS).read_bytes() == archive  # published again unchanged: the same bytes for git
