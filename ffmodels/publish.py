@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import os
 import platform
 import shutil
@@ -450,29 +449,27 @@ def job_accuracies(folder: Path) -> dict[tuple[str, str], dict[int, float]]:
     return found
 
 
-def job_changes(first: dict, second: dict, names: tuple[str, str], alpha: float = 0.05) -> list[dict]:
+def job_changes(first: dict, second: dict, names: tuple[str, str], alpha: float) -> list[dict]:
     """Every job two runs both finished (`job_accuracies`), its seeds paired: both means, the mean
     difference with a paired t-test, Holm-adjusted over the jobs compared, and whether it differs
     at alpha. Two runs of one preset on different machines (CPU and GPU, say) should not."""
     from ffmodels import stats
+
+    def mean_sd(values):
+        summary = stats.summarise(values)
+        return f"{summary['mean']:.2f} ± {summary['sd']:.2f}"
 
     rows = []
     for job in sorted(set(first) & set(second)):
         seeds = sorted(set(first[job]) & set(second[job]))
         a, b = [first[job][s] for s in seeds], [second[job][s] for s in seeds]
         if seeds:
-            rows.append({"job": "/".join(job), "seeds": len(seeds), names[0]: _mean_sd(a), names[1]: _mean_sd(b),
-                         "delta": sum(x - y for x, y in zip(a, b)) / len(seeds),
-                         "p": stats.paired_test(a, b)["p"] if len(seeds) > 1 else math.nan})
+            test = stats.paired_test(a, b)  # p nan for one pair
+            rows.append({"job": "/".join(job), "seeds": len(seeds), names[0]: mean_sd(a), names[1]: mean_sd(b),
+                         "delta": test["diff"], "p": test["p"]})
     for row, p_holm in zip(rows, stats.holm([r["p"] for r in rows])):
         row["p_holm"], row["differs"] = p_holm, p_holm < alpha
     return rows
-
-
-def _mean_sd(values: list[float]) -> str:
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else math.nan
-    return f"{mean:.2f} ± {sd:.2f}"
 
 
 def check_comparable(a: Path, b: Path, tables: bool, jobs: bool = False) -> tuple[dict, dict] | None:
@@ -525,9 +522,12 @@ def main(argv=None) -> None:
         a, b = PUBLISHED / args.first, PUBLISHED / args.second
         rows = check_comparable(a, b, args.tables, args.jobs)
         if args.jobs:
-            changes = job_changes(*rows, (a.name, b.name))
+            from ffmodels.config import load_config
+
+            alpha = load_config()["stats"]["alpha"]
+            changes = job_changes(*rows, (a.name, b.name), alpha)
             summary = (f"{sum(c['differs'] for c in changes)} of the {len(changes)} jobs both runs finished differ "
-                       "(paired by seed, t-test, Holm, alpha 0.05)")
+                       f"(paired by seed, t-test, Holm, alpha {alpha})")
             changes = [{**c, "delta": f"{c['delta']:+.2f}", "p": f"{c['p']:.2g}", "p_holm": f"{c['p_holm']:.2g}"} for c in changes]
             print(" | ".join(changes[0]) if changes else "")
         elif rows:
