@@ -88,7 +88,7 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     folders = record_folder(out, commit, measured[2], measured[0], now) if measured else []
     folder = folder_key(measured[2]) if measured else commit
     n_jobs, n_here = merge_benchmarks(out, workdir, folder)
-    n_results = merge_results(out, workdir)
+    n_results = merge_results(out, workdir, folder)
     lines = [f"# Run `{name}`", "",
              f"- preset: {preset}",
              f"- command: `{command}`",
@@ -125,17 +125,25 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     return out
 
 
+def by_folder(earlier: dict[str, tuple], here: dict, folder: str) -> dict[str, tuple]:
+    """{job: (what it published, the folder that ran it)} of a run published from several workflow
+    folders: a job this folder has finished has this folder's entry; the jobs only earlier folders
+    finished (lost machines) keep theirs; an entry this folder published before and no longer has
+    is dropped (its job is running again)."""
+    kept = {job: entry for job, entry in earlier.items() if job not in here and entry[1] != folder}
+    return {**kept, **{job: (value, folder) for job, value in here.items()}}
+
+
 def merge_benchmarks(out: Path, workdir: Path, folder: str) -> tuple[int, int]:
     """Write out/benchmarks.tsv: each job's benchmark fields and the workflow folder that ran it
-    (its first start, as in FOLDERS). A job this folder finished has this folder's row; the jobs
-    that only earlier folders of the run finished (lost machines) keep theirs, so the file says
+    (its first start, as in FOLDERS), merged over the run's folders (by_folder), so the file says
     what the whole run took. Returns (rows, rows from this folder)."""
     here, header = {}, None
     for tsv in sorted((workdir / "benchmarks").rglob("*.tsv")):
         lines = tsv.read_text().splitlines()
         if len(lines) >= 2:
             header = lines[0]
-            here[str(tsv.relative_to(workdir / "benchmarks"))] = f"{lines[1]}\t{folder}"
+            here[str(tsv.relative_to(workdir / "benchmarks"))] = lines[1]
     path, earlier = out / "benchmarks.tsv", {}
     if path.is_file():
         lines = path.read_text().splitlines()
@@ -143,22 +151,20 @@ def merge_benchmarks(out: Path, workdir: Path, folder: str) -> tuple[int, int]:
         header = header or lines[0].split("\t", 1)[1].removesuffix("\tfolder")
         for line in lines[1:]:
             job, fields = line.split("\t", 1)
-            fields = fields if tagged else f"{fields}\tunknown"
-            if job not in here and not fields.endswith(f"\t{folder}"):  # this folder's own rows are `here`
-                earlier[job] = fields
-    rows = {**earlier, **here}
+            earlier[job] = tuple(fields.rsplit("\t", 1)) if tagged else (fields, "unknown")
+    rows = by_folder(earlier, here, folder)
     if rows:
-        path.write_text(f"job\t{header}\tfolder\n" + "".join(f"{job}\t{rows[job]}\n" for job in sorted(rows)))
+        path.write_text(f"job\t{header}\tfolder\n" + "".join(f"{job}\t{fields}\t{ran}\n" for job, (fields, ran) in sorted(rows.items())))
     else:
         path.unlink(missing_ok=True)
     return len(rows), len(here)
 
 
-def merge_results(out: Path, workdir: Path) -> int:
+def merge_results(out: Path, workdir: Path, folder: str) -> int:
     """Write out/RESULTS: the result JSON of every finished job (results/<stage>/.../*.json: each
-    seed's accuracies, training history and analyses, which the tables only summarise), merged as
-    merge_benchmarks merges: a job this folder finished has this folder's file, the others keep
-    the earlier folders'. Byte-identical when nothing changed (sorted, no times). Returns the files."""
+    seed's accuracies, training history and analyses, which the tables only summarise), merged over
+    the run's folders as the benchmarks are (by_folder; each file names its folder in a pax header).
+    Byte-identical when nothing changed (sorted, no times). Returns the files."""
     import gzip
     import io
     import tarfile
@@ -166,23 +172,27 @@ def merge_results(out: Path, workdir: Path) -> int:
     results = workdir / "results"
     here = {str(p.relative_to(workdir)): p.read_bytes() for p in sorted(results.glob("*/**/*.json"))
             if p.relative_to(results).parts[0] not in ("published", "tables", "figures")}
-    path, files = out / RESULTS, {}
+    path, earlier = out / RESULTS, {}
     if path.is_file():
         with tarfile.open(path) as tar:
-            files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-    files.update(here)
+            earlier = {m.name: (tar.extractfile(m).read(), m.pax_headers.get(FOLDER_HEADER, "unknown"))
+                       for m in tar.getmembers() if m.isfile()}
+    files = by_folder(earlier, here, folder)
     if not files:
+        path.unlink(missing_ok=True)
         return 0
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
-        for name in sorted(files):
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, (data, ran) in sorted(files.items()):
             info = tarfile.TarInfo(name)
-            info.size, info.mode = len(files[name]), 0o644
-            tar.addfile(info, io.BytesIO(files[name]))
+            info.size, info.mode, info.pax_headers = len(data), 0o644, {FOLDER_HEADER: ran}
+            tar.addfile(info, io.BytesIO(data))
     path.write_bytes(buffer.getvalue())
     return len(files)
 
 
+FOLDER_HEADER = "ffrepro.folder"  # a published result file's workflow folder (its first start, as in FOLDERS)
 RESULTS = "metrics.tar.gz"  # in a published folder: every finished job's result JSON, per seed (merge_results)
 TABLE_SOURCES = "tables.tsv"  # in a published folder: which run (commit, date) each table came from
 FOLDERS = "folders.tsv"  # in a published folder: each workflow folder that ran for it, with its running time

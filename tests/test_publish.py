@@ -312,6 +312,11 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
     archive = (out / publish.RESULTS).read_bytes()
     publish.publish_run("long", run, "make full-run", None, None)
     assert (out / publish.RESULTS).read_bytes() == archive  # published again unchanged: the same bytes for git
+    (run / "results" / "pretrain" / "bp" / "seed2" / "metrics.json").unlink()  # seed2 running again in this folder
+    publish.publish_run("long", run, "make full-run", None, None)
+    with tarfile.open(out / publish.RESULTS) as tar:
+        assert sorted(m.name for m in tar.getmembers()) == ["results/pretrain/bp/seed0/metrics.json",
+                                                             "results/pretrain/bp/seed1/metrics.json"]
 
 
 def test_two_runs_jobs_are_compared_seed_by_seed_from_their_result_files(tmp_path, monkeypatch, capsys):
@@ -328,7 +333,7 @@ def test_two_runs_jobs_are_compared_seed_by_seed_from_their_result_files(tmp_pat
                 (run / "results" / stage / variant / f"seed{seed}").mkdir(parents=True)
                 (run / "results" / stage / variant / f"seed{seed}" / "metrics.json").write_text(json.dumps({"test_acc": acc}))
         (tmp_path / "published" / name).mkdir(parents=True)
-        publish.merge_results(tmp_path / "published" / name, run)
+        publish.merge_results(tmp_path / "published" / name, run, name)
     publish.main(["compare", "cpu", "gpu", "--jobs"])
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "1 of the 2 jobs both runs finished differ (paired by seed, t-test, Holm, alpha 0.05)"
