@@ -60,7 +60,19 @@ def _preset(results: Path) -> str:
 
 
 def this_machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
+    """With the CPU model and the kernels torch picks on it: the full run's folders, each on its own
+    machine, agreed to the last digit on some jobs and differed in the second decimal on others, and
+    nothing recorded which CPU each ran on."""
+    import torch
+    return (f"{platform.machine()} ({cpu_model()}; torch {torch.__version__}, CPU kernels "
+            f"{torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores, {platform.system()}")
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "CPU model unknown"
 
 
 def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: str | None,

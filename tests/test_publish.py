@@ -12,6 +12,7 @@ import subprocess
 import tarfile
 
 import pytest
+import torch
 import yaml
 
 from ffmodels import publish
@@ -84,6 +85,7 @@ def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_
     assert "- preset: full" in text and not (out / "claims_ledger.csv").exists()
     assert "| pretrain | 1 | 0.08 | 0.10 | 1.20 |" in text  # its CPU time (360 s) against the estimate (300 s)
     assert f"- machine: {publish.this_machine()}" in text
+    assert f"CPU kernels {torch.backends.cpu.get_cpu_capability()}" in text  # what tells two CPU runs apart
     elsewhere = publish.publish_run("early", run, "bash gpu/check.sh", "9 min", None, machine="one NVIDIA H200")
     assert "- machine: one NVIDIA H200" in (elsewhere / "RUN.md").read_text()
 
