@@ -69,7 +69,8 @@ def this_machine() -> str:
 
 
 def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+    cpuinfo = Path("/proc/cpuinfo")  # Linux; elsewhere platform.processor() says what it can
+    for line in cpuinfo.read_text().splitlines() if cpuinfo.exists() else []:
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or "CPU model unknown"
