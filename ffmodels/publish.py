@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import filecmp
 import json
 import os
 import platform
@@ -85,11 +86,17 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     commit, now = _commit(workdir), f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
     preset = _preset(workdir / "results")
     kept = kept_tables(out, {p.stem for p in tables.glob("*.csv")}, preset)
-    copied = []
+    earlier = table_sources(out)
+    fresh, copied = {}, []
     for src in sorted(tables.glob("*.csv")) + sorted(tables.glob("*.md")) + sorted(figures.glob("*.png")):
+        if src.suffix == ".csv" and src.stem != "claims_ledger":
+            # A table this commit published before, unchanged, keeps the date it was first published.
+            same = (earlier.get(src.stem, ("",))[0] == commit and (out / src.name).is_file()
+                    and filecmp.cmp(src, out / src.name, shallow=False))
+            fresh[src.stem] = earlier[src.stem] if same else (commit, now)
         shutil.copy2(src, out / src.name)
         copied.append(src.name)
-    sources = {**kept, **{c[:-4]: (commit, now) for c in copied if c.endswith(".csv") and c != "claims_ledger.csv"}}
+    sources = {**kept, **fresh}
     (out / TABLE_SOURCES).write_text("table\tcommit\tpublished\n" + "".join(
         f"{t}\t{c}\t{p}\n" for t, (c, p) in sorted(sources.items())))
     partial = None
@@ -289,6 +296,16 @@ def record_folder(out: Path, commit: str, first_start: datetime.datetime, runnin
     return rows
 
 
+def table_sources(out: Path) -> dict[str, tuple[str, str]]:
+    """{table: (commit, published)} from a published folder's tables.tsv; empty before its first."""
+    import csv
+
+    if not (out / TABLE_SOURCES).is_file():
+        return {}
+    with open(out / TABLE_SOURCES) as fh:
+        return {r["table"]: (r["commit"], r["published"]) for r in csv.DictReader(fh, delimiter="\t")}
+
+
 def kept_tables(out: Path, fresh: set[str], preset: str) -> dict[str, tuple[str, str]]:
     """The tables an earlier run published in out that this run has not built (yet), each with
     the commit and date of the run that did: e.g. a long run restarted on a new machine, whose
@@ -299,10 +316,7 @@ def kept_tables(out: Path, fresh: set[str], preset: str) -> dict[str, tuple[str,
     earlier = {p.stem for p in out.glob("*.csv")} - {"claims_ledger"} - fresh
     if not earlier:
         return {}
-    sources = {}
-    if (out / TABLE_SOURCES).is_file():
-        with open(out / TABLE_SOURCES) as fh:
-            sources = {r["table"]: (r["commit"], r["published"]) for r in csv.DictReader(fh, delimiter="\t")}
+    sources = table_sources(out)
     from ffmodels.readme_results import run_fields
 
     fields = run_fields(out)

@@ -68,6 +68,27 @@ def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(t
         publish.publish_run("long", tmp_path / "third", "make full-run", None, None)
 
 
+def test_a_table_published_again_unchanged_keeps_the_date_it_was_first_published(tmp_path, monkeypatch):
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    monkeypatch.setattr(publish, "_commit", lambda folder: "abc1234")
+    run = tmp_path / "run"
+    (run / "results" / "tables").mkdir(parents=True)
+    for name in ("config.yaml", "claims.yaml"):
+        shutil.copy(REPO / name, run / name)
+    for table in ("rq1_negative_strategies", "rq2_transfer"):
+        shutil.copy(QUICK / f"{table}.csv", run / "results" / "tables")
+    out = publish.publish_run("again", run, "make full-run", "1 h", None)
+    first = "2000-01-01 00:00 UTC"  # stands for an earlier publication's time
+    (out / "tables.tsv").write_text("table\tcommit\tpublished\n" + "".join(
+        f"{t}\tabc1234\t{first}\n" for t in ("rq1_negative_strategies", "rq2_transfer")))
+    changed = run / "results" / "tables" / "rq1_negative_strategies.csv"
+    changed.write_text(changed.read_text() + "\n")
+    publish.publish_run("again", run, "make full-run", "2 h", None)
+    published = {r["table"]: r["published"] for r in csv.DictReader(open(out / "tables.tsv"), delimiter="\t")}
+    assert published["rq2_transfer"] == first  # unchanged: its first date stays
+    assert published["rq1_negative_strategies"] != first  # its file changed: published now
+
+
 def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_cost_table(tmp_path, monkeypatch):
     run = tmp_path / "run"
     (run / "results" / "pretrain" / "bp" / "seed0").mkdir(parents=True)
