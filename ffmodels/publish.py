@@ -103,6 +103,7 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     if "claims_ledger.csv" not in copied and sources:
         partial = partial_ledger(workdir, out, [out / f"{t}.csv" for t in sorted(sources)])
         copied += ["claims_ledger.csv", "claims_ledger.md"]
+    drawn = draw_cross_table_figures(workdir, out, preset, skip={c[:-4] for c in copied if c.endswith(".png")})
     n_tables = len(sources)
     measured = None if wall else wall_seconds(workdir)
     folders = record_folder(out, commit, measured[2], measured[0], now) if measured else []
@@ -129,6 +130,9 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
         lines.append("- tables kept from an earlier run: " + "; ".join(
             f"{', '.join(ts)} (commit `{c}`, published {p})" for (c, p), ts in by_run.items())
             + f", until this run builds its own ({TABLE_SOURCES})")
+    if drawn:
+        lines.append(f"- drawn at publishing (the figure job over the published tables; tables.tsv gives each one's commit), "
+                     f"until this folder draws its own: {'; '.join(f'{f} from {t}' for f, t in drawn.items())}")
     if partial:
         lines.append(f"- claims ledger: built at publishing from the {partial} table{'s' * (partial != 1)} finished so far (the run builds "
                      "its own when every table is); claims on the other tables read 'not run'")
@@ -329,6 +333,31 @@ def kept_tables(out: Path, fresh: set[str], preset: str) -> dict[str, tuple[str,
                              f"another name, or remove the earlier run's files from {out} first")
         kept[table] = sources.get(table, (fields.get("commit", "unknown").strip("`"), fields.get("published", "unknown")))
     return kept
+
+
+def draw_cross_table_figures(workdir: Path, out: Path, preset: str, skip: set[str]) -> dict[str, str]:
+    """The figures of config `figures` that read several tables (source vs transfer), drawn by
+    their figure job from the tables published in out once all are there, where the folder has
+    not drawn its own (skip): a run continued in new folders keeps earlier folders' tables, and
+    only a folder that rebuilds every one of them draws the figure itself. {figure: its tables}."""
+    import yaml
+
+    from ffmodels.jobs.figure import FigureSpec, figure_job
+
+    if not (workdir / "config.yaml").is_file():  # a folder with no workflow (results fetched from elsewhere)
+        return {}
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    drawn = {}
+    for name, spec in (config.get("figures") or {}).items():
+        tables = list(dict.fromkeys([spec["table"], *spec.get("tables", [])]))
+        csvs = [out / f"{t}.csv" for t in tables]
+        if "analysis" in spec or len(tables) == 1 or name in skip or not all(p.is_file() for p in csvs):
+            continue
+        title = spec.get("title") or config["tables"][spec["table"]]["title"]
+        figure_job(FigureSpec(figure=name, definition=spec, title=title, preset=preset, code={},
+                              inputs={"tables": [str(p) for p in csvs]}, png=str(out / f"{name}.png"), log=os.devnull))
+        drawn[name] = ", ".join(tables)
+    return drawn
 
 
 def partial_ledger(workdir: Path, out: Path, tables: list[Path]) -> int:

@@ -89,6 +89,30 @@ def test_a_table_published_again_unchanged_keeps_the_date_it_was_first_published
     assert published["rq1_negative_strategies"] != first  # its file changed: published now
 
 
+def test_a_figure_over_tables_of_several_folders_is_drawn_from_the_published_tables(tmp_path, monkeypatch):
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)
+    source_vs_transfer = ["rq_cwc", "rq1_negative_strategies", "rq2_transfer", "rq4_overview"]  # config figures
+    for folder, tables in (("first", source_vs_transfer[1:]), ("second", source_vs_transfer[:1])):
+        run = tmp_path / folder
+        (run / "results" / "tables").mkdir(parents=True)
+        for name in ("config.yaml", "claims.yaml"):
+            shutil.copy(REPO / name, run / name)
+        for table in tables:
+            shutil.copy(QUICK / f"{table}.csv", run / "results" / "tables")
+        out = publish.publish_run("split", run, "make full-run", "1 h", None)
+        assert (out / "source_vs_transfer.png").is_file() == (folder == "second")  # only once all four are published
+    png = (out / "source_vs_transfer.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    assert ("- drawn at publishing (the figure job over the published tables; tables.tsv gives each one's commit), until "
+            "this folder draws its own: source_vs_transfer from " + ", ".join(source_vs_transfer)) in (out / "RUN.md").read_text()
+    (run / "results" / "figures").mkdir()
+    (run / "results" / "figures" / "source_vs_transfer.png").write_bytes(b"the folder's own")
+    publish.publish_run("split", run, "make full-run", "2 h", None)
+    assert (out / "source_vs_transfer.png").read_bytes() == b"the folder's own"
+    assert "drawn at publishing" not in (out / "RUN.md").read_text()
+
+
 def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_cost_table(tmp_path, monkeypatch):
     run = tmp_path / "run"
     (run / "results" / "pretrain" / "bp" / "seed0").mkdir(parents=True)
