@@ -107,7 +107,7 @@ def source_vs_transfer(inputs: dict, title: str, preset: str, spec: dict):
     table = inputs["table"].drop_duplicates(["variant", "metric"]).set_index(["variant", "metric"])
     variants = [v for v in dict.fromkeys(table.index.get_level_values(0))
                 if (v, "source_acc") in table.index and (v, "transfer_acc") in table.index]
-    fig, ax = plt.subplots(figsize=(6.4, 5.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8.4, 5.2), layout="constrained")
     for i, v in enumerate(variants):
         src, tr = table.loc[(v, "source_acc")], table.loc[(v, "transfer_acc")]
         colour, marker = f"C{i % 10}", "osD^v"[i // 10 % 5]  # distinct beyond ten variants
@@ -119,13 +119,12 @@ def source_vs_transfer(inputs: dict, title: str, preset: str, spec: dict):
              and (v, "transfer_acc") in table.index]
     ax.set_xlim(0, 100)  # accuracies; a wide CI of few seeds runs off the panel
     ax.set_ylim(0, 100)
-    for v in inits:
+    for j, v in enumerate(inits):  # levels lie within a point or two: named in the legend, not on the lines
         level = table.loc[(v, "transfer_acc")]["mean"]
-        ax.axhline(level, ls="--", lw=0.8, color="0.5")
-        ax.annotate(v, (1, level), fontsize=6, color="0.4", va="bottom")
+        ax.axhline(level, ls=(0, (4 + 2 * j, 2)), lw=0.8, color="0.5", label=f"{v}: {level:.1f}")
     ax.set_xlabel("source (MNIST) test accuracy, %", fontsize=8)
     ax.set_ylabel("transfer (Fashion-MNIST probe) test accuracy, %; x: target ceiling", fontsize=8)
-    ax.legend(fontsize=6, loc="best")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: no point hidden
     _suptitle(fig, title, preset, table.reset_index())
     return fig
 
