@@ -21,13 +21,18 @@ from tests.conftest import REPO
 QUICK = REPO / "results" / "published" / "quick"
 
 
-def test_a_run_in_progress_is_published_with_a_ledger_over_its_finished_tables(tmp_path, monkeypatch):
-    run = tmp_path / "run"
+def workflow_folder(run, tables):
+    """A workflow folder with this repository's config and the given tables of the published quick run."""
     (run / "results" / "tables").mkdir(parents=True)
     for name in ("config.yaml", "claims.yaml"):
         shutil.copy(REPO / name, run / name)
-    for table in ("rq1_negative_strategies", "rq2_transfer"):  # two tables of a published quick run
+    for table in tables:
         shutil.copy(QUICK / f"{table}.csv", run / "results" / "tables")
+    return run
+
+
+def test_a_run_in_progress_is_published_with_a_ledger_over_its_finished_tables(tmp_path, monkeypatch):
+    run = workflow_folder(tmp_path / "run", ["rq1_negative_strategies", "rq2_transfer"])  # two of a published quick run
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
     out = publish.publish_run("partial", run, "make full-run", "1 h", None)
     ledger = {r["id"]: r for r in csv.DictReader(open(out / "claims_ledger.csv"))}
@@ -47,12 +52,7 @@ def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(t
     (tmp_path / "published" / "long" / "benchmarks.tsv").write_text("job\ts\n")  # of a run before these
     for folder, tables in (("first", ["rq1_negative_strategies", "rq2_transfer"]), ("second", ["rq_cwc"]),
                            ("third", ["rq1_negative_strategies", "rq_cwc"])):
-        run = tmp_path / folder
-        (run / "results" / "tables").mkdir(parents=True)
-        for name in ("config.yaml", "claims.yaml"):
-            shutil.copy(REPO / name, run / name)
-        for table in tables:
-            shutil.copy(QUICK / f"{table}.csv", run / "results" / "tables")
+        run = workflow_folder(tmp_path / folder, tables)
         out = publish.publish_run("long", run, "make full-run", None, None)
         sources = {r["table"]: r["commit"] for r in csv.DictReader(open(out / "tables.tsv"), delimiter="\t")}
         ledger = {r["id"]: r["verdict"] for r in csv.DictReader(open(out / "claims_ledger.csv"))}
@@ -71,12 +71,7 @@ def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(t
 def test_a_table_published_again_unchanged_keeps_the_date_it_was_first_published(tmp_path, monkeypatch):
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
     monkeypatch.setattr(publish, "_commit", lambda folder: "abc1234")
-    run = tmp_path / "run"
-    (run / "results" / "tables").mkdir(parents=True)
-    for name in ("config.yaml", "claims.yaml"):
-        shutil.copy(REPO / name, run / name)
-    for table in ("rq1_negative_strategies", "rq2_transfer"):
-        shutil.copy(QUICK / f"{table}.csv", run / "results" / "tables")
+    run = workflow_folder(tmp_path / "run", ["rq1_negative_strategies", "rq2_transfer"])
     out = publish.publish_run("again", run, "make full-run", "1 h", None)
     first = "2000-01-01 00:00 UTC"  # stands for an earlier publication's time
     (out / "tables.tsv").write_text("table\tcommit\tpublished\n" + "".join(
@@ -94,12 +89,7 @@ def test_a_figure_over_tables_of_several_folders_is_drawn_from_the_published_tab
     monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)
     source_vs_transfer = ["rq_cwc", "rq1_negative_strategies", "rq2_transfer", "rq4_overview"]  # config figures
     for folder, tables in (("first", source_vs_transfer[1:]), ("second", source_vs_transfer[:1])):
-        run = tmp_path / folder
-        (run / "results" / "tables").mkdir(parents=True)
-        for name in ("config.yaml", "claims.yaml"):
-            shutil.copy(REPO / name, run / name)
-        for table in tables:
-            shutil.copy(QUICK / f"{table}.csv", run / "results" / "tables")
+        run = workflow_folder(tmp_path / folder, tables)
         out = publish.publish_run("split", run, "make full-run", "1 h", None)
         assert (out / "source_vs_transfer.png").is_file() == (folder == "second")  # only once all four are published
     png = (out / "source_vs_transfer.png").read_bytes()
