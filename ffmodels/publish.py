@@ -184,10 +184,18 @@ def merge_benchmarks(out: Path, workdir: Path, folder: str) -> tuple[int, int]:
     return len(rows), len(here)
 
 
+def result_folder(member) -> str:
+    """The workflow folder a published result file (a member of RESULTS) came from."""
+    comment = member.pax_headers.get("comment", "")
+    if comment.startswith(FOLDER_COMMENT):
+        return comment.removeprefix(FOLDER_COMMENT)
+    return member.pax_headers.get(OLD_FOLDER_HEADER, "unknown")
+
+
 def merge_results(out: Path, workdir: Path, folder: str) -> int:
     """Write out/RESULTS: the result JSON of every finished job (results/<stage>/.../*.json: each
     seed's accuracies, training history and analyses, which the tables only summarise), merged over
-    the run's folders as the benchmarks are (by_folder; each file names its folder in a pax header).
+    the run's folders as the benchmarks are (by_folder; each file names its folder in its pax comment).
     Byte-identical when nothing changed (sorted, no times). Returns the files."""
     import gzip
     import io
@@ -199,8 +207,7 @@ def merge_results(out: Path, workdir: Path, folder: str) -> int:
     path, earlier = out / RESULTS, {}
     if path.is_file():
         with tarfile.open(path) as tar:
-            earlier = {m.name: (tar.extractfile(m).read(), m.pax_headers.get(FOLDER_HEADER, "unknown"))
-                       for m in tar.getmembers() if m.isfile()}
+            earlier = {m.name: (tar.extractfile(m).read(), result_folder(m)) for m in tar.getmembers() if m.isfile()}
     files = by_folder(earlier, here, folder)
     if not files:
         path.unlink(missing_ok=True)
@@ -210,13 +217,15 @@ def merge_results(out: Path, workdir: Path, folder: str) -> int:
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, (data, ran) in sorted(files.items()):
             info = tarfile.TarInfo(name)
-            info.size, info.mode, info.pax_headers = len(data), 0o644, {FOLDER_HEADER: ran}
+            info.size, info.mode, info.pax_headers = len(data), 0o644, {"comment": FOLDER_COMMENT + ran}
             tar.addfile(info, io.BytesIO(data))
     path.write_bytes(buffer.getvalue())
     return len(files)
 
 
-FOLDER_HEADER = "ffrepro.folder"  # a published result file's workflow folder (its first start, as in FOLDERS)
+# A published result file's workflow folder (its first start, as in FOLDERS), in the pax `comment`
+# that tar ignores; files published before kept it under a keyword of its own, which GNU tar warns about.
+FOLDER_COMMENT, OLD_FOLDER_HEADER = "ffrepro.folder=", "ffrepro.folder"
 RESULTS = "metrics.tar.gz"  # in a published folder: every finished job's result JSON, per seed (merge_results)
 TABLE_SOURCES = "tables.tsv"  # in a published folder: which run (commit, date) each table came from
 FOLDERS = "folders.tsv"  # in a published folder: each workflow folder that ran for it, with its running time

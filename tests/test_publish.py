@@ -346,6 +346,12 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
                      "results/pretrain/bp/seed1/metrics.json": {"test_acc": 120, "folder": "second"},
                      "results/pretrain/bp/seed2/metrics.json": {"test_acc": 130, "folder": "second"}}
     assert "3 job result files (metrics.tar.gz: each job's per-seed metrics)" in text
+    with tarfile.open(out / publish.RESULTS) as tar:  # each file names the folder that ran it, in a comment tar ignores
+        assert {m.name.split("/")[3]: publish.result_folder(m) for m in tar.getmembers()} == {
+            "seed0": "2026-12-01 10:00 UTC", "seed1": "2026-12-02 08:00 UTC", "seed2": "2026-12-02 08:00 UTC"}
+    if shutil.which("tar"):  # GNU tar warned once per file about the keyword the folder was first kept under
+        unpacked = subprocess.run(["tar", "-xzf", out / publish.RESULTS, "-C", tmp_path], capture_output=True, text=True)
+        assert unpacked.returncode == 0 and unpacked.stderr == ""
     archive = (out / publish.RESULTS).read_bytes()
     publish.publish_run("long", run, "make full-run", None, None)
     assert (out / publish.RESULTS).read_bytes() == archive  # published again unchanged: the same bytes for git
