@@ -47,6 +47,10 @@ PROBES = ("transfer", "sensitivity")
 # Snakemake's benchmark columns, in its order (a published listing puts the job path first).
 BENCHMARK_FIELDS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load", "cpu_time"]
 START_UP_S = 6.0  # a job's Python, torch and data loading before its first step (quick-preset benchmarks)
+# A training job continued from its resume file after a stop logs this (ffmodels/train.py); Snakemake's
+# benchmark of it then covers its last stretch only. A published benchmarks.tsv keeps the epoch in RESUMED_COLUMN.
+RESUMED = re.compile(r"resuming after epoch (\d+)")
+RESUMED_COLUMN = "resumed_after_epoch"
 
 
 def planned_jobs(config: dict) -> list[tuple[str, str, str | None]]:
@@ -65,12 +69,22 @@ def planned_jobs(config: dict) -> list[tuple[str, str, str | None]]:
     return [job for job in sorted(jobs) for _ in config["seeds"]]
 
 
-def read_benchmarks(paths: list[Path], wall: bool = False) -> dict[tuple[str, str, str | None], list[float]]:
+def resumed_after(log: Path) -> str:
+    """The epoch (as text) after which a training job's last attempt resumed, from its log (each
+    attempt rewrites it), or '' for a job that ran in one go or whose log is gone."""
+    found = RESUMED.search(log.read_text(errors="replace")) if log.is_file() else None
+    return found.group(1) if found else ""
+
+
+def read_benchmarks(paths: list[Path], wall: bool = False,
+                    whole: bool = False) -> dict[tuple[str, str, str | None], list[float]]:
     """{(rule, run, metric): [CPU seconds]} of finished jobs, from benchmark folders (one TSV per
     job, Snakemake's `benchmark:`) or files listing `<job path>.tsv` and that TSV's fields per
     line (the published benchmarks.tsv / timing.txt). CPU time (the last field, `cpu_time`)
     where present: a job's wall time grows with other load on the machine, its CPU time hardly.
-    wall: the wall time (`s`) instead, for GPU jobs, whose CPU time is not what they cost."""
+    wall: the wall time (`s`) instead, for GPU jobs, whose CPU time is not what they cost.
+    whole: only the jobs measured whole, leaving out those resumed after a stop (a benchmark
+    folder's job whose log in the run's logs/ says so, a listing's row with RESUMED_COLUMN set)."""
     found: dict[tuple[str, str, str | None], list[float]] = defaultdict(list)
 
     def cpu_or_wall(header: list[str], values: list[str]) -> tuple[str]:
@@ -87,12 +101,17 @@ def read_benchmarks(paths: list[Path], wall: bool = False) -> dict[tuple[str, st
         if path.is_dir():
             for tsv in sorted(path.rglob("*.tsv")):
                 lines = tsv.read_text().splitlines()
-                if len(lines) >= 2:
-                    add(str(tsv.relative_to(path)), *cpu_or_wall(lines[0].split("\t"), lines[1].split("\t")))
+                job = tsv.relative_to(path)
+                if len(lines) >= 2 and not (whole and resumed_after(path.parent / "logs" / job.with_suffix(".log"))):
+                    add(str(job), *cpu_or_wall(lines[0].split("\t"), lines[1].split("\t")))
             continue
+        resumed = None  # the column of RESUMED_COLUMN, from the listing's header
         for line in path.read_text().splitlines():
             fields = line.split("\t")
-            if len(fields) > 1 and fields[0].endswith(".tsv") and re.fullmatch(r"[\d.]+", fields[1]):
+            if fields[0] == "job" and RESUMED_COLUMN in fields:
+                resumed = fields.index(RESUMED_COLUMN)
+            if len(fields) > 1 and fields[0].endswith(".tsv") and re.fullmatch(r"[\d.]+", fields[1]) \
+                    and not (whole and resumed is not None and fields[resumed]):
                 add(fields[0], *cpu_or_wall(BENCHMARK_FIELDS[: len(fields) - 1], fields[1:]))
     return dict(found)
 
@@ -300,9 +319,21 @@ def read_estimate(path: Path) -> dict[tuple[str, str, str | None], float]:
     return rows
 
 
-def against_estimate(estimate: dict, actual: dict) -> str:
-    """Markdown: per rule, the finished jobs' CPU time against what the cost table said for them.
-    A job resumed after a stop counts only its last stretch (Snakemake's benchmark restarts)."""
+def against_benchmarks(estimate: dict, paths: list[Path]) -> str:
+    """against_estimate of the jobs measured whole in the benchmark files or folders, naming the
+    resumed ones it leaves out."""
+    whole, every = read_benchmarks(paths, whole=True), read_benchmarks(paths)
+    resumed = defaultdict(int)
+    for key, seconds in every.items():
+        if key in estimate and not math.isnan(estimate[key]):
+            resumed[key[0]] += len(seconds) - len(whole.get(key, []))
+    return against_estimate(estimate, whole, {rule: n for rule, n in resumed.items() if n})
+
+
+def against_estimate(estimate: dict, actual: dict, resumed: dict[str, int] | None = None) -> str:
+    """Markdown: per rule, the finished jobs' CPU time against what the cost table said for them;
+    resumed: {rule: jobs} left out because they were resumed after a stop (Snakemake's benchmark
+    restarts with each attempt, so it holds their last stretch only)."""
     per_rule = defaultdict(lambda: [0, 0.0, 0.0])
     for key, seconds in actual.items():
         if key in estimate and not math.isnan(estimate[key]):
@@ -317,6 +348,10 @@ def against_estimate(estimate: dict, actual: dict) -> str:
     if per_rule:
         n, est, act = (sum(c[i] for c in per_rule.values()) for i in range(3))
         lines.append(f"| **all** | {n} | {est / 3600:.2f} | {act / 3600:.2f} | {act / est:.2f} |")
+    if resumed:
+        n = sum(resumed.values())
+        lines += ["", f"Left out: {n} job{'s' * (n != 1)} resumed after a stop, whose benchmark holds {'their' if n != 1 else 'its'} last "
+                      "stretch only (" + ", ".join(f"{rule} {n}" for rule, n in sorted(resumed.items())) + ")."]
     return "\n".join(lines) + "\n"
 
 
@@ -375,10 +410,11 @@ def main(argv=None) -> list[dict]:
         if not args.estimate:
             parser.error("--stages needs --estimate COST_MD (a cost table written by --out)")
         stages = [stage.split("+") for stage in args.stages.split()]
-        finished = read_benchmarks([args.finished]) if args.finished and args.finished.is_dir() else {}
-        # jobs measured since the table was written (--benchmarks, --finished) cost what they took
-        costs = {**read_estimate(args.estimate),
-                 **{job: statistics.mean(s) for job, s in {**read_benchmarks(args.benchmarks), **finished}.items()}}
+        folder = [args.finished] if args.finished and args.finished.is_dir() else []
+        finished = read_benchmarks(folder)
+        # jobs measured since the table was written (--benchmarks, --finished) cost what they took, where measured whole
+        measured = {**read_benchmarks(args.benchmarks, whole=True), **read_benchmarks(folder, whole=True)}
+        costs = {**read_estimate(args.estimate), **{job: statistics.mean(s) for job, s in measured.items()}}
         try:
             print(stage_summary(stage_costs(load_config(*args.configfile), costs, stages,
                                             {job: len(s) for job, s in finished.items()}), args.cores))
@@ -386,7 +422,7 @@ def main(argv=None) -> list[dict]:
             raise SystemExit(f"ffmodels.cost: {err}") from None
         return []
     if args.against:
-        print(against_estimate(read_estimate(args.against), read_benchmarks(args.benchmarks)))
+        print(against_benchmarks(read_estimate(args.against), args.benchmarks))
         return []
     config = load_config(*args.configfile)
     rows = estimate(config, read_benchmarks(args.benchmarks), args.steps)

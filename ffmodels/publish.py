@@ -141,8 +141,7 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
 
         lines += ["", "Finished jobs' CPU time against the cost table written before the run "
                   "(cost-estimate.md; `python -m ffmodels.cost --against`):", "",
-                  cost.against_estimate(cost.read_estimate(out / "cost-estimate.md"),
-                                        cost.read_benchmarks([out / "benchmarks.tsv"])).rstrip()]
+                  cost.against_benchmarks(cost.read_estimate(out / "cost-estimate.md"), [out / "benchmarks.tsv"]).rstrip()]
     if note:
         lines += ["", note]
     (out / "RUN.md").write_text("\n".join(lines) + "\n")
@@ -159,26 +158,35 @@ def by_folder(earlier: dict[str, tuple], here: dict, folder: str) -> dict[str, t
 
 
 def merge_benchmarks(out: Path, workdir: Path, folder: str) -> tuple[int, int]:
-    """Write out/benchmarks.tsv: each job's benchmark fields and the workflow folder that ran it
-    (its first start, as in FOLDERS), merged over the run's folders (by_folder), so the file says
-    what the whole run took. Returns (rows, rows from this folder)."""
+    """Write out/benchmarks.tsv: each job's benchmark fields, the workflow folder that ran it (its
+    first start, as in FOLDERS) and, for a training job resumed after a stop, the epoch it resumed
+    after (its benchmark holds that last stretch only; ffmodels.cost leaves it out of costs),
+    merged over the run's folders (by_folder), so the file says what the whole run took. Returns
+    (rows, rows from this folder)."""
+    from ffmodels.cost import RESUMED_COLUMN, resumed_after
+
     here, header = {}, None
     for tsv in sorted((workdir / "benchmarks").rglob("*.tsv")):
         lines = tsv.read_text().splitlines()
         if len(lines) >= 2:
-            header = lines[0]
-            here[str(tsv.relative_to(workdir / "benchmarks"))] = lines[1]
+            header, job = lines[0], tsv.relative_to(workdir / "benchmarks")
+            here[str(job)] = (lines[1], resumed_after(workdir / "logs" / job.with_suffix(".log")))
     path, earlier = out / "benchmarks.tsv", {}
     if path.is_file():
         lines = path.read_text().splitlines()
-        tagged = lines[0].endswith("\tfolder")  # a file published before rows named their folder: unknown
-        header = header or lines[0].split("\t", 1)[1].removesuffix("\tfolder")
+        columns = lines[0].split("\t")
+        # files published before rows named their folder (unknown), or before they named resumed jobs (not known: '')
+        extra = [c for c in ("folder", RESUMED_COLUMN) if c in columns]
+        header = header or "\t".join(columns[1:len(columns) - len(extra)])
         for line in lines[1:]:
-            job, fields = line.split("\t", 1)
-            earlier[job] = tuple(fields.rsplit("\t", 1)) if tagged else (fields, "unknown")
+            job, *values = line.split("\t")
+            tail = dict(zip(extra, values[len(values) - len(extra):]))
+            fields = "\t".join(values[:len(values) - len(extra)])
+            earlier[job] = ((fields, tail.get(RESUMED_COLUMN, "")), tail.get("folder", "unknown"))
     rows = by_folder(earlier, here, folder)
     if rows:
-        path.write_text(f"job\t{header}\tfolder\n" + "".join(f"{job}\t{fields}\t{ran}\n" for job, (fields, ran) in sorted(rows.items())))
+        path.write_text(f"job\t{header}\tfolder\t{RESUMED_COLUMN}\n" + "".join(
+            f"{job}\t{fields}\t{ran}\t{resumed}\n" for job, ((fields, resumed), ran) in sorted(rows.items())))
     else:
         path.unlink(missing_ok=True)
     return len(rows), len(here)

@@ -161,7 +161,7 @@ def cost_section(published: Path, config: dict) -> str:
     estimate = cost.read_estimate(table)
     if (lead / "benchmarks.tsv").is_file():
         lines += ["", "What the full run's finished jobs took so far (in all its folders: benchmarks.tsv), against the table:", "",
-                  cost.against_estimate(estimate, cost.read_benchmarks([lead / "benchmarks.tsv"])).rstrip()]
+                  cost.against_benchmarks(estimate, [lead / "benchmarks.tsv"]).rstrip()]
     for name in GPU_RUNS:
         if (published / name / "benchmarks.tsv").is_file():
             lines += ["", *gpu_rows(published / name, estimate)]

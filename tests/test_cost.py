@@ -46,6 +46,29 @@ def test_benchmarks_are_read_from_a_run_folder_and_from_a_published_listing(tmp_
                    ("transfer", "random_init_bp", None): [55.25], ("transfer", "bp", None): [44.07]}
 
 
+def test_a_job_resumed_after_a_stop_is_left_out_of_what_jobs_cost(tmp_path):
+    """Snakemake's benchmark restarts with each attempt: a resumed training job's holds its last
+    stretch only, so costs and the estimate check use the jobs measured whole and name the others."""
+    run = tmp_path / "run"
+    for seed, cpu, log in ((0, 5000.0, "epoch 1: ...\nepoch 20: ...\n"),
+                           (1, 400.0, "cwc seed 1 on cpu: ...\nresuming after epoch 18 from resume/ceiling/cwc/seed1.pt\n")):
+        (run / "benchmarks" / "ceiling" / "cwc").mkdir(parents=True, exist_ok=True)
+        (run / "benchmarks" / "ceiling" / "cwc" / f"seed{seed}.tsv").write_text(f"s\tcpu_time\n{cpu + 9}\t{cpu}\n")
+        (run / "logs" / "ceiling" / "cwc").mkdir(parents=True, exist_ok=True)
+        (run / "logs" / "ceiling" / "cwc" / f"seed{seed}.log").write_text(log)
+    assert cost.resumed_after(run / "logs" / "ceiling" / "cwc" / "seed1.log") == "18"
+    assert cost.read_benchmarks([run / "benchmarks"]) == {("ceiling", "cwc", None): [5000.0, 400.0]}  # finished: both
+    assert cost.read_benchmarks([run / "benchmarks"], whole=True) == {("ceiling", "cwc", None): [5000.0]}
+    listing = tmp_path / "benchmarks.tsv"  # as published: the resumed epoch in its own column
+    listing.write_text(f"job\t{chr(9).join(cost.BENCHMARK_FIELDS)}\tfolder\t{cost.RESUMED_COLUMN}\n"
+                       "ceiling/cwc/seed0.tsv\t5009\t0\t0\t0\t0\t0\t0\t0\t0\t5000\tf1\t\n"
+                       "ceiling/cwc/seed1.tsv\t409\t0\t0\t0\t0\t0\t0\t0\t0\t400\tf1\t18\n")
+    assert cost.read_benchmarks([listing], whole=True) == {("ceiling", "cwc", None): [5000.0]}
+    text = cost.against_benchmarks({("ceiling", "cwc", None): 4000.0}, [listing])
+    assert "| ceiling | 1 | 1.11 | 1.39 | 1.25 |" in text
+    assert "Left out: 1 job resumed after a stop, whose benchmark holds its last stretch only (ceiling 1)." in text
+
+
 def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatch):
     config = load_config(*(REPO / o for o in OVERLAYS))
     timed = []

@@ -317,6 +317,10 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
                 f"{cpu + 5}\t0\t0\t0\t0\t0\t0\t0\t0\t{cpu}\n")
             for written in (run / "benchmarks" / "pretrain" / "bp" / f"{seed}.tsv", run / "results" / "pretrain" / "bp" / seed / "metrics.json"):
                 os.utime(written, (_utc(log[8:24]).timestamp(),) * 2)  # at its start
+        if "seed2" in jobs:  # seed2 was stopped and resumed in the second folder: its benchmark is its last stretch
+            (run / "logs" / "pretrain" / "bp").mkdir(parents=True, exist_ok=True)
+            (run / "logs" / "pretrain" / "bp" / "seed2.log").write_text("resuming after epoch 3 from resume/pretrain/bp/seed2.pt")
+            os.utime(run / "logs" / "pretrain" / "bp" / "seed2.log", (_utc(log[8:24]).timestamp(),) * 2)
         if last_write:  # still running: it has run until its last write
             (run / "logs").mkdir(exist_ok=True)
             (run / "logs" / "job.log").write_text("epoch")
@@ -332,13 +336,15 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
     assert "- wall time of all its folders: 3 h 45 min running in 2 workflow folders" in text
     assert "; all its folders: 3 h 45 min running in 2 workflow folders" in readme_results._run_line(out)
     # every job the run finished, each with the folder that ran it last: seed1 ran again in the second
-    bench = {r["job"]: (r["cpu_time"], r["folder"]) for r in csv.DictReader(open(out / "benchmarks.tsv"), delimiter="\t")}
-    assert bench == {"pretrain/bp/seed0.tsv": ("100", "2026-12-01 10:00 UTC"), "pretrain/bp/seed1.tsv": ("120", "2026-12-02 08:00 UTC"),
-                     "pretrain/bp/seed2.tsv": ("130", "2026-12-02 08:00 UTC")}
+    bench = {r["job"]: (r["cpu_time"], r["folder"], r["resumed_after_epoch"])
+             for r in csv.DictReader(open(out / "benchmarks.tsv"), delimiter="\t")}
+    assert bench == {"pretrain/bp/seed0.tsv": ("100", "2026-12-01 10:00 UTC", ""), "pretrain/bp/seed1.tsv": ("120", "2026-12-02 08:00 UTC", ""),
+                     "pretrain/bp/seed2.tsv": ("130", "2026-12-02 08:00 UTC", "3")}
     assert "3 job benchmarks (benchmarks.tsv; 2 from this folder, the others from earlier folders)" in text
     from ffmodels import cost
 
     assert cost.read_benchmarks([out / "benchmarks.tsv"]) == {("pretrain", "bp", None): [100.0, 120.0, 130.0]}
+    assert cost.read_benchmarks([out / "benchmarks.tsv"], whole=True) == {("pretrain", "bp", None): [100.0, 120.0]}
     # every job's result file, merged the same way (tables and figures are published beside it)
     with tarfile.open(out / publish.RESULTS) as tar:
         files = {m.name: json.loads(tar.extractfile(m).read()) for m in tar.getmembers()}
