@@ -134,8 +134,10 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
         lines.append(f"- drawn at publishing (the figure job over the published tables; tables.tsv gives each one's commit), "
                      f"until this folder draws its own: {'; '.join(f'{f} from {t}' for f, t in drawn.items())}")
     if partial:
-        lines.append(f"- claims ledger: built at publishing from the {partial} table{'s' * (partial != 1)} finished so far (the run builds "
-                     "its own when every table is); claims on the other tables read 'not run'")
+        n, of = partial
+        lines.append(f"- claims ledger: built at publishing from the {n} table{'s' * (n != 1)} finished so far (the run builds "
+                     "its own when every table is); claims on the other tables read 'not run'" if n < of else
+                     f"- claims ledger: built at publishing from all {of} tables (the run's own ledger job comes with its last stage)")
     if n_jobs and (out / "cost-estimate.md").is_file():  # the cost table written before the run
         from ffmodels import cost
 
@@ -377,9 +379,10 @@ def draw_cross_table_figures(workdir: Path, out: Path, preset: str, skip: set[st
     return drawn
 
 
-def partial_ledger(workdir: Path, out: Path, tables: list[Path]) -> int:
+def partial_ledger(workdir: Path, out: Path, tables: list[Path]) -> tuple[int, int]:
     """The claims ledger of a run still in progress, over the tables it has finished, by the
-    run's own claims and statistics settings (config.yaml, claims); returns how many tables."""
+    run's own claims and statistics settings (config.yaml, claims); returns how many tables, and
+    of how many in its config."""
     import pandas as pd
     import yaml
 
@@ -391,7 +394,7 @@ def partial_ledger(workdir: Path, out: Path, tables: list[Path]) -> int:
     preset = str(next(iter(frames.values()))["preset"].iloc[0])
     write_ledger(frames, claims, config["stats"]["alpha"], config["stats"]["tolerance"], preset,
                  out / "claims_ledger.csv", out / "claims_ledger.md")
-    return len(frames)
+    return len(frames), len(config["tables"])
 
 
 def _header(folder: Path) -> str:

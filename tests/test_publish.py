@@ -43,6 +43,12 @@ def test_a_run_in_progress_is_published_with_a_ledger_over_its_finished_tables(t
     assert all(r["preset"] == "quick" for r in ledger.values())
     assert "from the 2 tables finished so far" in (out / "RUN.md").read_text()
     assert "- preset: quick" in (out / "RUN.md").read_text()
+    config = yaml.safe_load((run / "config.yaml").read_text())  # a config of these two tables: all finished
+    config["tables"] = {t: config["tables"][t] for t in ("rq1_negative_strategies", "rq2_transfer")}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    out = publish.publish_run("partial", run, "make full-run", "2 h", None)
+    assert "- claims ledger: built at publishing from all 2 tables (the run's own ledger job comes with its last stage)" \
+        in (out / "RUN.md").read_text()
 
 
 def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(tmp_path, monkeypatch):
