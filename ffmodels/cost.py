@@ -351,7 +351,7 @@ def against_estimate(estimate: dict, actual: dict, resumed: dict[str, int] | Non
     if resumed:
         n = sum(resumed.values())
         lines += ["", f"Left out: {n} job{'s' * (n != 1)} resumed after a stop, whose benchmark holds {'their' if n != 1 else 'its'} last "
-                      "stretch only (" + ", ".join(f"{rule} {n}" for rule, n in sorted(resumed.items())) + ")."]
+                      "stretch only (" + ", ".join(f"{rule} {count}" for rule, count in sorted(resumed.items())) + ")."]
     return "\n".join(lines) + "\n"
 
 
