@@ -97,7 +97,7 @@ def source_vs_transfer(folder: Path) -> list[str]:
             source.setdefault(r["variant"], r)
     transfer = [r for r in _rows(folder / "rq2_transfer.csv") if r["metric"] == "transfer_acc"]
     lines = ["| model | n | MNIST test accuracy (%) | Fashion-MNIST linear probe on frozen features (%) | "
-             "Δ vs its random init (pp, paired by seed) | p (Holm) |", "|---|---|---|---|---|---|"]
+             "Δ vs its random init (pp, paired by seed) | p (Holm within rq2_transfer) |", "|---|---|---|---|---|---|"]
     for r in transfer:
         s = source.get(r["variant"])
         src = f"{float(s['mean']):.2f} [{float(s['ci_low']):.2f}, {float(s['ci_high']):.2f}]" if s else "–"
