@@ -20,6 +20,7 @@ import time
 import pytest
 import yaml
 
+from ffmodels import cost
 from ffmodels.config import enabled_tables, load_config, variant_hparams
 from tests.conftest import OVERLAYS, REPO, TEST_CONFIG, TEST_DATA, copy_of, snakemake, snapshot
 
@@ -178,8 +179,11 @@ def test_killed_training_run_is_rerun_to_the_same_result(workflow_dir, tmp_path)
     assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr  # the dead run's lock
     snakemake(killed, "long.yaml", "--unlock")
     snakemake(killed, "long.yaml", "--rerun-incomplete", "--", LONG_TARGET)
-    resumed = re.search(r"resuming after epoch (\d+)", (killed / "logs/pretrain/random_wrong_label/seed0.log").read_text())
-    assert resumed and 1 <= int(resumed.group(1)) < LONG_EPOCHS  # not from epoch 0
+    resumed = cost.resumed_after(killed / "logs/pretrain/random_wrong_label/seed0.log")  # as the cost check reads it
+    assert resumed and 1 <= int(resumed) < LONG_EPOCHS  # not from epoch 0
+    job = ("pretrain", "random_wrong_label", None)  # its benchmark is the last stretch only: not a measured cost
+    every, whole = (cost.read_benchmarks([killed / "benchmarks"], whole=w) for w in (False, True))
+    assert len(every[job]) == 1 + len(whole.get(job, []))
     assert not (killed / LONG_RESUME).exists()  # removed once the outputs were written
 
     clean = long_copy(workflow_dir, tmp_path, "clean")
