@@ -85,8 +85,8 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     out.mkdir(parents=True, exist_ok=True)
     commit, now = _commit(workdir), f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
     preset = _preset(workdir / "results")
-    kept = kept_tables(out, {p.stem for p in tables.glob("*.csv")}, preset)
     earlier = table_sources(out)
+    kept = kept_tables(out, {p.stem for p in tables.glob("*.csv")}, preset, earlier)
     fresh, copied = {}, []
     for src in sorted(tables.glob("*.csv")) + sorted(tables.glob("*.md")) + sorted(figures.glob("*.png")):
         if src.suffix == ".csv" and src.stem != "claims_ledger":
@@ -135,9 +135,9 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
                      f"until this folder draws its own: {'; '.join(f'{f} from {t}' for f, t in drawn.items())}")
     if partial:
         n, of = partial
-        lines.append(f"- claims ledger: built at publishing from the {n} table{'s' * (n != 1)} finished so far (the run builds "
-                     "its own when every table is); claims on the other tables read 'not run'" if n < of else
-                     f"- claims ledger: built at publishing from all {of} tables (the run's own ledger job comes with its last stage)")
+        which = (f"the {n} table{'s' * (n != 1)} finished so far (the run builds its own when every table is); claims on "
+                 "the other tables read 'not run'" if n < of else f"all {of} tables (the run's own ledger job comes with its last stage)")
+        lines.append(f"- claims ledger: built at publishing from {which}")
     if n_jobs and (out / "cost-estimate.md").is_file():  # the cost table written before the run
         from ffmodels import cost
 
@@ -329,17 +329,16 @@ def table_sources(out: Path) -> dict[str, tuple[str, str]]:
         return {r["table"]: (r["commit"], r["published"]) for r in csv.DictReader(fh, delimiter="\t")}
 
 
-def kept_tables(out: Path, fresh: set[str], preset: str) -> dict[str, tuple[str, str]]:
+def kept_tables(out: Path, fresh: set[str], preset: str, sources: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
     """The tables an earlier run published in out that this run has not built (yet), each with
     the commit and date of the run that did: e.g. a long run restarted on a new machine, whose
     first folder's tables stay published until the new folder rebuilds them. Tables of another
-    preset are not kept silently: that is an error naming them."""
+    preset are not kept silently: that is an error naming them. sources: out's tables.tsv (table_sources)."""
     import csv
 
     earlier = {p.stem for p in out.glob("*.csv")} - {"claims_ledger"} - fresh
     if not earlier:
         return {}
-    sources = table_sources(out)
     from ffmodels.readme_results import run_fields
 
     fields = run_fields(out)
