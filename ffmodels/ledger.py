@@ -2,66 +2,58 @@
 pipeline's value from the table cell that answers it, and a verdict by a declared rule.
 
 Claims are data (claims.yaml): each names its table cell (table, variant, metric and, where a
-table has them, reference, setting, epoch) and a rule. A claim is added without code. Each rule
-judges at a declared tolerance: the smallest difference that matters in the cell's unit (config
-`stats.tolerance`, by metric; a claim may set its own `tolerance`). Rules:
+table has them, reference, setting, epoch) and a rule; a claim is added without code. The rules
+and their verdict words (VERDICTS) are defined once, in docs/protocol.md section 8:
 
-- level       a plain level ("94.5 % on MNIST"): the claimed value inside our 95 % CI of the
-              mean and the CI's half-width at most the tolerance: `reproduced`; inside, but the
-              CI wider than that: `inconclusive` (a wide CI holds anything); outside:
-              `not reproduced`, with our value higher or lower by how much. Beside the verdict,
-              an equivalence reading: two one-sided t-tests (TOST, ffmodels.stats.tost) of
-              |mean - value| < tolerance at alpha, from the row's mean, sd and n.
-- direction   a directional claim on a tested row ("FF < random init", "10x variance" as > 1):
-              the row's Holm-corrected test decides. Significant in the claimed direction:
-              `reproduced`, or `direction only` when a claimed `value` lies outside our CI of
-              the mean; significant the other way: `contradicted`; not significant:
-              `inconclusive` when our 95 % CI (of the difference to the reference row, or of the
-              mean for a test against a constant) still holds the claimed effect (the claimed
-              `value`, or without one an effect of at least the tolerance in the claimed
-              direction): it then holds no effect too, or excludes it only before Holm's
-              correction; else `not reproduced`. A row whose test has no p (n < 2):
-              `inconclusive`.
-- difference  as direction, for a claimed difference to the row's reference ("4.7 pp gap to
-              BP"): the sign of `value` is the direction, and the magnitude is checked against
-              the 95 % CI of the difference.
-- ordering    the claimed order of `variants` by mean (highest first): `reproduced` when our
-              means are in that order, else `not reproduced` with our order.
-- none_improve  "variants X don't help": the rows of a table (metric, reference) tested against
-              the reference; none significantly above it: `reproduced`; any: `contradicted`.
-- status      a claimed status of a row (e.g. "collapsed"): `reproduced` when ours is it.
+- level         a number on a slide, as a calibration statement: equivalent (TOST within the
+                tolerance), close (within it, not shown equivalent), ours higher / lower by X.
+- direction     a directional claim on a tested row, judged on the 95 % CI of the mean against the
+                claimed value or, for a claim without one, a declared `threshold` (with its reason).
+- difference    a claimed difference to the row's reference, judged on the CI of the difference.
+                Both give: as claimed, stronger / weaker than claimed, absent (not significant and
+                the CI excludes the claim), opposite (significant the other way), inconclusive.
+- ordering      the claimed order, every pair tested (the table's paired test where it has one,
+                else Welch from the rows' summaries), Holm within the claim: as claimed,
+                contradicted (a pair significantly reversed) or inconclusive.
+- none_improve  "X don't help": no row significantly above the reference (less `exclude`).
+- status        a claimed status of a row (e.g. "collapsed").
 
-A claim whose table is not built, or whose cell is not in it (or, for direction / difference,
-whose row the table does not test), is `not run`.
-
-Readings: a claim may list `readings`, each a `name` and overrides of its cell (table, variant,
-metric, reference, setting, epoch; null removes a key) and optionally its own `value` or
-`tolerance`: another metric, setting or variant of a table that answers the same claim (PROTOCOL
-section 5, "Readings"). Each is judged by the claim's rule; the `robustness` column says whether
-every reading that ran gives the primary verdict ("robust") or which do not ("depends: ...").
-Readings not run are listed and do not count.
+Readings: other cells that answer the same claim, each judged by the claim's rule; the robustness
+column says whether they agree. A row of a collapsed model is never a reading of a feature-quality
+metric (FEATURE_METRICS): "not judged: collapsed". A claim whose cell is not built is "not run".
+The conclusions of the deck (ffmodels/conclusions.py) are judged from these verdicts.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import math
 from pathlib import Path
 
 import pandas as pd
+from scipy import stats as sps
 
 from ffmodels import stats
 from ffmodels.tables import reduced_banner
 
-VERDICTS = ("reproduced", "direction only", "inconclusive", "not reproduced", "contradicted", "not run")
+# The verdict words (docs/protocol.md section 8): calibration statements for a level, effect words
+# for a claimed size, and the words every rule may give.
+CALIBRATION = ("equivalent", "close", "ours higher by", "ours lower by")
+EFFECT = ("as claimed", "stronger than claimed", "weaker than claimed", "absent", "opposite")
+OTHER = ("contradicted", "inconclusive", "not judged: collapsed", "not run")
+VERDICTS = CALIBRATION + EFFECT + OTHER
 CELL_KEYS = ("variant", "metric", "reference", "setting", "epoch")
-CLAIM_KEYS = ("id", "slide", "claim", "slide_value", "rule", "value", "direction", "cell", "variants", "tolerance",
-              "readings")
+CLAIM_KEYS = ("id", "slide", "claim", "slide_value", "rule", "value", "direction", "threshold", "threshold_reason",
+              "cell", "variants", "exclude", "tolerance", "readings")
 READING_KEYS = ("name", "value", "tolerance", "table", *CELL_KEYS)
 TOLERANCE_RULES = ("level", "direction", "difference")  # the rules that judge at a tolerance
+# Metrics that read the quality of a model's features: a collapsed model is never a reading of them.
+FEATURE_METRICS = ("transfer_acc*", "gap_shift", "finetune_acc*", "scratch_acc")
 
 LEDGER_COLUMNS = ["id", "slide", "claim", "slide_value", "ours", "n", "test", "rule", "verdict", "detail",
-                  "equivalence", "robustness", "readings", "tolerance", "table", "variant", "metric"]
+                  "equivalence", "robustness", "readings", "tolerance", "table", "variant", "metric",
+                  "reading_verdicts"]  # reading_verdicts: {reading name: verdict}, JSON, for the conclusions
 
 SINGLE = "single reading"  # the robustness of a claim without readings
 
@@ -133,7 +125,9 @@ def find_cell(tables: dict[str, pd.DataFrame], cell: dict, claim_id: str) -> pd.
             continue
         if key not in rows:
             raise ClaimError(f"claims: '{claim_id}': table {cell['table']} has no column '{key}'")
-        if key == "epoch" and cell[key] == "last":
+        if cell[key] is None:
+            rows = rows[rows[key].isna()]
+        elif key == "epoch" and cell[key] == "last":
             rows = rows[rows.epoch == rows.epoch.max()]
         else:
             rows = rows[rows[key].astype(str) == str(cell[key])]
@@ -154,86 +148,88 @@ def reading_claim(claim: dict, reading: dict) -> dict:
 
 
 # --- rules ----------------------------------------------------------------------------------------
+# Each rule returns (verdict, detail), in the words of VERDICTS (docs/protocol.md section 8).
 
-def _level(row, claim, alpha, tol):
-    value, lo, hi = claim["value"], row.ci_low, row.ci_high
-    if not _finite(lo, hi):
+def _level(row, claim, alpha, tol, unit=""):
+    """A calibration statement: how our level stands to the slide's number."""
+    value = claim["value"]
+    if not _finite(row.ci_low, row.ci_high):
         return "inconclusive", f"no CI (n = {int(row.n)})"
-    if lo <= value <= hi:
-        half = (hi - lo) / 2
-        if half > tol:
-            return "inconclusive", (f"{value:g} inside our 95 % CI, but its half-width {half:.2f} exceeds the "
-                                    f"tolerance ±{tol:g}")
-        return "reproduced", f"{value:g} inside our 95 % CI (half-width {half:.2f} ≤ tolerance ±{tol:g})"
-    word = "higher" if row["mean"] > value else "lower"
-    return "not reproduced", f"ours {word} by {abs(row['mean'] - value):.2f}"
+    gap = row["mean"] - value
+    held = "holds" if row.ci_low <= value <= row.ci_high else "excludes"
+    tost = _tost(row, claim, tol)
+    if not pd.isna(tost) and tost < alpha:
+        return "equivalent", f"within ±{tol:g} of {value:g} by TOST (p = {tost:.2g}); our 95 % CI {held} it"
+    if abs(gap) <= tol:
+        return "close", (f"{abs(gap):.2f} from {value:g}, inside the tolerance ±{tol:g}, not shown equivalent"
+                         f" (TOST p = {_num(tost, 2)}); our 95 % CI {held} it")
+    return (f"ours {'higher' if gap > 0 else 'lower'} by {_amount(gap, unit)}",
+            f"beyond the tolerance ±{tol:g}; our 95 % CI [{_num(row.ci_low)}, {_num(row.ci_high)}] {held} {value:g}")
 
 
-def _no_effect_interval(row, claim, scale):
-    """(lo, hi, null, claimed) where a non-significant effect is judged: the 95 % CI of the
-    difference to the reference row (null 0), or, for a row tested against a constant (no CI of
-    a difference), the CI of the mean (null: that constant). claimed: the claimed value on that
-    scale, or None without one."""
-    value = claim.get("value")
-    if scale == "delta":
-        return row.delta_ci_low, row.delta_ci_high, 0.0, value
-    const = row["mean"] - row.delta_vs_ref  # the reference level: a constant, or the reference row's mean
-    if _finite(row.get("delta_ci_low"), row.get("delta_ci_high")):
-        return row.delta_ci_low, row.delta_ci_high, 0.0, None if value is None else value - const
-    return row.ci_low, row.ci_high, const, value
+def _amount(x, unit) -> str:
+    return f"{abs(x):.2f}" + (f" {unit}" if unit == "pp" else "")
 
 
-def _effect(row, claim, alpha, tol, magnitude: str):
-    """direction / difference: significance and sign from the row's test; magnitude checked
-    against the CI of the mean (direction) or of the difference (difference); a non-significant
-    test inconclusive where the CI still holds the claimed effect."""
-    claimed_sign = 1 if claim.get("direction", "greater" if claim.get("value", 0) >= 0 else "less") == "greater" else -1
+def _claimed_point(claim):
+    """(sign, point, kind): the claimed direction, the size it is judged against and whether that is
+    the slides' number ('value') or a declared threshold ('threshold')."""
+    point, kind = (claim["value"], "value") if "value" in claim else (claim.get("threshold"), "threshold")
+    direction = claim.get("direction") or ("greater" if (point or 0) >= 0 else "less")
+    return (1 if direction == "greater" else -1), point, kind
+
+
+def _effect(row, claim, alpha, tol, scale: str, unit=""):
+    """direction / difference: the Holm-corrected test gives the sign, the 95 % CI (of the mean for
+    `direction`, of the difference for `difference`) is held against the claimed size or threshold."""
+    sign, point, kind = _claimed_point(claim)
     p, delta = row.p_holm, row.delta_vs_ref
     if pd.isna(p):
         return "inconclusive", "no test (too few seeds)"
+    lo, hi = (row.ci_low, row.ci_high) if scale == "mean" else (row.delta_ci_low, row.delta_ci_high)
+    ci = f"our 95 % CI [{_num(lo)}, {_num(hi)}]"
+    what = f"the claimed {point:g}" if kind == "value" else f"the declared threshold {point:g}"
     if p >= alpha:
-        lo, hi, null, claimed = _no_effect_interval(row, claim, magnitude)
         ns = f"not significant (p_holm = {p:.2g})"
-        if not _finite(lo, hi):
-            return "not reproduced", ns
-        if claimed is None:
-            target = null + claimed_sign * tol
-            holds_claim = hi >= target if claimed_sign > 0 else lo <= target
-            what = f"an effect of {'+' if claimed_sign > 0 else '−'}{tol:g} or more"
-        else:
-            holds_claim, what = lo <= claimed <= hi, f"the claimed {claimed:g}"
-        ci = f"our 95 % CI [{_num(lo)}, {_num(hi)}]"
-        if not holds_claim:
-            return "not reproduced", f"{ns}; {ci} excludes {what}"
-        if lo <= null <= hi:
-            return "inconclusive", f"{ns}; {ci} holds both no effect ({null:g}) and {what}"
-        # the (unadjusted) CI excludes no effect, the Holm-corrected test does not: still cannot tell
-        return "inconclusive", f"{ns} after Holm's correction; {ci} holds {what} and excludes no effect ({null:g})"
-    if (delta > 0) != (claimed_sign > 0):
-        return "contradicted", f"significant the other way (Δ = {delta:.2f}, p_holm = {p:.2g})"
-    if "value" not in claim:
-        return "reproduced", f"significant in the claimed direction (p_holm = {p:.2g})"
-    lo, hi = (row.ci_low, row.ci_high) if magnitude == "mean" else (row.delta_ci_low, row.delta_ci_high)
-    if lo <= claim["value"] <= hi:
-        return "reproduced", f"significant, and {claim['value']:g} inside our 95 % CI"
-    return "direction only", f"significant, but {claim['value']:g} outside our 95 % CI [{_num(lo)}, {_num(hi)}]"
+        if _finite(lo, hi) and lo <= point <= hi:
+            return "inconclusive", f"{ns}; {ci} holds both no effect and {what}"
+        return "absent", f"{ns}; {ci} excludes {what}"
+    if (delta > 0) != (sign > 0):
+        return "opposite", f"significant the other way (Δ = {delta:.2f}, p_holm = {p:.2g})"
+    sig = f"significant (p_holm = {p:.2g})"
+    beyond, short = (lo > point, hi < point) if sign > 0 else (hi < point, lo > point)
+    if kind == "threshold":
+        if beyond:
+            return "as claimed", f"{sig}; {ci} lies beyond {what}"
+        if short:
+            return "weaker than claimed", f"{sig}; {ci} falls short of {what}"
+        return "inconclusive", f"{sig}; {ci} holds {what}"
+    if beyond:
+        return "stronger than claimed", f"{sig}; {ci} lies beyond {what}"
+    if short:
+        return "weaker than claimed", f"{sig}; {ci} falls short of {what}"
+    return "as claimed", f"{sig}; {ci} holds {what}"
 
 
-def _status(row, claim, alpha, tol):
-    ours = str(row.get("status", ""))
+def _status(row, claim, alpha, tol, unit=""):
+    ours = str(row.get("status") or "ok")
     if ours.startswith(claim["value"]):
-        return "reproduced", f"status {ours}"
-    return "not reproduced", f"status {ours or 'ok'}"
+        return "as claimed", f"status {ours}"
+    return "contradicted", f"status {ours}"
+
+
+def _tost(row, claim, tol) -> float:
+    """p of two one-sided t-tests of |mean - slide value| < tolerance, from the row's summary."""
+    se = stats.standard_error(row.n, row.get("sd"), row.ci_low, row.ci_high)
+    return stats.tost(float(row["mean"]), se, int(row.n) - 1, float(claim["value"]), tol)["p"]
 
 
 def _equivalence(row, claim, alpha, tol, tol_text) -> str:
-    """TOST of |mean - slide value| < tolerance from the row's summary (sd, else its CI, and n)."""
-    se = stats.standard_error(row.n, row.get("sd"), row.ci_low, row.ci_high)
-    out = stats.tost(float(row["mean"]), se, int(row.n) - 1, float(claim["value"]), tol)
-    if pd.isna(out["p"]):
+    p = _tost(row, claim, tol)
+    if pd.isna(p):
         return f"no test (n = {int(row.n)})"
-    word = "equivalent" if out["p"] < alpha else "not shown equivalent"
-    return f"{word} within {tol_text} (p = {out['p']:.2g})"
+    word = "equivalent" if p < alpha else "not shown equivalent"
+    return f"{word} within {tol_text} (p = {p:.2g})"
 
 
 def _ours(row, rule) -> tuple[str, int | None, str]:
@@ -250,25 +246,67 @@ def _ours(row, rule) -> tuple[str, int | None, str]:
     return ours, int(row.n), test
 
 
+def _pair_p(tables, cell, a, b, label) -> tuple[float, float]:
+    """(mean a - mean b, unadjusted two-sided p): the table's own test where it tests one against
+    the other (paired by seed), else Welch's t from the two rows' summaries."""
+    for mine, ref, sign in ((a, b, 1), (b, a, -1)):
+        tested = find_cell(tables, {**cell, "variant": mine, "reference": ref}, label) \
+            if "reference" in tables[cell["table"]] else None
+        if tested is not None and _finite(tested.get("p")):
+            return sign * float(tested.delta_vs_ref), float(tested.p)
+    ra, rb = (_level_row(tables, cell, v) for v in (a, b))
+    diff = ra["mean"] - rb["mean"]
+    if not _finite(ra.get("sd"), rb.get("sd")) or ra.n < 2 or rb.n < 2:
+        return diff, math.nan
+    return diff, float(sps.ttest_ind_from_stats(ra["mean"], ra.sd, ra.n, rb["mean"], rb.sd, rb.n,
+                                                equal_var=False).pvalue)
+
+
+def _level_row(tables, cell, variant):
+    """A variant's row for its level (mean, sd, n): any of its rows of the cell's metric (rows
+    against different references share the level); None when it has none."""
+    table = tables[cell["table"]]
+    rows = table[(table.variant == variant) & (table.metric == cell["metric"])]
+    for key in ("setting", "epoch"):
+        if key in cell:
+            rows = rows[rows[key].astype(str) == str(cell[key])]
+    return rows.iloc[0] if len(rows) else None
+
+
 def _ordering(tables, claim, alpha, label):
-    rows = [find_cell(tables, {**claim["cell"], "variant": v}, label) for v in claim["variants"]]
+    """The claimed order (highest first) tested pair by pair, Holm within the claim: every pair
+    significant in the claimed order: as claimed; any pair significantly reversed: contradicted."""
+    variants = claim["variants"]
+    cell = {k: v for k, v in claim["cell"].items() if k != "variant"}
+    rows = [_level_row(tables, cell, v) for v in variants] if cell["table"] in tables else [None]
     if any(r is None for r in rows):
         return None
-    mean = {v: r["mean"] for v, r in zip(claim["variants"], rows)}
-    ours = sorted(claim["variants"], key=lambda v: -mean[v])
-    # our means highest first, so that every ">" shown holds (the claimed order is the slides' column)
-    text = " > ".join(f"{v} {_num(mean[v])}" for v in ours)
+    mean = {v: r["mean"] for v, r in zip(variants, rows)}
+    pairs = [(a, b) for i, a in enumerate(variants) for b in variants[i + 1:]]
+    tested = [_pair_p(tables, cell, a, b, label) for a, b in pairs]
+    p_holm = stats.holm([p for _, p in tested])
+    reversed_, held = [], []
+    for (a, b), (diff, _), p in zip(pairs, tested, p_holm):
+        if p < alpha:
+            (held if diff > 0 else reversed_).append(f"{b} {'<' if diff > 0 else '>'} {a} (p_holm = {p:.2g})")
+    text = " > ".join(f"{v} {_num(mean[v])}" for v in sorted(variants, key=lambda v: -mean[v]))
     n = min(int(r.n) for r in rows)
-    if ours == list(claim["variants"]):
-        return text, n, "order of means", "reproduced", "our means are in the claimed order"
-    return text, n, "order of means", "not reproduced", "our order: " + " > ".join(ours)
+    test = f"{len(pairs)} pairs, Holm"
+    if reversed_:
+        return text, n, test, "contradicted", "significantly reversed: " + ", ".join(reversed_)
+    if len(held) == len(pairs):
+        return text, n, test, "as claimed", "every pair significant in the claimed order"
+    return text, n, test, "inconclusive", f"{len(held)} of {len(pairs)} pairs significant in the claimed order, none reversed"
 
 
 def _none_improve(tables, claim, alpha, label):
+    """"X don't help": the table's rows tested against the reference, less those the claim
+    excludes (e.g. a variant that is the reference itself); any significantly above: contradicted."""
     table = tables.get(claim["cell"]["table"])
     if table is None:
         return None
-    rows = table[(table.metric == claim["cell"]["metric"]) & (table.reference == claim["cell"]["reference"])]
+    rows = table[(table.metric == claim["cell"]["metric"]) & (table.reference == claim["cell"]["reference"])
+                 & ~table.variant.isin(claim.get("exclude", []))]
     if not len(rows):
         return None
     better = rows[rows.significant.astype(bool) & (rows.delta_vs_ref > 0)]
@@ -279,11 +317,11 @@ def _none_improve(tables, claim, alpha, label):
     test = f"each vs {claim['cell']['reference']}, Holm"
     if len(better):
         return text, n, test, "contradicted", detail + ": " + ", ".join(better.variant)
-    return text, n, test, "reproduced", detail
+    return text, n, test, "as claimed", detail
 
 
-ROW_RULES = {"level": _level, "direction": lambda r, c, a, t: _effect(r, c, a, t, "mean"),
-             "difference": lambda r, c, a, t: _effect(r, c, a, t, "delta"), "status": _status}
+ROW_RULES = {"level": _level, "direction": lambda r, c, a, t, u="": _effect(r, c, a, t, "mean", u),
+             "difference": lambda r, c, a, t, u="": _effect(r, c, a, t, "delta", u), "status": _status}
 TABLE_RULES = {"ordering": _ordering, "none_improve": _none_improve}
 
 
@@ -323,8 +361,12 @@ def check_claims(claims: list[dict], tolerances: dict | None) -> None:
             raise ClaimError(f"claims: '{cid}': unknown key(s) {unknown}; known: {list(CLAIM_KEYS)}")
         if claim["rule"] not in ROW_RULES and claim["rule"] not in TABLE_RULES:
             raise ClaimError(f"claims: '{cid}': unknown rule '{claim['rule']}'; known: {sorted({**ROW_RULES, **TABLE_RULES})}")
-        if claim["rule"] in ("level", "difference", "status") and "value" not in claim:
+        if claim["rule"] in ("level", "status") and "value" not in claim:
             raise ClaimError(f"claims: '{cid}': rule {claim['rule']} needs a 'value'")
+        if claim["rule"] in ("direction", "difference") and "value" not in claim and not (
+                isinstance(claim.get("threshold"), (int, float)) and claim.get("threshold_reason")):
+            raise ClaimError(f"claims: '{cid}': a {claim['rule']} claim without a 'value' needs a 'threshold' (what the "
+                             f"slide's word must mean, in the cell's unit) and a 'threshold_reason'")
         if cid in seen:
             raise ClaimError(f"claims: duplicate id '{cid}'")
         seen.add(cid)
@@ -361,11 +403,17 @@ def judge(tables: dict[str, pd.DataFrame], claim: dict, alpha: float, tolerances
     row = find_cell(tables, claim["cell"], label)
     if row is None:
         return not_run
+    collapsed = row.get("n_collapsed")
+    if rule != "status" and _finite(collapsed) and collapsed > 0 and any(
+            fnmatch.fnmatchcase(str(row.metric), pattern) for pattern in FEATURE_METRICS):
+        return {**not_run, "verdict": "not judged: collapsed", "ours": f"{_num(row['mean'])} ({int(collapsed)} of "
+                f"{int(row.n)} seeds collapsed)", "n": int(row.n), "collapsed": True,
+                "detail": "a collapsed model's features are no reading of a feature-quality claim"}
     if rule in ("direction", "difference") and not isinstance(row.get("test"), str):
         return {**not_run, "untested": True,
                 "detail": f"{claim['cell'].get('metric')} is in {claim['cell']['table']} but not tested there"}
     ours, n, test = _ours(row, rule)
-    word, detail = ROW_RULES[rule](row, claim, alpha, tol)
+    word, detail = ROW_RULES[rule](row, claim, alpha, tol, unit)
     equivalence = _equivalence(row, claim, alpha, tol, tol_text) if rule == "level" else "–"
     return {"ours": ours, "n": n, "test": test, "verdict": word, "detail": detail, "equivalence": equivalence,
             "tolerance": tol_text}
@@ -376,19 +424,21 @@ def robustness(primary: str, readings: list[tuple[str, dict]]) -> str:
     readings that differ (verdict and value); readings not run are listed and do not count."""
     if not readings:
         return SINGLE
-    ran = [(name, r) for name, r in readings if r["verdict"] != "not run"]
+    ran = [(name, r) for name, r in readings if r["verdict"] not in ("not run", "not judged: collapsed")]
     missing = [name for name, r in readings if r["verdict"] == "not run" and not r.get("untested")]
     untested = [name for name, r in readings if r.get("untested")]
-    tail = "".join(f"; {word}: {', '.join(names)}"
-                   for word, names in (("not run", missing), ("row not tested", untested)) if names)
+    collapsed = [name for name, r in readings if r.get("collapsed")]
+    tail = "".join(f"; {word}: {', '.join(names)}" for word, names in (
+        ("not run", missing), ("row not tested", untested), ("not judged, collapsed", collapsed)) if names)
     if not ran:
         return "no reading run (" + tail[2:] + ")"
     if primary == "not run":
         return "primary not run; " + "; ".join(f"{name} → {r['verdict']} ({r['ours']})" for name, r in ran) + tail
-    differ = [(name, r) for name, r in ran if r["verdict"] != primary]
+    # a level's words carry its gap ("ours higher by 2.60 pp"): readings agree when their kind does
+    differ = [(name, r) for name, r in ran if verdict_kind(r["verdict"]) != verdict_kind(primary)]
     if not differ:
         return f"robust ({len(ran)} reading{'s agree' if len(ran) > 1 else ' agrees'})" + tail
-    agree = [name for name, r in ran if r["verdict"] == primary]
+    agree = [name for name, r in ran if verdict_kind(r["verdict"]) == verdict_kind(primary)]
     return ("depends: " + "; ".join(f"{name} → {r['verdict']} ({r['ours']})" for name, r in differ)
             + (f"; agree: {', '.join(agree)}" if agree else "") + tail)
 
@@ -403,6 +453,8 @@ def verdict(tables: dict[str, pd.DataFrame], claim: dict, alpha: float, toleranc
     readings = [(r["name"], judge(tables, reading_claim(claim, r), alpha, tolerances, f"{claim['id']} / {r['name']}"))
                 for r in claim.get("readings", [])]
     primary.pop("untested", None)
+    primary.pop("collapsed", None)
+    entry["reading_verdicts"] = json.dumps({name: r["verdict"] for name, r in readings}, ensure_ascii=False)
     listed = "; ".join(f"{name}: " + ("not run, row not tested" if r.get("untested") else
                                       r["verdict"] if r["verdict"] == "not run" else f"{r['verdict']} ({r['ours']})")
                        for name, r in readings) or "–"
@@ -423,10 +475,16 @@ def _n(r: dict) -> str:
     return "–" if pd.isna(r["n"]) else str(int(r["n"]))
 
 
+def verdict_kind(verdict: str) -> str:
+    """The word of VERDICTS a verdict starts with ('ours higher by 2.60 pp' -> 'ours higher by')."""
+    return next(v for v in VERDICTS if str(verdict).startswith(v))
+
+
 def verdict_counts(verdicts) -> str:
-    """'reproduced 4, direction only 2, …': how many claims have each verdict, in VERDICTS order."""
-    verdicts = list(verdicts)
-    return ", ".join(f"{v} {verdicts.count(v)}" for v in VERDICTS)
+    """'equivalent 1, close 2, ours higher by 11, …': how many claims have each kind of verdict, in
+    VERDICTS order, leaving out the kinds no claim has."""
+    kinds = [verdict_kind(v) for v in verdicts]
+    return ", ".join(f"{v.removesuffix(' by')} {kinds.count(v)}" for v in VERDICTS if kinds.count(v))
 
 
 def _summary(ledger: pd.DataFrame) -> str:
@@ -445,18 +503,8 @@ def tolerance_text(tolerances: dict | None) -> str:
     return ", ".join(f"{unit} ±{spec['tolerance']:g}" for unit, spec in (tolerances or {}).items()) or "none declared"
 
 
-RULES_TEXT = (
-    "level: the slide's value inside our 95 % CI and the CI's half-width at most the tolerance = reproduced; "
-    "inside but wider = inconclusive; outside = not reproduced (ours higher or lower by how much); beside it, "
-    "equivalence = two one-sided t-tests (TOST) of |mean − slide value| < tolerance at alpha. direction / "
-    "difference: the row's Holm-corrected test significant in the claimed direction = reproduced (direction only "
-    "when a claimed size lies outside our 95 % CI); significant the other way = contradicted; not significant = "
-    "inconclusive when our 95 % CI (of the difference, or of the mean for a test against a constant) still holds "
-    "the claimed effect (the claimed value, else an effect of at least the tolerance in the claimed direction), "
-    "i.e. holds both it and no effect (or excludes no effect only before Holm's correction); else not reproduced. "
-    "Robustness: every reading of a claim (another metric, setting or variant that answers it) judged by the same "
-    "rule; robust when each reading run gives the primary verdict, else depends, naming those that differ; "
-    "readings not run do not count.")
+RULES_TEXT = ("The verdict words and the rule behind each are in docs/protocol.md section 8 (claims) and "
+              "section 8.1 (conclusions).")
 
 
 def to_rst(ledger: pd.DataFrame, preset: str) -> str:

@@ -112,3 +112,30 @@ def test_the_sensitivity_job_probes_the_features_the_transfer_job_extracts(famil
     fills = {(c["label_fill"], c["neutral_value"]) for c in [config["transfer"]] +
              [merge(config["transfer"], o) for o in config["sensitivity"].values()]}
     assert len(passes) == (len(fills) if model.uses_label_input else 1)
+
+
+def test_a_setting_that_leaves_a_model_unchanged_adds_no_rows_to_the_holm_family():
+    """Label fill does not touch a model without label input: its rows under that setting would
+    repeat the protocol's test (and a gap shift of exactly 0, p = 1) in the table's family."""
+    from ffmodels.tables.sensitivity import Sensitivity
+
+    seeds = range(4)
+    ff = {s: 30.0 + s for s in seeds}
+    transfer = [{"variant": v, "seed": s, "status": "ok", "test_acc": acc / 100}
+                for v, accs in (("ff", ff), ("bp", {s: 80.0 + s * 0.5 for s in seeds}),
+                                ("random_init_ff", {s: 85.0 - s * 0.1 for s in seeds}),
+                                ("random_init_bp", {s: 85.5 + s * 0.2 for s in seeds}))
+                for s, acc in accs.items()]
+    # label_fill changes only ff (label input); bp and the random inits probe the same features
+    sensitivity = [{**m, "settings": {"label_fill_image": {"test_acc": m["test_acc"] - (0.1 if m["variant"] == "ff" else 0)}}}
+                   for m in transfer]
+    ctx = {"random_init_of": {"ff": "random_init_ff", "bp": "random_init_bp"},
+           "stats": {"paired_test": "ttest", "alpha": 0.05}}
+    table, _ = Sensitivity.build({"variants": ["ff", "bp"]}, {"transfer": transfer, "sensitivity": sensitivity}, ctx)
+    fill = table[table.setting == "label_fill_image"]
+    assert set(fill.variant) == {"ff"}, fill  # bp and both inits unchanged: no rows
+    assert set(fill.metric) == {"transfer_acc", "gap_shift"}
+    protocol = table[table.setting == "protocol"]
+    assert set(protocol.variant) == {"ff", "bp", "random_init_ff", "random_init_bp"}
+    # ff and bp under the protocol, ff under label fill and its gap shift; not bp's repeat
+    assert table.p.notna().sum() == 4

@@ -53,9 +53,20 @@ class Sensitivity:
             seeds = mine.index.intersection(init.index)
             return mine[seeds] - init[seeds]
 
+        def unchanged(run, setting):
+            """The knob does not touch this model (e.g. label fill, a model without label input): every
+            seed's value as under the protocol. Its rows would repeat the protocol's tests in the family."""
+            mine, base = values(run, setting)[0], values(run, PROTOCOL)[0]
+            return setting != PROTOCOL and mine.sort_index().equals(base.sort_index())
+
+        def untouched(run, setting):
+            return is_random_init(run) or unchanged(ctx["random_init_of"][run], setting)
+
         out = []
         for setting in settings:
             for run in runs:
+                if unchanged(run, setting) and untouched(run, setting):
+                    continue
                 mine, status = values(run, setting)
                 row = {"variant": run, "setting": setting, "metric": "transfer_acc", **summary_row(mine, status)}
                 if not is_random_init(run):
@@ -65,6 +76,8 @@ class Sensitivity:
             if setting == PROTOCOL:
                 continue
             for v in spec["variants"]:
+                if unchanged(v, setting) and untouched(v, setting):
+                    continue
                 shift, base = gaps(v, setting), gaps(v, PROTOCOL)
                 out.append({"variant": v, "setting": setting, "metric": "gap_shift", **summary_row((shift - base).dropna()),
                             "reference": f"gap under {PROTOCOL}", **paired_or_welch(shift, base, method)})
@@ -73,5 +86,7 @@ class Sensitivity:
             "transfer_acc rows: Δ vs ref is the gap to the variant's random init under the same setting, paired by seed.",
             "gap_shift rows: that gap minus the gap under the protocol (config transfer), paired by seed: how much of a "
             "headline gap the knob moves.",
+            "A setting that leaves a model's probe unchanged on every seed (label fill for a model without label "
+            "input) has no rows for it: they would repeat the protocol's tests in this table's Holm family.",
             f"settings: {PROTOCOL} (config transfer) and, each with one knob of it changed, "
             + ", ".join(s for s in settings if s != PROTOCOL) + " (config sensitivity)."]
