@@ -20,11 +20,10 @@ A conclusion none of whose deciding claims ran is `not run`.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 
-from ffmodels.ledger import TABLE_RULES
+from ffmodels.ledger import TABLE_RULES, rst_list_table
 from ffmodels.tables import reduced_banner
 
 SUPPORT = ("as claimed", "stronger than claimed", "weaker than claimed")
@@ -125,11 +124,18 @@ def to_markdown(table: pd.DataFrame, preset: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_conclusions(conclusions: list[dict], claims: list[dict], ledger: pd.DataFrame, preset: str,
-                      csv: Path, md: Path) -> pd.DataFrame:
+def judge_all(conclusions: list[dict], claims: list[dict], ledger: pd.DataFrame, preset: str) -> pd.DataFrame:
+    """The conclusions table of a ledger (checked against the claims first)."""
     check_conclusions(conclusions, claims)
     table = build_conclusions(conclusions, ledger)
     table.insert(0, "preset", preset)
-    table.to_csv(csv, index=False)
-    Path(md).write_text(to_markdown(table, preset))
     return table
+
+
+def to_rst(table: pd.DataFrame, preset: str) -> str:
+    """The conclusions as a reStructuredText list-table, leading the report's front page."""
+    lines = ["The deck's conclusions", "----------------------", "",
+             f"Preset {preset}{reduced_banner(preset)}. Verdicts: {verdict_counts(table.verdict)}.", "",
+             *rst_list_table([["conclusion (slide)", "verdict", "because"]] + [
+                 [f"{r['conclusion']} ({r['slide']})", r["verdict"], r["because"]] for r in table.to_dict("records")])]
+    return "\n".join(lines) + "\n"

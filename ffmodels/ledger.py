@@ -514,13 +514,20 @@ def to_rst(ledger: pd.DataFrame, preset: str) -> str:
             "robustness"]
     lines = ["Claims ledger", "-------------", "",
              f"Preset {preset}{quick}. {_summary(ledger)}. {_robust_summary(ledger)}.", "",
-             ".. list-table::", "   :header-rows: 1", ""]
-    for cells in [head] + [[r["slide"], r["claim"], r["slide_value"], r["ours"], _n(r), r["verdict"], r["detail"],
-                            r["equivalence"], r["robustness"]] for r in ledger.to_dict("records")]:
+             *rst_list_table([head] + [[r["slide"], r["claim"], r["slide_value"], r["ours"], _n(r), r["verdict"],
+                                        r["detail"], r["equivalence"], r["robustness"]]
+                                       for r in ledger.to_dict("records")])]
+    return "\n".join(lines) + "\n"
+
+
+def rst_list_table(rows: list[list]) -> list[str]:
+    """The lines of a reStructuredText list-table whose first row is the header."""
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for cells in rows:
         for i, cell in enumerate(cells):
             text = str(cell).replace("\\", "\\\\").replace("*", "\\*").replace("`", "\\`").replace("|", "\\|")
             lines.append(("   * - " if i == 0 else "     - ") + (text or "–"))
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def to_markdown(ledger: pd.DataFrame, preset: str, tolerances: dict | None = None) -> str:
@@ -541,13 +548,11 @@ def to_markdown(ledger: pd.DataFrame, preset: str, tolerances: dict | None = Non
 
 
 def write_ledger(tables: dict[str, pd.DataFrame], claims: list[dict], alpha: float, tolerances: dict, preset: str,
-                 csv: Path, md: Path, rst: Path | None = None) -> pd.DataFrame:
-    """Build the ledger and write it as CSV and Markdown (and reStructuredText, for the report)."""
+                 csv: Path, md: Path) -> pd.DataFrame:
+    """Build the ledger and write it as CSV and Markdown."""
     ledger = build_ledger(tables, claims, alpha, tolerances)
     ledger.insert(0, "preset", preset)
     Path(csv).parent.mkdir(parents=True, exist_ok=True)
     ledger.to_csv(csv, index=False)
     Path(md).write_text(to_markdown(ledger, preset, tolerances))
-    if rst is not None:
-        Path(rst).write_text(to_rst(ledger, preset))
     return ledger

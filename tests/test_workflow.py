@@ -21,7 +21,9 @@ import pytest
 import yaml
 
 from ffmodels import cost
+from ffmodels.conclusions import CONCLUSION_VERDICTS
 from ffmodels.config import enabled_tables, load_config, variant_hparams
+from ffmodels.ledger import verdict_kind
 from tests.conftest import OVERLAYS, REPO, TEST_CONFIG, TEST_DATA, copy_of, snakemake, snapshot
 
 CONFIG = load_config(REPO / OVERLAYS[0], REPO / OVERLAYS[1])  # what the test workflow runs, resolved
@@ -213,7 +215,7 @@ def tables_and_figures(*tables):
     """The files of these tables and their figures, and the claims ledger that reads them all."""
     return ({f"results/tables/{t}.{e}" for t in tables for e in ("csv", "md")}
             | {f"results/figures/{t}.png" for t in tables}
-            | {f"results/tables/claims_ledger.{e}" for e in ("csv", "md", "rst")})
+            | {f"results/tables/claims_ledger.{e}" for e in ("csv", "md", "rst")} | {"results/tables/conclusions.csv"})
 
 
 def test_every_figure_is_drawn_for_the_report(workflow_dir):
@@ -326,8 +328,8 @@ def test_the_claims_ledger_answers_every_claim(workflow_dir):
     ledger = {r["id"]: r for r in read_csv(workflow_dir / "results/tables/claims_ledger.csv")}
     assert list(ledger) == [c["id"] for c in claims]
     assert all(r["preset"] == "test" for r in ledger.values())
-    verdicts = {r["verdict"] for r in ledger.values()}
-    assert verdicts <= {"reproduced", "direction only", "inconclusive", "not reproduced", "contradicted", "not run"}
+    assert all(verdict_kind(r["verdict"]) for r in ledger.values())  # every verdict in the vocabulary
+    assert not any(r["verdict"] == "not reproduced" for r in ledger.values())
     # experiments the test preset runs get a verdict; those it leaves out are "not run"
     assert ledger["rq2_random_init"]["verdict"] != "not run" and ledger["rq2_random_init"]["n"] == str(len(SEEDS))
     assert "upstream probe" in ledger["rq2_random_init"]["readings"]
@@ -336,6 +338,11 @@ def test_the_claims_ledger_answers_every_claim(workflow_dir):
     assert ledger["rq4_collab_source_g03"]["verdict"] == "not run"  # gamma = 0.3 is not in the test preset
     md = (workflow_dir / "results/tables/claims_ledger.md").read_text()
     assert "TEST numbers" in md and all(c["claim"] in md for c in claims)
+    # the conclusions lead it, each with a verdict of the vocabulary
+    conclusions = read_csv(workflow_dir / "results/tables/conclusions.csv")
+    assert [r["id"] for r in conclusions] == [c["id"] for c in yaml.safe_load((workflow_dir / "conclusions.yaml").read_text())]
+    assert all(any(r["verdict"].startswith(v) for v in CONCLUSION_VERDICTS) for r in conclusions)
+    assert md.index("The deck's conclusions") < md.index("Claims ledger")
 
 
 def test_misspelt_config_key_stops_before_any_job_naming_it(workflow_dir, tmp_path):
@@ -409,7 +416,7 @@ def test_report_html_opens_in_a_browser_with_the_ledger_first_and_every_figure(w
 
     text = html.unescape(re.sub(r"<[^>]+>", " ", headless(exe, "--dump-dom", report.as_uri(), cwd=tmp_path)))
     text = " ".join(text.split())
-    assert "Claims ledger" in text and "Verdicts:" in text
+    assert "Claims ledger" in text and "Verdicts:" in text and "The deck's conclusions" in text
     ledger = read_csv(workflow_dir / "results/tables/claims_ledger.csv")
     for row in ledger:  # every claim row, rendered on the front page with its verdict
         assert " ".join(row["claim"].split()) in text, row["id"]
