@@ -20,7 +20,7 @@ import time
 import pytest
 import yaml
 
-from ffmodels import cost
+from tools import cost
 from ffmodels.config import enabled_tables, load_config, variant_hparams
 from tests.conftest import OVERLAYS, REPO, TEST_CONFIG, TEST_DATA, copy_of, snakemake, snapshot
 

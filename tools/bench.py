@@ -1,6 +1,6 @@
 """Training-step throughput of every family, against a straightforward FF reference loop.
 
-    python -m ffmodels.bench [--quick] [--threads 1,2] [--batch 100,1000] [--families ff,bp]
+    python -m tools.bench [--quick] [--threads 1,2] [--batch 100,1000] [--families ff,bp]
                              [--out results/bench/throughput.csv]
 
 For every device (the CPU at each thread count; CUDA when present), batch size and family of

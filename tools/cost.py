@@ -1,9 +1,9 @@
 """What a preset costs on this machine, per rule and in all, before it runs.
 
-    python -m ffmodels.cost [--configfile presets/quick.yaml ...] [--benchmarks DIR_OR_TSV ...]
+    python -m tools.cost [--configfile presets/quick.yaml ...] [--benchmarks DIR_OR_TSV ...]
                             [--steps 20] [--cores 2] [--out cost.md]
-    python -m ffmodels.cost --against cost.md --benchmarks DIR_OR_TSV   (actual against estimate)
-    python -m ffmodels.cost --stages "rq4_collab rq3_root_cause+rq3_over_training" --estimate cost.md
+    python -m tools.cost --against cost.md --benchmarks DIR_OR_TSV   (actual against estimate)
+    python -m tools.cost --stages "rq4_collab rq3_root_cause+rq3_over_training" --estimate cost.md
                             [--benchmarks DIR_OR_TSV ...] [--finished RUN/benchmarks]
                             (what each stage of `make full-run` adds, and when its tables land)
 
@@ -419,7 +419,7 @@ def main(argv=None) -> list[dict]:
             print(stage_summary(stage_costs(load_config(*args.configfile), costs, stages,
                                             {job: len(s) for job, s in finished.items()}), args.cores))
         except ConfigError as err:
-            raise SystemExit(f"ffmodels.cost: {err}") from None
+            raise SystemExit(f"tools.cost: {err}") from None
         return []
     if args.against:
         print(against_benchmarks(read_estimate(args.against), args.benchmarks))

@@ -1,6 +1,6 @@
-"""Publishing a run in progress (ffmodels/publish.py): its finished tables, and a claims ledger
+"""Publishing a run in progress (tools/publish.py): its finished tables, and a claims ledger
 over them in which the claims on tables not yet built read 'not run'; the README's Results and
-docs/results.md are what results/published/ says (ffmodels/readme_results.py)."""
+docs/results.md are what results/published/ says (tools/readme.py)."""
 
 import csv
 import datetime
@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from ffmodels import publish
+from tools import publish
 from tests.conftest import REPO
 
 QUICK = REPO / "results" / "published" / "quick"
@@ -146,18 +146,18 @@ def test_verdicts_that_differ_between_two_published_ledgers(tmp_path):
 
 def test_the_readme_results_and_docs_results_are_what_the_published_runs_say(monkeypatch):
     """Both pages are generated from results/published/ (`publish docs`): no number typed by hand."""
-    from ffmodels import readme_results
+    from tools import readme as readme_results
 
     monkeypatch.chdir(REPO)
     readme = (REPO / "README.md").read_text()
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     assert readme_results.generated(readme, readme_results.Path("results/published"), config) == readme, \
-        "run python -m ffmodels.publish docs"
-    assert (REPO / "docs" / "results.md").read_text() == publish.results_page(), "run python -m ffmodels.publish docs"
+        "run python -m tools.publish docs"
+    assert (REPO / "docs" / "results.md").read_text() == publish.results_page(), "run python -m tools.publish docs"
 
 
 def test_the_readme_leads_with_the_full_run_once_it_has_a_ledger_and_tables(tmp_path):
-    from ffmodels import readme_results
+    from tools import readme as readme_results
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     lead, earlier = tmp_path / readme_results.LEAD, tmp_path / readme_results.EARLIER[0]
@@ -225,7 +225,8 @@ def test_shared_table_rows_of_two_runs_are_compared_by_their_intervals_and_tests
 
 
 def test_the_readme_cost_block_sets_the_full_runs_finished_jobs_against_the_table_written_before(tmp_path):
-    from ffmodels import cost, readme_results
+    from tools import cost
+    from tools import readme as readme_results
 
     lead = tmp_path / readme_results.LEAD
     lead.mkdir()
@@ -303,7 +304,7 @@ def test_compare_names_a_run_it_cannot_compare_instead_of_finding_nothing(tmp_pa
 def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, monkeypatch):
     """A lost machine's folder stays counted with what it ran by its last publication; publishing
     the same folder again updates its row instead of adding one."""
-    from ffmodels import readme_results
+    from tools import readme as readme_results
 
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
     monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)
@@ -347,7 +348,7 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
     assert bench == {"pretrain/bp/seed0.tsv": ("100", "2026-12-01 10:00 UTC", ""), "pretrain/bp/seed1.tsv": ("120", "2026-12-02 08:00 UTC", ""),
                      "pretrain/bp/seed2.tsv": ("130", "2026-12-02 08:00 UTC", "3")}
     assert "3 job benchmarks (benchmarks.tsv; 2 from this folder, the others from earlier folders)" in text
-    from ffmodels import cost
+    from tools import cost
 
     assert cost.read_benchmarks([out / "benchmarks.tsv"]) == {("pretrain", "bp", None): [100.0, 120.0, 130.0]}
     assert cost.read_benchmarks([out / "benchmarks.tsv"], whole=True) == {("pretrain", "bp", None): [100.0, 120.0]}

@@ -1,5 +1,5 @@
 """The README's Results section and its cost table, written from results/published/ (by
-`python -m ffmodels.publish docs`), so that no number in the README is typed by hand and it shows
+`python -m tools.publish docs`), so that no number in the README is typed by hand and it shows
 what the published runs say.
 
 It leads with the full preset's run (LEAD): where the run stands, its claims ledger (verdict
@@ -27,12 +27,12 @@ DEMO = "quick"
 # The README's figures, each the first of its alternatives the full run has drawn: every model's
 # source against transfer needs RQ1, RQ2, RQ4 and CwC-FF; until then RQ2's transfer bars say it.
 KEY_FIGURES = [("source_vs_transfer", "rq2_transfer"), ("rq3_over_training",), ("rq4_overview",)]
-COST_TABLE = "cost-estimate.md"  # python -m ffmodels.cost --out, published with the run before it starts
+COST_TABLE = "cost-estimate.md"  # python -m tools.cost --out, published with the run before it starts
 GPU_RUNS = ["full-gpu-h200"]     # published runs of the full preset on a GPU machine (gpu/check.sh)
 
 
 def begin(block: str) -> str:
-    return f"<!-- {block}: written by `python -m ffmodels.publish docs` from results/published/; edits here are overwritten -->"
+    return f"<!-- {block}: written by `python -m tools.publish docs` from results/published/; edits here are overwritten -->"
 
 
 def end(block: str) -> str:
@@ -151,7 +151,7 @@ def results_section(published: Path, config: dict) -> str:
 def cost_section(published: Path, config: dict) -> str:
     """The summary of the cost table written before the full run, then, once the run has
     finished jobs, their CPU time against what the table said for them."""
-    from ffmodels import cost
+    from tools import cost
 
     lead = published / LEAD
     table = lead / COST_TABLE
@@ -173,7 +173,7 @@ def gpu_rows(folder: Path, estimate: dict) -> list[str]:
     GPU, as its command says), beside the CPU cost table's time for the same job."""
     from statistics import median
 
-    from ffmodels import cost
+    from tools import cost
 
     fields = run_fields(folder)
     lines = [f"On a GPU machine, run `{folder.name}` ({fields.get('machine', '?')}; its command and how far it "

@@ -1,4 +1,4 @@
-"""The cost table (ffmodels/cost.py): its job list is Snakemake's, measured jobs are used as
+"""The cost table (tools/cost.py): its job list is Snakemake's, measured jobs are used as
 measured, and a training job without one is estimated from its own timed steps."""
 
 import math
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ffmodels import cost
+from tools import cost
 from ffmodels.config import load_config
 from tests.conftest import REPO, copy_workflow
 
