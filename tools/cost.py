@@ -7,8 +7,8 @@
                             [--benchmarks DIR_OR_TSV ...] [--finished RUN/benchmarks]
                             (what each stage of `make full-run` adds, and when its tables land)
 
-Every job of the preset's DAG (the tables' runs and the training runs they need, as the
-workflow derives them) gets a cost in core-seconds (each job runs on one thread):
+Every job of the preset's DAG that has a benchmark (Snakemake's own job list: a dry run of the
+workflow under the same config overlays, planned_jobs) gets a cost in core-seconds (each job runs on one thread):
 
 - measured: the mean CPU time (Snakemake's benchmark `cpu_time`, else its wall time `s`) of
   finished jobs of the same rule and run (any seed) in the benchmark files given (a run's `benchmarks/` folder, or a published `benchmarks.tsv` /
@@ -31,14 +31,17 @@ The wall time at --cores N is at least the total over N (the DAG may not keep ev
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import re
 import statistics
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from ffmodels.config import load_config, table_runs, variant_hparams
+from ffmodels.config import enabled_tables, load_config, variant_hparams
 from ffmodels.errors import ConfigError
 from ffmodels.names import is_calibrated, is_random_init
 
@@ -51,22 +54,36 @@ START_UP_S = 6.0  # a job's Python, torch and data loading before its first step
 # benchmark of it then covers its last stretch only. A published benchmarks.tsv keeps the epoch in RESUMED_COLUMN.
 RESUMED = re.compile(r"resuming after epoch (\d+)")
 RESUMED_COLUMN = "resumed_after_epoch"
+REPO = Path(__file__).resolve().parent.parent  # the workflow: Snakefile, config.yaml
 
 
-def planned_jobs(config: dict) -> list[tuple[str, str, str | None]]:
-    """(rule, run, metric) of every job of the DAG but data, tables, figures and the ledger, one
-    per seed: the runs the tables read, plus the pretraining every pretrained model needs."""
-    jobs: set[tuple[str, str, str | None]] = set()
-    for stages in table_runs(config).values():
-        for stage, runs in stages.items():
-            for run in runs:
-                if stage in (*TRAINING, "transfer", "sensitivity"):
-                    jobs.add((stage, run, None))
-                else:  # an analysis metric
-                    jobs.add(("analysis", run, stage))
-                if not is_random_init(run) and stage != "pretrain":
-                    jobs.add(("pretrain", run, None))  # its model, checkpoints or init
-    return [job for job in sorted(jobs) for _ in config["seeds"]]
+def job_key(benchmark: str) -> tuple[str, str, str | None]:
+    """(rule, run, metric) of a job from its benchmark path (`benchmarks/<rule>/<run>/seed<N>.tsv`,
+    or `benchmarks/analysis/<metric>/<run>/seed<N>.tsv`), as the workflow's rules name it."""
+    parts = benchmark.removeprefix("benchmarks/").removesuffix(".tsv").split("/")
+    return (parts[0], parts[2], parts[1]) if parts[0] == "analysis" and len(parts) == 4 else (parts[0], parts[1], None)
+
+
+def planned_jobs(configfiles: list | tuple = (), targets: list | tuple = (),
+                 workdir: Path = REPO) -> list[tuple[str, str, str | None]]:
+    """(rule, run, metric) of every job of the workflow's DAG that has a benchmark (training, probe
+    and analysis jobs; not data, tables, figures or the ledger), one per seed: Snakemake's own job
+    list, from a dry run of every job (--forceall) the targets need (default: everything) under
+    the config overlays."""
+    return list(_dry_run(tuple(str(Path(c).resolve()) for c in configfiles), tuple(targets), str(workdir)))
+
+
+@functools.lru_cache(maxsize=None)
+def _dry_run(configfiles: tuple[str, ...], targets: tuple[str, ...], workdir: str) -> tuple:
+    """planned_jobs' dry run, once per process for the same arguments (a stage plan asks for
+    each stage's tables)."""
+    cmd = [sys.executable, "-m", "snakemake", "--dry-run", "--forceall", "--nolock", "--cores", "1",
+           "--directory", workdir, "--snakefile", str(REPO / "Snakefile"),
+           *(["--configfile", *configfiles] if configfiles else []), *(["--", *targets] if targets else [])]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    if out.returncode != 0:
+        raise ConfigError(f"snakemake --dry-run failed:\n{(out.stderr or out.stdout)[-2000:]}")
+    return tuple(sorted(job_key(path) for path in re.findall(r"^\s+benchmark: (\S+)$", out.stdout, flags=re.M)))
 
 
 def resumed_after(log: Path) -> str:
@@ -93,9 +110,7 @@ def read_benchmarks(paths: list[Path], wall: bool = False,
         return (value if re.fullmatch(r"[\d.]+", value) and float(value) > 0 else row["s"],)
 
     def add(job: str, seconds: str):
-        parts = job.removeprefix("benchmarks/").removesuffix(".tsv").split("/")
-        key = (parts[0], parts[2], parts[1]) if parts[0] == "analysis" and len(parts) == 4 else (parts[0], parts[1], None)
-        found[key].append(float(seconds))
+        found[job_key(job)].append(float(seconds))
 
     for path in paths:
         if path.is_dir():
@@ -189,9 +204,10 @@ def family_name(config: dict, run: str) -> str | None:
         return None
 
 
-def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict]:
-    """One row per (rule, run, metric): jobs, seconds per job, and where the number comes from."""
-    jobs = planned_jobs(config)
+def estimate(config: dict, jobs: list[tuple[str, str, str | None]], benchmarks: dict, steps: int,
+             log=print) -> list[dict]:
+    """One row per (rule, run, metric) of `jobs` (planned_jobs: the workflow's own job list under
+    the same config): jobs, seconds per job, and where the number comes from."""
     count = defaultdict(int)
     for job in jobs:
         count[job] += 1
@@ -355,19 +371,22 @@ def against_estimate(estimate: dict, actual: dict, resumed: dict[str, int] | Non
     return "\n".join(lines) + "\n"
 
 
-def stage_costs(config: dict, estimate: dict, stages: list[list[str]], finished: dict | None = None) -> list[dict]:
+def stage_costs(config: dict, estimate: dict, stages: list[list[str]], finished: dict | None = None,
+                configfiles: list | tuple = ()) -> list[dict]:
     """Per stage of a run order (each a list of tables; `make full-run` asks Snakemake for one
     stage after the other, then for everything): the jobs its tables need that no earlier stage
     ran and that have not finished (`finished`: {(rule, run, metric): seeds done}), and their
     core-seconds by `estimate` ({(rule, run, metric): s per job}, read_estimate; a job without
-    a row counts as unknown). The last stage, `everything`, is every table left."""
-    tables = table_runs(config)
+    a row counts as unknown). The last stage, `everything`, is every table left. Each stage's jobs
+    are Snakemake's (planned_jobs for its tables under `configfiles`, the overlays `config` was
+    loaded from)."""
+    tables = enabled_tables(config)
     unknown = sorted({t for stage in stages for t in stage} - set(tables))
     if unknown:
         raise ConfigError(f"run order: {unknown} not tables of this config; tables: {sorted(tables)}")
     done, out = set(), []
     for stage in [*stages, [t for t in tables if all(t not in s for s in stages)]]:
-        jobs = set(planned_jobs({**config, "tables": {t: config["tables"][t] for t in stage}})) - done
+        jobs = set(planned_jobs(configfiles, [f"results/tables/{t}.csv" for t in stage]) if stage else []) - done
         done |= jobs
         left = {job: max(len(config["seeds"]) - (finished or {}).get(job, 0), 0) for job in jobs}
         out.append({"stage": "+".join(stage) if len(out) < len(stages) else "everything",
@@ -417,7 +436,7 @@ def main(argv=None) -> list[dict]:
         costs = {**read_estimate(args.estimate), **{job: statistics.mean(s) for job, s in measured.items()}}
         try:
             print(stage_summary(stage_costs(load_config(*args.configfile), costs, stages,
-                                            {job: len(s) for job, s in finished.items()}), args.cores))
+                                            {job: len(s) for job, s in finished.items()}, args.configfile), args.cores))
         except ConfigError as err:
             raise SystemExit(f"tools.cost: {err}") from None
         return []
@@ -425,7 +444,7 @@ def main(argv=None) -> list[dict]:
         print(against_benchmarks(read_estimate(args.against), args.benchmarks))
         return []
     config = load_config(*args.configfile)
-    rows = estimate(config, read_benchmarks(args.benchmarks), args.steps)
+    rows = estimate(config, planned_jobs(args.configfile), read_benchmarks(args.benchmarks), args.steps)
     text = summary(rows, args.cores)
     print(text)
     if args.out:
