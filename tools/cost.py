@@ -132,11 +132,13 @@ def read_benchmarks(paths: list[Path], wall: bool = False,
 
 
 def time_training(hp: dict, n_train: int, n_eval: int, steps: int, test_every_epoch: bool) -> dict:
-    """Seconds per epoch of a variant's training on one thread: `steps` timed train_steps at its
-    batch size (after two untimed), scaled to n_train images, and its evaluation on n_eval images."""
+    """Seconds per epoch of a variant's training on one thread: `steps` train_steps at its batch
+    size timed in CPU time by the benchmark's timer (tools.bench.time_steps; after two untimed),
+    scaled to n_train images, and its evaluation on n_eval images."""
     import torch
 
     from ffmodels.families import build
+    from tools.bench import time_steps
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -146,12 +148,8 @@ def time_training(hp: dict, n_train: int, n_eval: int, steps: int, test_every_ep
     x, y = torch.rand(batch, 784, generator=gen), torch.randint(0, 10, (batch,), generator=gen)
     model.train()
     model.on_epoch_start(1)
-    for _ in range(2):
-        model.train_step(x, y, gen)
-    start = time.process_time()
-    for _ in range(steps):
-        model.train_step(x, y, gen)
-    step_s = (time.process_time() - start) / steps
+    time_steps(model, [(x, y)], gen, 2)  # warm-up
+    step_s = time_steps(model, [(x, y)], gen, steps, clock=time.process_time) / steps
     model.eval()
     eval_s = 0.0
     if model.has_classifier:
