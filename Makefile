@@ -11,7 +11,7 @@ SNAKEMAKE_ARGS ?=
 
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: reproduce full-run test venv clean-results bench browser report
+.PHONY: reproduce full-run test venv clean-results bench browser report docs
 
 venv: $(STAMP)
 
@@ -69,6 +69,12 @@ browser:
 report: $(STAMP)
 	$(VENV)/bin/snakemake --cores 1 --configfile presets/$(PRESET).yaml \
 		$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) --report report.html
+
+# Each published run's page (results/published/<run>/README.md) and the README's generated blocks,
+# from results/published/ (tools/README.md).
+docs: $(STAMP)
+	$(VENV)/bin/python -m tools.publish docs
+	$(VENV)/bin/python -m tools.readme
 
 # Training-step throughput of every family against a plain FF loop (tools/bench.py), written
 # to results/bench/throughput.csv; e.g. make bench BENCH_ARGS="--threads 1 --batch 100".

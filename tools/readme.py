@@ -1,5 +1,5 @@
 """The README's Results section and its cost table, written from results/published/ (by
-`python -m tools.publish docs`), so that no number in the README is typed by hand and it shows
+`python -m tools.readme`), so that no number in the README is typed by hand and it shows
 what the published runs say.
 
 It leads with the full preset's run (LEAD): where the run stands, its claims ledger (verdict
@@ -14,12 +14,12 @@ then what the full preset's jobs took on a GPU machine (GPU_RUNS), where one is 
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
 import yaml
 
 from ffmodels.ledger import verdict_counts as ledger_verdict_counts
+from tools.publish import PAGE, published_rows, run_fields
 
 LEAD = "full"
 EARLIER = ["full-ff-bp-cpu"]          # published runs of the full recipe on part of the matrix
@@ -32,7 +32,7 @@ GPU_RUNS = ["full-gpu-h200"]     # published runs of the full preset on a GPU ma
 
 
 def begin(block: str) -> str:
-    return f"<!-- {block}: written by `python -m tools.publish docs` from results/published/; edits here are overwritten -->"
+    return f"<!-- {block}: written by `python -m tools.readme` from results/published/; edits here are overwritten -->"
 
 
 def end(block: str) -> str:
@@ -44,15 +44,7 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def table_rows(folder: Path) -> list[dict]:
-    """Every row of every table a published run holds (not its ledger)."""
-    return [r for p in sorted(folder.glob("*.csv")) if p.stem != "claims_ledger" for r in _rows(p)]
-
-
-def run_fields(folder: Path) -> dict[str, str]:
-    """The '- key: value' lines of a published run's RUN.md (preset, commit, published, ...)."""
-    path = folder / "RUN.md"
-    return dict(re.findall(r"^- ([a-z ]+): (.*)$", path.read_text(), flags=re.M)) if path.is_file() else {}
+table_rows = published_rows  # every row of every table a published run holds (not its ledger)
 
 
 def _run_line(folder: Path) -> str:
@@ -144,7 +136,7 @@ def results_section(published: Path, config: dict) -> str:
         lines += [f"*Pipeline demonstration*: the quick preset (every stage, models trained for minutes, answers "
                   f"nothing) gives {verdict_counts(_rows(demo / 'claims_ledger.csv'))} "
                   f"([its ledger]({demo / 'claims_ledger.md'})). Every published run, every table: "
-                  f"[docs/results.md](docs/results.md).", ""]
+                  f"the {PAGE} of each folder under [results/published/]({published}/).", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -209,3 +201,7 @@ def write(readme: Path = Path("README.md"), published: Path = Path("results/publ
           config: Path = Path("config.yaml")) -> Path:
     readme.write_text(generated(readme.read_text(), published, yaml.safe_load(config.read_text())))
     return readme
+
+
+if __name__ == "__main__":
+    print(write())

@@ -1,6 +1,6 @@
-"""Publishing a run in progress (tools/publish.py): its finished tables, and a claims ledger
-over them in which the claims on tables not yet built read 'not run'; the README's Results and
-docs/results.md are what results/published/ says (tools/readme.py)."""
+"""Publishing a run (tools/publish.py): it copies what the workflow built, tables, figures and
+ledger, and builds none of them; each published run's page and the README's generated blocks
+(tools/readme.py) are what results/published/ says."""
 
 import csv
 import datetime
@@ -31,24 +31,27 @@ def workflow_folder(run, tables):
     return run
 
 
-def test_a_run_in_progress_is_published_with_a_ledger_over_its_finished_tables(tmp_path, monkeypatch):
+def test_a_run_in_progress_is_published_as_built_without_a_ledger_of_its_own_making(tmp_path, monkeypatch):
+    """Publishing copies; the ledger and the figures are the workflow's. A folder whose ledger job
+    has not run yet is published without one (and an earlier folder's ledger, which does not
+    speak for these tables, is not left behind)."""
     run = workflow_folder(tmp_path / "run", ["rq1_negative_strategies", "rq2_transfer"])  # two of a published quick run
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    (tmp_path / "published" / "partial").mkdir(parents=True)
+    shutil.copy(QUICK / "claims_ledger.csv", tmp_path / "published" / "partial")  # an earlier folder's
     out = publish.publish_run("partial", run, "make full-run", "1 h", None)
-    ledger = {r["id"]: r for r in csv.DictReader(open(out / "claims_ledger.csv"))}
-    whole = {r["id"]: r for r in csv.DictReader(open(QUICK / "claims_ledger.csv"))}
-    assert ledger["rq1_bp"]["verdict"] == whole["rq1_bp"]["verdict"] != "not run"  # as the run's own ledger says
-    assert ledger["rq2_ff_below_random"]["verdict"] == whole["rq2_ff_below_random"]["verdict"]
-    assert ledger["cwc_source"]["verdict"] == "not run" != whole["cwc_source"]["verdict"]  # rq_cwc not finished
-    assert all(r["preset"] == "quick" for r in ledger.values())
-    assert "from the 2 tables finished so far" in (out / "RUN.md").read_text()
-    assert "- preset: quick" in (out / "RUN.md").read_text()
-    config = yaml.safe_load((run / "config.yaml").read_text())  # a config of these two tables: all finished
-    config["tables"] = {t: config["tables"][t] for t in ("rq1_negative_strategies", "rq2_transfer")}
-    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    assert sorted(p.name for p in out.glob("*.csv")) == ["rq1_negative_strategies.csv", "rq2_transfer.csv"]
+    assert not list(out.glob("*.png"))  # no figure drawn here
+    text = (out / "RUN.md").read_text()
+    assert "- preset: quick" in text and "- claims ledger: not built yet" in text
+    (run / "results" / "figures").mkdir()
+    shutil.copy(QUICK / "rq2_transfer.png", run / "results" / "figures")  # what the workflow built is copied
+    for name in ("claims_ledger.csv", "claims_ledger.md"):
+        shutil.copy(QUICK / name, run / "results" / "tables")
     out = publish.publish_run("partial", run, "make full-run", "2 h", None)
-    assert "- claims ledger: built at publishing from all 2 tables (the run's own ledger job comes with its last stage)" \
-        in (out / "RUN.md").read_text()
+    assert (out / "claims_ledger.csv").read_bytes() == (QUICK / "claims_ledger.csv").read_bytes()
+    assert (out / "rq2_transfer.png").read_bytes() == (QUICK / "rq2_transfer.png").read_bytes()
+    assert "claims ledger: not built yet" not in (out / "RUN.md").read_text()
 
 
 def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(tmp_path, monkeypatch):
@@ -61,12 +64,11 @@ def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(t
         run = workflow_folder(tmp_path / folder, tables)
         out = publish.publish_run("long", run, "make full-run", None, None)
         sources = {r["table"]: r["commit"] for r in csv.DictReader(open(out / "tables.tsv"), delimiter="\t")}
-        ledger = {r["id"]: r["verdict"] for r in csv.DictReader(open(out / "claims_ledger.csv"))}
         assert not (out / "benchmarks.tsv").exists()  # no folder here has finished jobs: no earlier run's file left
         if folder == "second":  # the first folder's tables kept beside the second's, the ledger over all three
             assert sources == {"rq1_negative_strategies": "first", "rq2_transfer": "first", "rq_cwc": "second"}
             assert "- tables kept from an earlier run: rq1_negative_strategies, rq2_transfer (commit `first`" in (out / "RUN.md").read_text()
-            assert "not run" not in {ledger["rq1_bp"], ledger["rq2_ff_below_random"], ledger["cwc_source"]}
+            assert not (out / "claims_ledger.csv").exists()  # the workflow's to build, over all its tables
     # the third rebuilt rq1 and rq_cwc; rq2 is still the first folder's
     assert sources == {"rq1_negative_strategies": "third", "rq2_transfer": "first", "rq_cwc": "third"}
     (out / "rq2_transfer.csv").write_text((out / "rq2_transfer.csv").read_text().replace("\nquick,", "\nfull,"))
@@ -88,25 +90,6 @@ def test_a_table_published_again_unchanged_keeps_the_date_it_was_first_published
     published = {r["table"]: r["published"] for r in csv.DictReader(open(out / "tables.tsv"), delimiter="\t")}
     assert published["rq2_transfer"] == first  # unchanged: its first date stays
     assert published["rq1_negative_strategies"] != first  # its file changed: published now
-
-
-def test_a_figure_over_tables_of_several_folders_is_drawn_from_the_published_tables(tmp_path, monkeypatch):
-    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
-    monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)
-    source_vs_transfer = ["rq_cwc", "rq1_negative_strategies", "rq2_transfer", "rq4_overview"]  # config figures
-    for folder, tables in (("first", source_vs_transfer[1:]), ("second", source_vs_transfer[:1])):
-        run = workflow_folder(tmp_path / folder, tables)
-        out = publish.publish_run("split", run, "make full-run", "1 h", None)
-        assert (out / "source_vs_transfer.png").is_file() == (folder == "second")  # only once all four are published
-    png = (out / "source_vs_transfer.png").read_bytes()
-    assert png.startswith(b"\x89PNG") and len(png) > 10_000
-    assert ("- drawn at publishing (the figure job over the published tables; tables.tsv gives each one's commit), until "
-            "this folder draws its own: source_vs_transfer from " + ", ".join(source_vs_transfer)) in (out / "RUN.md").read_text()
-    (run / "results" / "figures").mkdir()
-    (run / "results" / "figures" / "source_vs_transfer.png").write_bytes(b"the folder's own")
-    publish.publish_run("split", run, "make full-run", "2 h", None)
-    assert (out / "source_vs_transfer.png").read_bytes() == b"the folder's own"
-    assert "drawn at publishing" not in (out / "RUN.md").read_text()
 
 
 def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_cost_table(tmp_path, monkeypatch):
@@ -144,16 +127,21 @@ def test_verdicts_that_differ_between_two_published_ledgers(tmp_path):
     assert changes[1] == {"id": "c2", "a": "inconclusive", "a ours": "2.0", "b": "not reproduced", "b ours": "2.0"}
 
 
-def test_the_readme_results_and_docs_results_are_what_the_published_runs_say(monkeypatch):
-    """Both pages are generated from results/published/ (`publish docs`): no number typed by hand."""
+def test_the_readme_results_and_each_runs_page_are_what_the_published_runs_say(monkeypatch):
+    """Both are generated from results/published/ (`make docs`): no number typed by hand."""
     from tools import readme as readme_results
 
     monkeypatch.chdir(REPO)
     readme = (REPO / "README.md").read_text()
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     assert readme_results.generated(readme, readme_results.Path("results/published"), config) == readme, \
-        "run python -m tools.publish docs"
-    assert (REPO / "docs" / "results.md").read_text() == publish.results_page(), "run python -m tools.publish docs"
+        "run make docs (python -m tools.readme)"
+    folders = sorted(p for p in (REPO / "results" / "published").iterdir() if p.is_dir())
+    assert folders
+    for folder in folders:
+        page = folder / publish.PAGE
+        assert page.is_file() and page.read_text() == publish.run_page(folder), "run make docs (python -m tools.publish docs)"
+    assert not (REPO / "docs" / "results.md").exists()  # docs/ holds no generated results
 
 
 def test_the_readme_leads_with_the_full_run_once_it_has_a_ledger_and_tables(tmp_path):
