@@ -115,3 +115,37 @@ def test_per_task_settings_are_inherited_checked_and_apply_only_on_their_task():
         load_config({"families": {"cwc": {"tasks": {"fashion-mnist": {"epochs": 0}}}}})
     with pytest.raises(ConfigError, match=r"families\.cwc\.tasks\.fashion-mnist\.colour: unknown hyperparameter"):
         load_config({"families": {"cwc": {"tasks": {"fashion-mnist": {"colour": 3}}}}})
+
+
+def test_the_schema_describes_every_key_and_its_defaults_are_the_shipped_values():
+    """As the snakemake-workflows template's schema does: every key has a description, and a
+    default is config.yaml's own value (so Snakemake's validate, which fills defaults in, never
+    changes a shipped config)."""
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    undescribed, wrong_default = [], []
+
+    def walk(node, path, shipped):
+        if isinstance(node, list):
+            for item in node:
+                walk(item, path, shipped)
+            return
+        if not isinstance(node, dict):
+            return
+        for key, sub in (node.get("properties") or {}).items():
+            here = f"{path}.{key}".lstrip(".")
+            annotation = set(sub) <= {"default", "required"}  # defaults over an allOf'd $defs entry
+            if "description" not in sub and not annotation:
+                undescribed.append(here)
+            value = shipped.get(key, ...) if isinstance(shipped, dict) else ...
+            if "default" in sub and sub["default"] != value:
+                wrong_default.append(here)
+            walk(sub, here, value if value is not ... else {})
+        for keyword in ("$defs", "additionalProperties", "items", "oneOf", "allOf"):
+            if keyword == "$defs":
+                for name, sub in (node.get("$defs") or {}).items():
+                    walk(sub, f"$defs.{name}", {})
+            elif keyword in node:
+                walk(node[keyword], path, {})
+
+    walk(schema, "", CONFIG)
+    assert not undescribed and not wrong_default, (undescribed, wrong_default)
