@@ -48,8 +48,10 @@ full-run: $(STAMP)
 	done; \
 	echo "exited $$status $$(date -u '+%F %T')" >> full-run.log; exit $$status
 
-# The workflow's format and Snakemake's own linter first (seconds), then the test suite.
+# The Python linter (ruff check, pyproject.toml), the workflow's format and Snakemake's own
+# linter first (seconds), then the test suite.
 test: $(STAMP) browser
+	$(VENV)/bin/ruff check --no-cache .
 	$(VENV)/bin/snakefmt --check Snakefile workflow/
 	$(VENV)/bin/snakemake --lint --configfile presets/quick.yaml .test/config.yaml
 	$(VENV)/bin/python -m pytest

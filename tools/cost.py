@@ -8,15 +8,18 @@
                             (what each stage of `make full-run` adds, and when its tables land)
 
 Every job of the preset's DAG that has a benchmark (Snakemake's own job list: a dry run of the
-workflow under the same config overlays, planned_jobs) gets a cost in core-seconds (each job runs on one thread):
+workflow under the same config overlays, planned_jobs) gets a cost in core-seconds (each job
+runs on one thread):
 
 - measured: the mean CPU time (Snakemake's benchmark `cpu_time`, else its wall time `s`) of
-  finished jobs of the same rule and run (any seed) in the benchmark files given (a run's `benchmarks/` folder, or a published `benchmarks.tsv` /
-  `timing.txt`), which must come from the same preset;
+  finished jobs of the same rule and run (any seed) in the benchmark files given (a run's
+  `benchmarks/` folder, or a published `benchmarks.tsv` / `timing.txt`), which must come from
+  the same preset;
 - training jobs without a measurement (pretrain, ceiling, fine-tuning): estimated now from a
   timed short run of the variant's own `train_step` at its batch size on one thread (after
-  warm-up; process CPU time, so other load on the machine does not inflate it), scaled to its epochs and images, plus its per-epoch evaluation (timed the same way)
-  and a measured job start-up;
+  warm-up; process CPU time, so other load on the machine does not inflate it), scaled to its
+  epochs and images, plus its per-epoch evaluation (timed the same way) and a measured job
+  start-up;
 - probe jobs (transfer, sensitivity) without a measurement: the mean of the measured probes of
   the same rule and family; else the network's own passes, timed on one evaluation batch (over
   the target images, once per input a sensitivity job shows it; a calibrated init also over the
@@ -43,12 +46,13 @@ from pathlib import Path
 
 from ffmodels.config import enabled_tables, load_config, variant_hparams
 from ffmodels.errors import ConfigError
-from ffmodels.names import is_calibrated, is_random_init
+from ffmodels.names import is_calibrated
 
 TRAINING = ("pretrain", "ceiling", "finetune")
 PROBES = ("transfer", "sensitivity")
 # Snakemake's benchmark columns, in its order (a published listing puts the job path first).
-BENCHMARK_FIELDS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load", "cpu_time"]
+BENCHMARK_FIELDS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load",
+                    "cpu_time"]
 START_UP_S = 6.0  # a job's Python, torch and data loading before its first step (quick-preset benchmarks)
 # A training job continued from its resume file after a stop logs this (ffmodels/train.py); Snakemake's
 # benchmark of it then covers its last stretch only. A published benchmarks.tsv keeps the epoch in RESUMED_COLUMN.
@@ -222,8 +226,9 @@ def estimate(config: dict, jobs: list[tuple[str, str, str | None]], benchmarks: 
     def pass_s(rule: str, run: str) -> float:
         if (rule, run) not in passes:
             settings = config["sensitivity"] if rule == "sensitivity" else None
-            passes[(rule, run)] = time_feature_pass(variant_hparams(config, run), config["transfer"], settings, n_probe,
-                                                    config["pretrain"]["eval_batch_size"], n_train if is_calibrated(run) else 0)
+            passes[(rule, run)] = time_feature_pass(variant_hparams(config, run), config["transfer"], settings,
+                                                    n_probe, config["pretrain"]["eval_batch_size"],
+                                                    n_train if is_calibrated(run) else 0)
         return passes[(rule, run)]
 
     fit_s: dict[str, list[float]] = {}  # per probe rule, filled on first use
@@ -239,7 +244,8 @@ def estimate(config: dict, jobs: list[tuple[str, str, str | None]], benchmarks: 
         if fit_s[rule] or rule == "transfer":
             return fit_s[rule], f"{len(fit_s[rule])} measured {rule} jobs"
         settings = len(config["sensitivity"])
-        return [settings * f for f in fit_s["transfer"]], f"{settings} x that of {len(fit_s['transfer'])} measured transfer jobs"
+        whose = f"{settings} x that of {len(fit_s['transfer'])} measured transfer jobs"
+        return [settings * f for f in fit_s["transfer"]], whose
 
     for (rule, run, metric), n in sorted(count.items()):
         measured = benchmarks.get((rule, run, metric))
@@ -270,13 +276,15 @@ def estimate(config: dict, jobs: list[tuple[str, str, str | None]], benchmarks: 
             # better than the others'
             seconds, whose = (kin, f"{family} ") if kin else (like, "")
             rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": statistics.mean(seconds),
-                         "source": f"estimated: mean of {len(seconds)} measured {whose}{rule} jobs" + (f" ({metric})" if metric else "")})
+                         "source": f"estimated: mean of {len(seconds)} measured {whose}{rule} jobs"
+                                   + (f" ({metric})" if metric else "")})
         elif fits:
             # a probe is its network's pass over the target images (CwC-FF's CNN ~150x an MLP's)
             # and the linear probes' fit, which depends on the feature width, not the network
             rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n,
                          "s_per_job": pass_s(rule, run) + statistics.mean(fits),
-                         "source": f"estimated: its network's timed pass over {n_probe} images + the probes' fit of {whose_fits}"})
+                         "source": f"estimated: its network's timed pass over {n_probe} images "
+                                   f"+ the probes' fit of {whose_fits}"})
         else:
             rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": math.nan,
                          "source": "no measurement"})
@@ -364,8 +372,9 @@ def against_estimate(estimate: dict, actual: dict, resumed: dict[str, int] | Non
         lines.append(f"| **all** | {n} | {est / 3600:.2f} | {act / 3600:.2f} | {act / est:.2f} |")
     if resumed:
         n = sum(resumed.values())
-        lines += ["", f"Left out: {n} job{'s' * (n != 1)} resumed after a stop, whose benchmark holds {'their' if n != 1 else 'its'} last "
-                      "stretch only (" + ", ".join(f"{rule} {count}" for rule, count in sorted(resumed.items())) + ")."]
+        per_rule = ", ".join(f"{rule} {count}" for rule, count in sorted(resumed.items()))
+        lines += ["", f"Left out: {n} job{'s' * (n != 1)} resumed after a stop, whose benchmark holds "
+                      f"{'their' if n != 1 else 'its'} last stretch only ({per_rule})."]
     return "\n".join(lines) + "\n"
 
 
@@ -389,7 +398,8 @@ def stage_costs(config: dict, estimate: dict, stages: list[list[str]], finished:
         left = {job: max(len(config["seeds"]) - (finished or {}).get(job, 0), 0) for job in jobs}
         out.append({"stage": "+".join(stage) if len(out) < len(stages) else "everything",
                     "jobs": sum(left.values()),
-                    "s": sum(n * estimate[job] for job, n in left.items() if not math.isnan(estimate.get(job, math.nan))),
+                    "s": sum(n * estimate[job] for job, n in left.items()
+                             if not math.isnan(estimate.get(job, math.nan))),
                     "unknown": sum(n for job, n in left.items() if math.isnan(estimate.get(job, math.nan)))})
     return out
 
@@ -418,10 +428,13 @@ def main(argv=None) -> list[dict]:
                         help="instead: the --benchmarks' jobs against the cost table COST_MD written before the run")
     parser.add_argument("--stages", metavar="ORDER",
                         help="instead: what each stage of this run order adds (tables joined by +, stages by spaces, "
-                             "as make full-run's FULL_RUN_ORDER), with the costs of --estimate, or of --benchmarks where measured")
-    parser.add_argument("--estimate", type=Path, metavar="COST_MD", help="the cost table --stages reads (written by --out)")
+                             "as make full-run's FULL_RUN_ORDER), with the costs of --estimate, "
+                             "or of --benchmarks where measured")
+    parser.add_argument("--estimate", type=Path, metavar="COST_MD",
+                        help="the cost table --stages reads (written by --out)")
     parser.add_argument("--finished", type=Path, metavar="BENCHMARKS",
-                        help="with --stages: the benchmarks/ folder of the run being continued; its finished jobs are not counted")
+                        help="with --stages: the benchmarks/ folder of the run being continued; "
+                             "its finished jobs are not counted")
     args = parser.parse_args(argv)
     if args.stages is not None:
         if not args.estimate:

@@ -109,6 +109,11 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     folder = folder_key(measured[2]) if measured else commit
     n_jobs, n_here = merge_benchmarks(out, workdir, folder)
     n_results = merge_results(out, workdir, folder)
+    all_folders = [f"- wall time of all its folders: {_hours(sum(float(r['running_s']) for r in folders))} running in "
+                   f"{len(folders)} workflow folders ({FOLDERS}: a lost machine's folder counted to its last "
+                   "publication)"] if len(folders) > 1 else []
+    ledger = ", the claims ledger" if "claims_ledger.csv" in copied else ""
+    earlier_jobs = f"; {n_here} from this folder, the others from earlier folders" if n_here < n_jobs else ""
     lines = [f"# Run `{name}`", "",
              f"- preset: {preset}",
              f"- command: `{command}`",
@@ -116,11 +121,9 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
              f"- published: {now}",
              f"- machine: {machine or this_machine()}",
              f"- wall time so far: {wall or _wall_words(measured) or 'not given'}",
-             *([f"- wall time of all its folders: {_hours(sum(float(r['running_s']) for r in folders))} running in "
-                f"{len(folders)} workflow folders ({FOLDERS}: a lost machine's folder counted to its last publication)"] if len(folders) > 1 else []),
-             f"- contents: {n_tables} table{'s' * (n_tables != 1)}{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
-             f"{len(list(out.glob('*.png')))} figures, {n_jobs} job benchmarks (benchmarks.tsv"
-             f"{f'; {n_here} from this folder, the others from earlier folders' if n_here < n_jobs else ''})"
+             *all_folders,
+             f"- contents: {n_tables} table{'s' * (n_tables != 1)}{ledger}, "
+             f"{len(list(out.glob('*.png')))} figures, {n_jobs} job benchmarks (benchmarks.tsv{earlier_jobs})"
              + (f", {n_results} job result files ({RESULTS}: each job's per-seed metrics)" if n_results else "")]
     if kept:
         by_run = {}
@@ -136,7 +139,8 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
 
         lines += ["", "Finished jobs' CPU time against the cost table written before the run "
                   "(cost-estimate.md; `python -m tools.cost --against`):", "",
-                  cost.against_benchmarks(cost.read_estimate(out / "cost-estimate.md"), [out / "benchmarks.tsv"]).rstrip()]
+                  cost.against_benchmarks(cost.read_estimate(out / "cost-estimate.md"),
+                                          [out / "benchmarks.tsv"]).rstrip()]
     if note:
         lines += ["", note]
     (out / "RUN.md").write_text("\n".join(lines) + "\n")
@@ -253,7 +257,8 @@ def _hours(seconds: float) -> str:
     return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
 
 
-def wall_seconds(workdir: Path, now: datetime.datetime | None = None) -> tuple[float, int, datetime.datetime, float] | None:
+def wall_seconds(workdir: Path,
+                 now: datetime.datetime | None = None) -> tuple[float, int, datetime.datetime, float] | None:
     """(seconds running, stretches, first start, now) of a long run so far, from its RUN_LOG: lines
     `started|exited N|stopped|paused|resumed YYYY-MM-DD HH:MM:SS` (UTC). A stretch with no end line
     was stopped from outside (a killed session, a lost lock); it ended with the run folder's last
@@ -290,7 +295,8 @@ def folder_key(first_start: datetime.datetime) -> str:
     return f"{first_start:%Y-%m-%d %H:%M} UTC"
 
 
-def record_folder(out: Path, commit: str, first_start: datetime.datetime, running_s: float, published: str) -> list[dict]:
+def record_folder(out: Path, commit: str, first_start: datetime.datetime, running_s: float,
+                  published: str) -> list[dict]:
     """Add or update this workflow folder's row in out/FOLDERS and return every row: a long run
     restarted in new folders (a lost machine) costs what all of them ran, each counted up to its
     last publication. A folder is known by its first start (RUN_LOG); its commit is the last one
@@ -306,7 +312,8 @@ def record_folder(out: Path, commit: str, first_start: datetime.datetime, runnin
         {"first_start": key, "commit": commit, "running_s": f"{running_s:.0f}", "published": published}]
     rows.sort(key=lambda r: r["first_start"])
     with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, ["first_start", "commit", "running_s", "published"], delimiter="\t", lineterminator="\n")
+        writer = csv.DictWriter(fh, ["first_start", "commit", "running_s", "published"], delimiter="\t",
+                                lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return rows
@@ -322,7 +329,8 @@ def table_sources(out: Path) -> dict[str, tuple[str, str]]:
         return {r["table"]: (r["commit"], r["published"]) for r in csv.DictReader(fh, delimiter="\t")}
 
 
-def kept_tables(out: Path, fresh: set[str], preset: str, sources: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+def kept_tables(out: Path, fresh: set[str], preset: str,
+                sources: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
     """The tables an earlier run published in out that this run has not built (yet), each with
     the commit and date of the run that did: e.g. a long run restarted on a new machine, whose
     first folder's tables stay published until the new folder rebuilds them. Tables of another
@@ -340,7 +348,8 @@ def kept_tables(out: Path, fresh: set[str], preset: str, sources: dict[str, tupl
         if theirs != preset and preset != "unknown":  # unknown: this run has finished nothing yet
             raise SystemExit(f"{out / table}.csv is of preset {theirs!r}, this run of {preset!r}: publish under "
                              f"another name, or remove the earlier run's files from {out} first")
-        kept[table] = sources.get(table, (fields.get("commit", "unknown").strip("`"), fields.get("published", "unknown")))
+        kept[table] = sources.get(table, (fields.get("commit", "unknown").strip("`"),
+                                          fields.get("published", "unknown")))
     return kept
 
 
@@ -357,7 +366,8 @@ def _header(folder: Path) -> str:
             text = (folder / name).read_text()
             return text if name == "RUN.md" else text.replace("## ", "# ", 1)
     timing = folder / "timing.txt"
-    head = [line.lstrip("# ") for line in timing.read_text().splitlines()[:6] if line.startswith("#")] if timing.is_file() else []
+    lines = timing.read_text().splitlines()[:6] if timing.is_file() else []
+    head = [line.lstrip("# ") for line in lines if line.startswith("#")]
     return f"# `{folder.name}`\n\n" + "".join(f"- {h}\n" for h in head)
 
 
@@ -377,9 +387,11 @@ def history_table(metrics: dict) -> str:
                   f"{100 * best['diagnostic_test_acc']:.2f} % at epoch {best['epoch']}, "
                   f"{100 * (best['diagnostic_test_acc'] - metrics['test_acc']):+.2f} pp over the reported number.", ""]
     extra = ["trained blocks"] if "trained_blocks" in history[0] else []
-    lines += ["| epoch | " + " | ".join([names[k] for k in keys] + extra) + " |", "|---" * (1 + len(keys) + len(extra)) + "|"]
+    lines += ["| epoch | " + " | ".join([names[k] for k in keys] + extra) + " |",
+              "|---" * (1 + len(keys) + len(extra)) + "|"]
     for e in history:
-        cells = [f"{100 * e[k]:.2f}" for k in keys] + ([", ".join(map(str, e["trained_blocks"])) or "none"] if extra else [])
+        cells = [f"{100 * e[k]:.2f}" for k in keys]
+        cells += [", ".join(map(str, e["trained_blocks"])) or "none"] if extra else []
         lines.append(f"| {e['epoch']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -543,7 +555,8 @@ def check_comparable(a: Path, b: Path, tables: bool, jobs: bool = False) -> tupl
     runs = sorted(p.name for p in a.parent.iterdir() if p.is_dir()) if a.parent.is_dir() else []
     for folder in (a, b):
         if not folder.is_dir():
-            raise SystemExit(f"no published run {folder.name!r} in {folder.parent}: published runs are {', '.join(runs)}")
+            raise SystemExit(f"no published run {folder.name!r} in {folder.parent}: "
+                             f"published runs are {', '.join(runs)}")
     if jobs:
         found = job_accuracies(a), job_accuracies(b)
         for folder, accuracies in zip((a, b), found):
@@ -553,7 +566,8 @@ def check_comparable(a: Path, b: Path, tables: bool, jobs: bool = False) -> tupl
     if not tables:
         for folder in (a, b):
             if not (folder / "claims_ledger.csv").is_file():
-                raise SystemExit(f"{folder} has no claims ledger (claims_ledger.csv): compare its tables instead (--tables)")
+                raise SystemExit(f"{folder} has no claims ledger (claims_ledger.csv): "
+                                 "compare its tables instead (--tables)")
         return None
     rows = table_rows(a), table_rows(b)
     for folder, found in zip((a, b), rows):
@@ -579,7 +593,8 @@ def main(argv=None) -> None:
     compare.add_argument("--tables", action="store_true",
                          help="compare the shared table rows instead (CIs apart, or the test differs)")
     compare.add_argument("--jobs", action="store_true",
-                         help=f"compare the jobs both finished instead, seed by seed ({RESULTS}: test accuracy, paired t, Holm)")
+                         help=f"compare the jobs both finished instead, seed by seed "
+                              f"({RESULTS}: test accuracy, paired t, Holm)")
     args = parser.parse_args(argv)
     if args.what == "compare":
         a, b = PUBLISHED / args.first, PUBLISHED / args.second
@@ -591,7 +606,8 @@ def main(argv=None) -> None:
             changes = job_changes(*rows, (a.name, b.name), alpha)
             summary = (f"{sum(c['differs'] for c in changes)} of the {len(changes)} jobs both runs finished differ "
                        f"(paired by seed, t-test, Holm, alpha {alpha})")
-            changes = [{**c, "delta": f"{c['delta']:+.2f}", "p": f"{c['p']:.2g}", "p_holm": f"{c['p_holm']:.2g}"} for c in changes]
+            changes = [{**c, "delta": f"{c['delta']:+.2f}", "p": f"{c['p']:.2g}", "p_holm": f"{c['p_holm']:.2g}"}
+                       for c in changes]
             print(" | ".join(changes[0]) if changes else "")
         elif rows:
             pairs = shared_rows(*rows)

@@ -54,7 +54,8 @@ def _run_line(folder: Path) -> str:
         if "tables kept from an earlier run" in fields else ""
     return (f"commit {fields.get('commit', '?')}, published {fields.get('published', '?')}, "
             f"{fields.get('machine', '?')}; wall time so far: {fields.get('wall time so far', '?')}"
-            + (f"; all its folders: {fields['wall time of all its folders']}" if "wall time of all its folders" in fields else "")
+            + (f"; all its folders: {fields['wall time of all its folders']}"
+               if "wall time of all its folders" in fields else "")
             + kept)
 
 
@@ -149,10 +150,12 @@ def cost_section(published: Path, config: dict) -> str:
     table = lead / COST_TABLE
     if not table.is_file():
         return "No cost table is published for the full preset yet.\n"
-    lines = [cost.read_summary(table).rstrip(), "", f"Every job's row and where its cost comes from: [{COST_TABLE}]({table})."]
+    lines = [cost.read_summary(table).rstrip(), "",
+             f"Every job's row and where its cost comes from: [{COST_TABLE}]({table})."]
     estimate = cost.read_estimate(table)
     if (lead / "benchmarks.tsv").is_file():
-        lines += ["", "What the full run's finished jobs took so far (in all its folders: benchmarks.tsv), against the table:", "",
+        lines += ["", "What the full run's finished jobs took so far (in all its folders: benchmarks.tsv), "
+                      "against the table:", "",
                   cost.against_benchmarks(estimate, [lead / "benchmarks.tsv"]).rstrip()]
     for name in GPU_RUNS:
         if (published / name / "benchmarks.tsv").is_file():
@@ -170,9 +173,10 @@ def gpu_rows(folder: Path, estimate: dict) -> list[str]:
     fields = run_fields(folder)
     lines = [f"On a GPU machine, run `{folder.name}` ({fields.get('machine', '?')}; its command and how far it "
              f"got: [RUN.md]({folder / 'RUN.md'})): wall time per finished job, with the other jobs of the run "
-             "sharing the GPU (GPU_SLOTS in its command), beside one CPU core's time for the same job in the cost table "
-             f"([{COST_TABLE}]({folder.parent / LEAD / COST_TABLE}): measured or estimated, as its rows say):", "",
-             "| rule | run | jobs | GPU wall s per job (median) | CPU s per job (cost table) |", "|---|---|---|---|---|"]
+             "sharing the GPU (GPU_SLOTS in its command), beside one CPU core's time for the same job in the cost "
+             f"table ([{COST_TABLE}]({folder.parent / LEAD / COST_TABLE}): measured or estimated, as its rows say):",
+             "", "| rule | run | jobs | GPU wall s per job (median) | CPU s per job (cost table) |",
+             "|---|---|---|---|---|"]
     for (rule, run, metric), seconds in sorted(cost.read_benchmarks([folder / "benchmarks.tsv"], wall=True).items(),
                                                key=lambda item: (item[0][0], item[0][1], item[0][2] or "")):
         cpu = estimate.get((rule, run, metric))
