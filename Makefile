@@ -11,7 +11,7 @@ SNAKEMAKE_ARGS ?=
 
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: reproduce full-run test venv clean-results bench browser report
+.PHONY: reproduce full-run test venv clean-results bench browser report docs
 
 venv: $(STAMP)
 
@@ -31,14 +31,14 @@ reproduce: $(STAMP)
 # joined by + are one stage. Stopped at any point, the same command continues (after `snakemake
 # --unlock` if the stop left a lock): finished jobs are kept and a training job resumes from its
 # last epoch. It first prints what each stage adds (its jobs not finished yet) and when its tables
-# land (python -m ffmodels.cost --stages, by the published cost table and the finished jobs of this
+# land (python -m tools.cost --stages, by the published cost table and the finished jobs of this
 # folder and of the full run's published folders), and refuses a name that is not a table.
 FULL_RUN_ORDER := rq1_negative_strategies rq2_transfer+rq2_sensitivity rq_cwc rq2_finetune \
 	rq3_root_cause+rq3_over_training
-# Each start and exit is logged in full-run.log, from which `python -m ffmodels.publish run` tells
+# Each start and exit is logged in full-run.log, from which `python -m tools.publish run` tells
 # the wall time so far (a stop from outside, which logs nothing, ends with the folder's last write).
 full-run: $(STAMP)
-	$(VENV)/bin/python -m ffmodels.cost --stages "$(FULL_RUN_ORDER)" --estimate results/published/full/cost-estimate.md --finished benchmarks \
+	$(VENV)/bin/python -m tools.cost --stages "$(FULL_RUN_ORDER)" --estimate results/published/full/cost-estimate.md --finished benchmarks \
 		--benchmarks results/published/full/benchmarks.tsv
 	echo "started $$(date -u '+%F %T')" >> full-run.log
 	status=0; for stage in $(FULL_RUN_ORDER) everything; do \
@@ -48,8 +48,10 @@ full-run: $(STAMP)
 	done; \
 	echo "exited $$status $$(date -u '+%F %T')" >> full-run.log; exit $$status
 
-# The workflow's format and Snakemake's own linter first (seconds), then the test suite.
+# The Python linter (ruff check, pyproject.toml), the workflow's format and Snakemake's own
+# linter first (seconds), then the test suite.
 test: $(STAMP) browser
+	$(VENV)/bin/ruff check --no-cache .
 	$(VENV)/bin/snakefmt --check Snakefile workflow/
 	$(VENV)/bin/snakemake --lint --configfile presets/quick.yaml .test/config.yaml
 	$(VENV)/bin/python -m pytest
@@ -70,11 +72,17 @@ report: $(STAMP)
 	$(VENV)/bin/snakemake --cores 1 --configfile presets/$(PRESET).yaml \
 		$(if $(MIRROR),--config local_mirror=$(abspath $(MIRROR))) --report report.html
 
-# Training-step throughput of every family against a plain FF loop (ffmodels/bench.py), written
+# Each published run's page (results/published/<run>/README.md) and the README's generated blocks,
+# from results/published/ (tools/README.md).
+docs: $(STAMP)
+	$(VENV)/bin/python -m tools.publish docs
+	$(VENV)/bin/python -m tools.readme
+
+# Training-step throughput of every family against a plain FF loop (tools/bench.py), written
 # to results/bench/throughput.csv; e.g. make bench BENCH_ARGS="--threads 1 --batch 100".
 BENCH_ARGS ?=
 bench: $(STAMP)
-	$(VENV)/bin/python -m ffmodels.bench $(BENCH_ARGS)
+	$(VENV)/bin/python -m tools.bench $(BENCH_ARGS)
 
 clean-results:
 	rm -rf results/pretrain results/transfer results/ceiling results/finetune results/sensitivity \

@@ -138,8 +138,9 @@ def resolve(config: dict) -> dict:
         for name, claim in claims.items():
             target = claim.get("reading_of")
             if target is not None and (target not in claims or "reading_of" in claims[target]):
+                primary = sorted(k for k, c in claims.items() if "reading_of" not in c)
                 raise ConfigError(f"tables.{table}.claims.{name}.reading_of: '{target}' is not one of its claims "
-                                  f"(those without reading_of: {sorted(k for k, c in claims.items() if 'reading_of' not in c)})")
+                                  f"(those without reading_of: {primary})")
     from ffmodels.analysis import METRICS
     from ffmodels.figures import PLOTS
 
@@ -150,7 +151,8 @@ def resolve(config: dict) -> dict:
             if table not in config["tables"]:
                 raise ConfigError(f"figures.{figure}: table '{table}' is not defined under tables")
         if spec.get("analysis") not in (None, *METRICS):
-            raise ConfigError(f"figures.{figure}.analysis: unknown analysis '{spec['analysis']}'; known: {sorted(METRICS)}")
+            raise ConfigError(f"figures.{figure}.analysis: unknown analysis '{spec['analysis']}'; "
+                              f"known: {sorted(METRICS)}")
     for family in config["start_first"]:
         if family not in FAMILIES:
             raise ConfigError(f"start_first: unknown family '{family}'; known: {sorted(FAMILIES)}")

@@ -121,7 +121,8 @@ def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
         # already scored on the validation split (and with the diagnostic, on the test split)
         # after that epoch: the same numbers, not computed twice.
         last = history[-1]
-        test = last["diagnostic_test_acc"] if test_every_epoch else accuracy(model, data["test_x"], data["test_y"], eval_batch_size)
+        test = (last["diagnostic_test_acc"] if test_every_epoch
+                else accuracy(model, data["test_x"], data["test_y"], eval_batch_size))
         final = {"val_acc": last["val_acc"], "test_acc": test}
     else:
         final = source_accuracy(model, data, eval_batch_size, probe, seed)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The prepared GPU check: on a bare GPU machine whose python3 (3.12) has PyTorch but not this
 # project's pins and no internet, install Snakemake from carried wheels, run the throughput
-# benchmark (python -m ffmodels.bench), then the full preset under the GPU workstation profile
+# benchmark (python -m tools.bench), then the full preset under the GPU workstation profile
 # (profiles/gpu) until the time limit, and write timings and tables to $OUT.
 #
 # Here first:   make gpu-bundle      (gpu/wheels: ~10 MB of wheels; gpu/data: the 41 MB mirror)
@@ -77,9 +77,9 @@ EOF
     "$PY" -c "import ffmodels.config, ffmodels.families; print('ffmodels imports')" || return 1
 
     if ((BENCH_LIMIT > 0)); then  # timeout 0 would mean no limit at all
-        stamp "benchmark: python -m ffmodels.bench $BENCH_ARGS (limit ${BENCH_LIMIT} s)"
+        stamp "benchmark: python -m tools.bench $BENCH_ARGS (limit ${BENCH_LIMIT} s)"
         # shellcheck disable=SC2086
-        timeout -s INT -k 10 "$BENCH_LIMIT" "$PY" -m ffmodels.bench $BENCH_ARGS --out "$OUT/bench.csv"
+        timeout -s INT -k 10 "$BENCH_LIMIT" "$PY" -m tools.bench $BENCH_ARGS --out "$OUT/bench.csv"
         echo "bench exit $?"
         [[ -f $OUT/bench.csv ]] && { column -s, -t <"$OUT/bench.csv" 2>/dev/null || cat "$OUT/bench.csv"; } | head -60
     else
@@ -181,7 +181,7 @@ for md in sorted(Path("results/tables").glob("*.md")):
 print("\n".join(lines[:40]))
 EOF
     # Every stage's metrics (pretrain, ceiling, transfer, finetune, sensitivity, analysis), the
-    # tables, figures and benchmarks: enough to publish the run (python -m ffmodels.publish run).
+    # tables, figures and benchmarks: enough to publish the run (python -m tools.publish run).
     { find results/tables results/figures benchmarks -type f -print0 2>/dev/null
       find results -name '*.json' -not -path 'results/published/*' -print0 2>/dev/null; } |
         tar -czf "$OUT/results.tar.gz" --null -T -

@@ -90,7 +90,8 @@ def tiny_mirror(tmp_path):
     root = tmp_path / "mirror" / "toy"
     root.mkdir(parents=True)
     for split, n in (("train", 120), ("t10k", 30)):
-        write_idx_images(root / f"{split}-images-idx3-ubyte.gz", torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8), True)
+        images = torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8)
+        write_idx_images(root / f"{split}-images-idx3-ubyte.gz", images, True)
         write_idx_labels(root / f"{split}-labels-idx1-ubyte.gz", torch.arange(n) % 10, True)
     return root
 

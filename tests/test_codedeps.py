@@ -21,7 +21,8 @@ def test_bp_pretraining_depends_on_bp_and_shared_training_but_not_ff_or_statisti
     deps = job_files("pretrain.py", "ffmodels.families.bp")
     assert {"ffmodels/families/bp.py", "ffmodels/train.py", "ffmodels/families/base.py", "ffmodels/data.py",
             "ffmodels/jobs/pretrain.py"} <= deps
-    assert not deps & {"ffmodels/families/ff.py", "ffmodels/negatives.py", "ffmodels/stats.py", "ffmodels/tables/__init__.py"}
+    assert not deps & {"ffmodels/families/ff.py", "ffmodels/negatives.py", "ffmodels/stats.py",
+                       "ffmodels/tables/__init__.py"}
 
 
 def test_ff_jobs_depend_on_the_negative_strategies_through_the_ff_module():

@@ -80,14 +80,16 @@ MISTYPED = [
     ({"families__prospective__iterations": 0}, "families.prospective.iterations: 0 is not allowed: must be >= 1"),
     ({"families__pcl__pcl_lambda": -1.0}, "families.pcl.pcl_lambda: -1.0 is not allowed: must be >= 0"),
     ({"families__cwc__bn_momentum": 0.0}, "families.cwc.bn_momentum: 0.0 is not allowed: must be in (0, 1]"),
-    ({"families__cwc__epochs": 3, "families__cwc__train_from": [1, 1, 1, 4], "families__cwc__train_until": [2, 3, 3, 5]},
+    ({"families__cwc__epochs": 3, "families__cwc__train_from": [1, 1, 1, 4],
+      "families__cwc__train_until": [2, 3, 3, 5]},
      "families.cwc.train_from: block(s) [4] would start after the last epoch (3) and never train"),
     ({"families__label_free_ff__mask_threshold": 1.0},
      "families.label_free_ff.mask_threshold: 1.0 is not allowed: must be in (0, 1)"),
     ({"families__three_factor__extends": "three_factor"}, "families.three_factor.extends: a cycle"),
     ({"families__three_factor__extends": "nonexistent"},
      "families.three_factor.extends: 'nonexistent' is not defined under families"),
-    ({"variants__hard": {"family": "ff", "negatives": "hard", "lr": 0}}, "variants.hard.lr: 0 is not allowed: must be > 0"),
+    ({"variants__hard": {"family": "ff", "negatives": "hard", "lr": 0}},
+     "variants.hard.lr: 0 is not allowed: must be > 0"),
     ({"pretrain__test_every_epoch": ["cwcc"]}, "pretrain.test_every_epoch: 'cwcc' is not defined under variants"),
     ({"start_first": ["cwcc"]}, "start_first: unknown family 'cwcc'"),
 ]
@@ -109,9 +111,44 @@ def test_per_task_settings_are_inherited_checked_and_apply_only_on_their_task():
     assert variant_hparams(config, "collab", "fashion-mnist")["gamma"] == 0.9
     assert variant_hparams(config, "collab_g05", "fashion-mnist")["gamma"] == 0.5
     assert variant_hparams(config, "bp", "fashion-mnist") == variant_hparams(config, "bp")
-    with pytest.raises(ConfigError, match=r"families\.cwc\.tasks\.cifar10: not a dataset; known: \['fashion-mnist', 'mnist'\]"):
+    known = r"known: \['fashion-mnist', 'mnist'\]"
+    with pytest.raises(ConfigError, match=r"families\.cwc\.tasks\.cifar10: not a dataset; " + known):
         load_config({"families": {"cwc": {"tasks": {"cifar10": {"epochs": 3}}}}})
     with pytest.raises(ConfigError, match=r"families\.cwc\.tasks\.fashion-mnist\.epochs: 0 is not allowed"):
         load_config({"families": {"cwc": {"tasks": {"fashion-mnist": {"epochs": 0}}}}})
     with pytest.raises(ConfigError, match=r"families\.cwc\.tasks\.fashion-mnist\.colour: unknown hyperparameter"):
         load_config({"families": {"cwc": {"tasks": {"fashion-mnist": {"colour": 3}}}}})
+
+
+def test_the_schema_describes_every_key_and_its_defaults_are_the_shipped_values():
+    """As the snakemake-workflows template's schema does: every key has a description, and a
+    default is config.yaml's own value (so Snakemake's validate, which fills defaults in, never
+    changes a shipped config)."""
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    undescribed, wrong_default = [], []
+
+    def walk(node, path, shipped):
+        if isinstance(node, list):
+            for item in node:
+                walk(item, path, shipped)
+            return
+        if not isinstance(node, dict):
+            return
+        for key, sub in (node.get("properties") or {}).items():
+            here = f"{path}.{key}".lstrip(".")
+            annotation = set(sub) <= {"default", "required"}  # defaults over an allOf'd $defs entry
+            if "description" not in sub and not annotation:
+                undescribed.append(here)
+            value = shipped.get(key, ...) if isinstance(shipped, dict) else ...
+            if "default" in sub and sub["default"] != value:
+                wrong_default.append(here)
+            walk(sub, here, value if value is not ... else {})
+        for keyword in ("$defs", "additionalProperties", "items", "oneOf", "allOf"):
+            if keyword == "$defs":
+                for name, sub in (node.get("$defs") or {}).items():
+                    walk(sub, f"$defs.{name}", {})
+            elif keyword in node:
+                walk(node[keyword], path, {})
+
+    walk(schema, "", CONFIG)
+    assert not undescribed and not wrong_default, (undescribed, wrong_default)

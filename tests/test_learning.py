@@ -17,8 +17,8 @@ def run(tmp_path, real_splits, variant, epochs, n_train, seed=0, tag="a", test_e
     out.mkdir(exist_ok=True)
     pretrain_job(PretrainSpec(variant=variant, hp=hp, seed=seed, preset="test", task="mnist", train_subset=n_train,
                               checkpoint_epochs=[], source_probe=None, test_every_epoch=test_every_epoch, code={},
-                              resume_file="", resume=False, data=real_splits["mnist"], model=out / "model.pt", metrics=out / "metrics.json",
-                              log=out / "log"))
+                              resume_file="", resume=False, data=real_splits["mnist"], model=out / "model.pt",
+                              metrics=out / "metrics.json", log=out / "log"))
     return json.loads((out / "metrics.json").read_text()), out
 
 
@@ -44,7 +44,8 @@ def test_the_per_epoch_test_diagnostic_changes_nothing_else(tmp_path, real_split
     """Recording the test accuracy after every epoch (pretrain.test_every_epoch) adds that record
     and nothing else: the same history, the same reported (last-epoch) numbers."""
     plain, _ = run(tmp_path, real_splits, "random_wrong_label", epochs=3, n_train=1000, tag="plain")
-    diag, _ = run(tmp_path, real_splits, "random_wrong_label", epochs=3, n_train=1000, tag="diag", test_every_epoch=True)
+    diag, _ = run(tmp_path, real_splits, "random_wrong_label", epochs=3, n_train=1000, tag="diag",
+                  test_every_epoch=True)
     assert [{k: v for k, v in e.items() if k != "diagnostic_test_acc"} for e in diag["history"]] == plain["history"]
     assert all("diagnostic_test_acc" in e for e in diag["history"]) and "diagnostic_test_acc" not in plain["history"][0]
     assert (diag["val_acc"], diag["test_acc"]) == (plain["val_acc"], plain["test_acc"])

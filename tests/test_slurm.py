@@ -44,8 +44,8 @@ def _slurm_unavailable() -> str | None:
 _WHY_NOT = _slurm_unavailable()
 pytestmark = [pytest.mark.slurm, pytest.mark.skipif(_WHY_NOT is not None, reason=_WHY_NOT or "")]
 
-# On the committed test data (.test/config.yaml), one seed, one epoch, 1000 images, on the CPU (a node without GPUs: device cpu makes the jobs
-# declare gpu=0, so no GPU is asked of SLURM).
+# On the committed test data (.test/config.yaml), one seed, one epoch, 1000 images, on the CPU (a node
+# without GPUs: device cpu makes the jobs declare gpu=0, so no GPU is asked of SLURM).
 TINY = {
     "seeds": [0],
     "device": "cpu",
@@ -81,8 +81,8 @@ def run_slurm(wf: Path, *args, overlays=("tiny.yaml",), timeout=600, log_name="s
     SIGINT (Snakemake waits for its jobs on SIGTERM, cancels them on SIGINT), to snakemake alone:
     a signal to the whole process group would also stop the scancel it runs on the way out."""
     log = wf / log_name
-    cmd = snakemake_cmd("--profile", "profiles/slurm", "--configfile", "presets/quick.yaml", ".test/config.yaml", *overlays,
-                        *LOCAL_CLUSTER_ARGS, *args)
+    cmd = snakemake_cmd("--profile", "profiles/slurm", "--configfile", "presets/quick.yaml", ".test/config.yaml",
+                        *overlays, *LOCAL_CLUSTER_ARGS, *args)
     start = time.monotonic()
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=wf, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)

@@ -20,11 +20,11 @@ import time
 import pytest
 import yaml
 
-from ffmodels import cost
 from ffmodels.conclusions import CONCLUSION_VERDICTS
 from ffmodels.config import enabled_tables, load_config, variant_hparams
 from ffmodels.ledger import verdict_kind
 from tests.conftest import OVERLAYS, REPO, TEST_CONFIG, TEST_DATA, copy_of, snakemake, snapshot
+from tools import cost
 
 CONFIG = load_config(REPO / OVERLAYS[0], REPO / OVERLAYS[1])  # what the test workflow runs, resolved
 SEEDS = CONFIG["seeds"]
@@ -92,14 +92,17 @@ def test_edit_of_the_bp_module_reruns_exactly_the_bp_jobs_and_their_tables(workf
     planned, dry = plan_after_edit(workflow_dir, tmp_path, "ffmodels/families/bp.py", "\nEDITED = True\n")
     # -n gives the reason: the code digest param, with the edited file's digest before and now
     assert "Params have changed since last execution" in dry and "'ffmodels/families/bp.py'" in dry
-    expected = {f"results/pretrain/bp/seed{s}/{f}" for s in SEEDS for f in ("model.pt", "checkpoints.pt", "metrics.json")}
+    expected = {f"results/pretrain/bp/seed{s}/{f}" for s in SEEDS
+                for f in ("model.pt", "checkpoints.pt", "metrics.json")}
     expected |= {f"results/transfer/{v}/seed{s}/metrics.json" for v in ("bp", "random_init_bp") for s in SEEDS}
-    expected |= {f"results/analysis/{m}/bp/seed{s}.json" for m in ("transfer_over_training", "dead_units") for s in SEEDS}
+    expected |= {f"results/analysis/{m}/bp/seed{s}.json"
+                 for m in ("transfer_over_training", "dead_units") for s in SEEDS}
     expected |= {f"results/{stage}/bp/seed{s}/{f}" for stage in ("ceiling", "finetune") for s in SEEDS
                  for f in ("model.pt", "metrics.json")}
     expected |= {f"results/sensitivity/{v}/seed{s}.json" for v in ("bp", "random_init_bp") for s in SEEDS}
     expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer", "rq3_root_cause", "rq3_over_training",
-                                   "rq_cwc", "rq2_finetune", "rq2_sensitivity") | {"results/figures/source_vs_transfer.png"}
+                                   "rq_cwc", "rq2_finetune", "rq2_sensitivity")
+    expected |= {"results/figures/source_vs_transfer.png"}
     assert planned == expected
 
 
@@ -176,7 +179,8 @@ def test_killed_training_run_is_rerun_to_the_same_result(workflow_dir, tmp_path)
     assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr  # the live run's lock
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(60)
-    assert f"epoch {LONG_EPOCHS}:" not in (killed / "logs/pretrain/random_wrong_label/seed0.log").read_text()  # killed mid-run
+    log = (killed / "logs/pretrain/random_wrong_label/seed0.log").read_text()
+    assert f"epoch {LONG_EPOCHS}:" not in log  # killed mid-run
     out = snakemake(killed, "long.yaml", "--", LONG_TARGET, check=False)
     assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr  # the dead run's lock
     snakemake(killed, "long.yaml", "--unlock")
@@ -198,13 +202,16 @@ def test_killed_training_run_is_rerun_to_the_same_result(workflow_dir, tmp_path)
 def test_changed_hyperparameter_reruns_only_that_variant_and_descendants(workflow_dir, tmp_path):
     wf = copy_of(workflow_dir, tmp_path, "changed")
     before = snapshot(wf)
-    (wf / "change.yaml").write_text(yaml.safe_dump({"variants": {"hard": {"family": "ff", "negatives": "hard", "hard_mode": "softmax"}}}))
+    hard = {"family": "ff", "negatives": "hard", "hard_mode": "softmax"}
+    (wf / "change.yaml").write_text(yaml.safe_dump({"variants": {"hard": hard}}))
     snakemake(wf, "change.yaml")
     after = snapshot(wf)
     rerun = {path for path in after if after[path] != before.get(path)}
-    expected = {f"results/pretrain/hard/seed{s}/{f}" for s in SEEDS for f in ("model.pt", "checkpoints.pt", "metrics.json")}
+    expected = {f"results/pretrain/hard/seed{s}/{f}" for s in SEEDS
+                for f in ("model.pt", "checkpoints.pt", "metrics.json")}
     expected |= {f"results/transfer/hard/seed{s}/metrics.json" for s in SEEDS}
-    expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer") | {"results/figures/source_vs_transfer.png"}
+    expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer")
+    expected |= {"results/figures/source_vs_transfer.png"}
     assert rerun == expected
     # Nothing is left to do once the change is in place.
     dry = snakemake(wf, "change.yaml", "-n")
@@ -240,7 +247,8 @@ def test_tables_of_rq3_and_rq4(workflow_dir):
                                                "random_init_ff", "random_init_prospective_t3"}
     assert all(r["status"] for r in overview if r["reference"] and r["metric"] == "transfer_acc")
     trace = read_csv(workflow_dir / "results/tables/rq4_pcl_postmortem.csv")
-    assert {"val_acc", "dead_frac_l1", "saturated_frac_l1", "mean_abs_error_l1", "last_good_epoch"} <= {r["metric"] for r in trace}
+    metrics = {r["metric"] for r in trace}
+    assert {"val_acc", "dead_frac_l1", "saturated_frac_l1", "mean_abs_error_l1", "last_good_epoch"} <= metrics
 
 
 def test_table_of_the_label_decoupled_models(workflow_dir):
@@ -260,13 +268,15 @@ def test_table_of_the_label_decoupled_models(workflow_dir):
     # the calibrated random init: a second baseline of the family with BatchNorm, and only of it
     assert ("cwc", "transfer_acc", "random_init_cwc_calibrated") in got
     assert {r["variant"] for r in rows if r["variant"].endswith("_calibrated")} == {"random_init_cwc_calibrated"}
-    calibrated = json.loads((workflow_dir / "results/transfer/random_init_cwc_calibrated/seed0/metrics.json").read_text())
+    calibrated = json.loads(
+        (workflow_dir / "results/transfer/random_init_cwc_calibrated/seed0/metrics.json").read_text())
     assert calibrated["model"] == "calibrated_random_init"
     # test-selection optimism where the per-epoch test accuracy was recorded (pretrain.test_every_epoch)
     best = {r["variant"]: r for r in rows if r["metric"] == "source_acc_best_test"}
     assert set(best) == {"cwc", "random_wrong_label", "bp"} & set(CONFIG["tables"]["rq_cwc"]["variants"])
     source = {r["variant"]: r for r in rows if r["metric"] == "source_acc" and r["reference"] != ""}
-    source["random_wrong_label"] = next(r for r in rows if r["metric"] == "source_acc" and r["variant"] == "random_wrong_label")
+    source["random_wrong_label"] = next(r for r in rows
+                                        if r["metric"] == "source_acc" and r["variant"] == "random_wrong_label")
     for v, r in best.items():
         assert float(r["mean"]) >= float(source[v]["mean"]) - 1e-9 and r["n"] == str(len(SEEDS))
 
@@ -300,7 +310,8 @@ def test_the_long_families_training_jobs_start_first(workflow_dir):
     priority = {(rule[1], variant[1]): int(p[1]) if p else 0 for rule, variant, p in jobs if rule and variant}
     assert {("ceiling", "cwc"), ("ceiling", "bp"), ("finetune", "bp")} <= set(priority)
     assert {key for key, p in priority.items() if p} == {
-        key for key in priority if variant_hparams(CONFIG, key[1])["family"] in CONFIG["start_first"]} == {("ceiling", "cwc")}
+        key for key in priority if variant_hparams(CONFIG, key[1])["family"] in CONFIG["start_first"]
+    } == {("ceiling", "cwc")}
 
 
 def test_sensitivity_finetune_and_noise_tables(workflow_dir):
@@ -308,17 +319,20 @@ def test_sensitivity_finetune_and_noise_tables(workflow_dir):
     settings = {r["setting"] for r in sens}
     assert settings == {"protocol", *CONFIG["sensitivity"]}
     for setting in settings:  # every model's gap to its random init, under every setting
-        got = {(r["variant"], r["reference"]) for r in sens if r["setting"] == setting and r["metric"] == "transfer_acc"}
+        got = {(r["variant"], r["reference"]) for r in sens
+               if r["setting"] == setting and r["metric"] == "transfer_acc"}
         assert {("random_wrong_label", "random_init_ff"), ("bp", "random_init_bp"), ("random_init_ff", "")} <= got
     shifts = [r for r in sens if r["metric"] == "gap_shift"]
     assert len(shifts) == 2 * len(CONFIG["sensitivity"]) and all(r["p"] for r in shifts)
     # the protocol rows are the transfer stage's own numbers
     rq2 = {(r["variant"], r["reference"]): r for r in read_csv(workflow_dir / "results/tables/rq2_transfer.csv")}
-    protocol = {(r["variant"], r["reference"]): r for r in sens if r["setting"] == "protocol" and r["metric"] == "transfer_acc"}
+    protocol = {(r["variant"], r["reference"]): r for r in sens
+                if r["setting"] == "protocol" and r["metric"] == "transfer_acc"}
     assert protocol[("bp", "random_init_bp")]["mean"] == rq2[("bp", "random_init_bp")]["mean"]
     tune = read_csv(workflow_dir / "results/tables/rq2_finetune.csv")
     assert {(r["variant"], r["metric"], r["reference"]) for r in tune} == {
-        (v, m, ref) for v in ("random_wrong_label", "bp") for m, ref in (("scratch_acc", ""), ("finetune_acc", "scratch"))}
+        (v, m, ref) for v in ("random_wrong_label", "bp")
+        for m, ref in (("scratch_acc", ""), ("finetune_acc", "scratch"))}
     tuned = json.loads((workflow_dir / "results/finetune/bp/seed0/metrics.json").read_text())
     assert tuned["init"] == "pretrained" and tuned["task"] == "fashion-mnist"
 

@@ -59,12 +59,19 @@ class PretrainModel(nn.Module):
         """Class predictions for a batch of plain images."""
         raise NotImplementedError
 
+    def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each hidden layer's activity for a batch of (embedded) inputs."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def layer_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each hidden layer's frozen features, as features(x, 'all') concatenates them (for the
+        per-layer analyses): by default its activations."""
+        return self.activations(x)
+
+    @torch.no_grad()
     def features(self, x: torch.Tensor, layers: str) -> torch.Tensor:
         """Frozen features for the transfer probe: 'all' hidden layers concatenated, or 'last'.
         For label-input models the caller has already filled the label pixels."""
-        raise NotImplementedError
-
-    def layer_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Each hidden layer's frozen features, as features(x, 'all') concatenates them (for the
-        per-layer analyses); a family with layers overrides this."""
-        return [self.features(x, "all")]
+        hs = self.layer_features(x)
+        return hs[-1] if layers == "last" else torch.cat(hs, dim=1)

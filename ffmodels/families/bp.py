@@ -52,12 +52,3 @@ class BPNet(PretrainModel):
     @torch.no_grad()
     def predict(self, x):
         return self.head(self.activations(x)[-1]).argmax(dim=1)
-
-    @torch.no_grad()
-    def features(self, x, layers):
-        hs = self.activations(x)
-        return hs[-1] if layers == "last" else torch.cat(hs, dim=1)
-
-    @torch.no_grad()
-    def layer_features(self, x):
-        return self.activations(x)

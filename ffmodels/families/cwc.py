@@ -69,7 +69,8 @@ from ffmodels.families import register
 from ffmodels.families.base import PretrainModel
 from ffmodels.hparams import Checked, Domain, LayerSizes, PositiveFloat, PositiveInt
 
-EVAL_CHUNK = 128  # images per forward pass in evaluation: bounds memory, fastest on one CPU thread; results do not depend on it
+# Images per forward pass in evaluation: bounds memory, fastest on one CPU thread; results do not depend on it.
+EVAL_CHUNK = 128
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +100,8 @@ class CwCHParams(Checked):
             raise ValueError("train_from: each block needs 1 <= train_from <= train_until")
         late = [i + 1 for i, s in enumerate(self.train_from) if s > self.epochs]
         if late:
-            raise ValueError(f"train_from: block(s) {late} would start after the last epoch ({self.epochs}) and never train")
+            raise ValueError(f"train_from: block(s) {late} would start after the last epoch ({self.epochs}) "
+                             "and never train")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError("kernel_size: must be odd (same-size padding)")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Annotated, Literal
 
 import torch
@@ -182,6 +183,21 @@ class FFNet(PretrainModel):
         self.optimizer.step()
         return loss.item()
 
+    def step_with_auxiliary(self, loss: torch.Tensor, aux_losses: list[torch.Tensor],
+                            aux_optimizer: torch.optim.Optimizer) -> float:
+        """One step of the FF layers on `loss` and of a variant's auxiliary weights (top-down
+        predictors or feedback) on their own local losses, each by its own optimiser, in one
+        backward: their parameters are disjoint, so each loss reaches only its own. Returns the
+        FF loss, or nan when the auxiliary loss is not finite (the run is then collapsed)."""
+        aux = torch.stack(aux_losses).sum() if aux_losses else loss.new_zeros(())
+        self.optimizer.zero_grad(set_to_none=True)
+        aux_optimizer.zero_grad(set_to_none=True)
+        (loss + aux).backward()
+        self.optimizer.step()
+        aux_optimizer.step()
+        value = loss.item()
+        return value if math.isfinite(aux.item()) else float("nan")
+
     @torch.no_grad()
     def label_goodness(self, x: torch.Tensor) -> torch.Tensor:
         """(B, n_classes): goodness summed over layers with each label embedded; one pass, the
@@ -194,12 +210,3 @@ class FFNet(PretrainModel):
     @torch.no_grad()
     def predict(self, x):
         return self.label_goodness(x).argmax(dim=1)
-
-    @torch.no_grad()
-    def features(self, x, layers):
-        hs = self.activations(x)
-        return hs[-1] if layers == "last" else torch.cat(hs, dim=1)
-
-    @torch.no_grad()
-    def layer_features(self, x):
-        return self.activations(x)

@@ -34,7 +34,6 @@ on which the FF prediction of the true class is read), layer i = 1..L:
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 from torch import nn
@@ -92,15 +91,7 @@ class PCLFFNet(FFNet):
         sign = torch.cat([torch.ones(len(x), device=x.device), -torch.ones(len(x_neg), device=x.device)])
         preds = self.predictions(hs)
         loss = torch.stack(self.layer_losses(hs, sign, preds=preds)).sum()
-        pl = self.prediction_losses(hs, preds)
-        aux = torch.stack(pl).sum() if pl else loss.new_zeros(())
-        self.optimizer.zero_grad(set_to_none=True)
-        self.pred_optimizer.zero_grad(set_to_none=True)
-        (loss + aux).backward()  # disjoint parameters: each loss reaches only its own
-        self.optimizer.step()
-        self.pred_optimizer.step()
-        value = loss.item()
-        return value if math.isfinite(aux.item()) else float("nan")
+        return self.step_with_auxiliary(loss, self.prediction_losses(hs, preds), self.pred_optimizer)
 
     @torch.no_grad()
     def epoch_diagnostics(self, data: dict, batch_size: int) -> dict:

@@ -39,7 +39,6 @@ it trains bit for bit like standard FF; its B_l is never used, so not trained.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 import torch.nn.functional as F
@@ -104,12 +103,5 @@ class ProspectiveFFNet(FFNet):
         loss = torch.stack(self.layer_losses(hs, sign)).sum()
         # T = 1 never uses B (h(0) = 0): it is not trained, which saves ~30% of the step.
         fb = self.feedback_losses(hs) if self.hp.iterations > 1 else []
-        aux = torch.stack(fb).sum() if fb else loss.new_zeros(())
-        self.optimizer.zero_grad(set_to_none=True)
-        self.feedback_optimizer.zero_grad(set_to_none=True)
-        (loss + aux).backward()  # disjoint parameters: each loss reaches only its own
-        self.optimizer.step()
-        self.feedback_optimizer.step()
-        value = loss.item()
-        return value if math.isfinite(aux.item()) else float("nan")
+        return self.step_with_auxiliary(loss, fb, self.feedback_optimizer)
 

@@ -29,8 +29,8 @@ def sensitivity_job(spec: ProbeSpec) -> None:
         log.info(f"{variant} seed {seed} {name}: test {result['test_acc']:.4f} (epoch {result['best_epoch']})")
         results[name] = {"transfer_config": cfg, **result}
     log.info(f"{variant} seed {seed}: {len(results)} settings from {len(passes)} pass(es) of the network")
-    write_json(spec.json, {"variant": variant, "family": spec.hp["family"], "seed": seed, "preset": spec.preset, "model": source,
-                     "status": status, "settings": results,
+    write_json(spec.json, {"variant": variant, "family": spec.hp["family"], "seed": seed, "preset": spec.preset,
+                     "model": source, "status": status, "settings": results,
                      "provenance": provenance(device, time.perf_counter() - start)})
 
 

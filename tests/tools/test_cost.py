@@ -1,4 +1,4 @@
-"""The cost table (ffmodels/cost.py): its job list is Snakemake's, measured jobs are used as
+"""The cost table (tools/cost.py): its job list is Snakemake's dry run, measured jobs are used as
 measured, and a training job without one is estimated from its own timed steps."""
 
 import math
@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from ffmodels import cost
 from ffmodels.config import load_config
 from tests.conftest import REPO, copy_workflow
+from tools import cost
 
 OVERLAYS = ("presets/quick.yaml", ".test/config.yaml")
 COUNTED = ("pretrain", "ceiling", "finetune", "transfer", "sensitivity", "analysis")
@@ -24,7 +24,7 @@ def test_the_planned_jobs_are_the_ones_snakemake_plans(tmp_path):
     stats = out.stdout[out.stdout.index("Job stats:"):]
     planned = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m[1] in COUNTED}
     ours = {}
-    for rule, _, _ in cost.planned_jobs(load_config(*(REPO / o for o in OVERLAYS))):
+    for rule, _, _ in cost.planned_jobs([REPO / o for o in OVERLAYS]):
         ours[rule] = ours.get(rule, 0) + 1
     assert ours == planned and set(planned) == set(COUNTED)
 
@@ -51,7 +51,8 @@ def test_a_job_resumed_after_a_stop_is_left_out_of_what_jobs_cost(tmp_path):
     stretch only, so costs and the estimate check use the jobs measured whole and name the others."""
     run = tmp_path / "run"
     for seed, cpu, log in ((0, 5000.0, "epoch 1: ...\nepoch 20: ...\n"),
-                           (1, 400.0, "cwc seed 1 on cpu: ...\nresuming after epoch 18 from resume/ceiling/cwc/seed1.pt\n")):
+                           (1, 400.0, "cwc seed 1 on cpu: ...\n"
+                                      "resuming after epoch 18 from resume/ceiling/cwc/seed1.pt\n")):
         (run / "benchmarks" / "ceiling" / "cwc").mkdir(parents=True, exist_ok=True)
         (run / "benchmarks" / "ceiling" / "cwc" / f"seed{seed}.tsv").write_text(f"s\tcpu_time\n{cpu + 9}\t{cpu}\n")
         (run / "logs" / "ceiling" / "cwc").mkdir(parents=True, exist_ok=True)
@@ -86,15 +87,19 @@ def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatc
     benchmarks = {("pretrain", "bp", None): [30.0, 50.0], ("transfer", "bp", None): [8.0],
                   ("transfer", "random_init_bp", None): [4.0], ("transfer", "random_init_cwc", None): [240.0],
                   ("transfer", "not_in_this_config", None): [1.0]}
-    rows = {(r["rule"], r["run"], r["metric"]): r for r in cost.estimate(config, benchmarks, steps=3, log=lambda *_: None)}
-    assert rows[("pretrain", "bp", None)]["s_per_job"] == 40.0 and rows[("pretrain", "bp", None)]["source"].startswith("measured")
+    jobs = cost.planned_jobs([REPO / o for o in OVERLAYS])
+    rows = {(r["rule"], r["run"], r["metric"]): r
+            for r in cost.estimate(config, jobs, benchmarks, steps=3, log=lambda *_: None)}
+    bp = rows[("pretrain", "bp", None)]
+    assert bp["s_per_job"] == 40.0 and bp["source"].startswith("measured")
     ff = rows[("pretrain", "random_wrong_label", None)]
     epochs = config["families"]["ff"]["epochs"]
     assert ff["s_per_job"] == pytest.approx(cost.START_UP_S + epochs * 2.5) and "estimated" in ff["source"]
     # a probe without its own measurement costs what its family's probes cost (CwC-FF's CNN), else
     # its network's pass plus the measured probes' fit (their time less their pass; a run of
     # another config, whose network is unknown, is left out); a sensitivity job fits one probe per setting
-    assert rows[("transfer", "cwc", None)]["s_per_job"] == 240.0 and "cwc transfer" in rows[("transfer", "cwc", None)]["source"]
+    cwc = rows[("transfer", "cwc", None)]
+    assert cwc["s_per_job"] == 240.0 and "cwc transfer" in cwc["source"]
     fit = ((8 - 1) + (4 - 1) + (240 - 200)) / 3
     assert rows[("transfer", "hard", None)]["s_per_job"] == pytest.approx(1 + fit)
     assert "timed pass" in rows[("transfer", "hard", None)]["source"]
@@ -110,7 +115,7 @@ def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatc
     assert "| pretrain |" in text and "without any measurement" in text
     # without any CwC-FF probe measured, it is the CNN's pass over the target and the source images
     alone = {(r["rule"], r["run"]): r["s_per_job"]
-             for r in cost.estimate(config, {("transfer", "bp", None): [8.0]}, steps=3, log=lambda *_: None)}
+             for r in cost.estimate(config, jobs, {("transfer", "bp", None): [8.0]}, steps=3, log=lambda *_: None)}
     n_train = config["pretrain"]["train_subset"] or 60000 - config["data"]["val_size"]
     assert alone[("transfer", "random_init_cwc_calibrated")] == pytest.approx(200 + n_train / 1000 + (8 - 1))
 
@@ -118,19 +123,22 @@ def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatc
 def test_a_probes_network_pass_is_timed_for_its_own_network_and_each_input_it_sees():
     config = load_config()  # the full preset's networks
     tcfg = config["transfer"]
-    ff, cwc = (cost.time_feature_pass(cost.variant_hparams(config, run), tcfg, None, 1000, 200) for run in ("random_wrong_label", "cwc"))
+    ff, cwc = (cost.time_feature_pass(cost.variant_hparams(config, run), tcfg, None, 1000, 200)
+               for run in ("random_wrong_label", "cwc"))
     assert 0 < ff and cwc > 10 * ff  # a 4-block CNN against an MLP, one thread (~150x here)
     # a model that reads the label from its input (FF) sees zero, neutral and image fills in the
     # sensitivity settings; CwC-FF one input whatever the fill; a transfer job one
     assert cost.probe_inputs(True, tcfg, config["sensitivity"]) == 3
     assert cost.probe_inputs(False, tcfg, config["sensitivity"]) == 1
     assert cost.probe_inputs(True, tcfg, None) == 1
-    assert cost.probe_inputs(True, tcfg, {"a": {"label_fill": "neutral", "neutral_value": 0.2}, "b": {"label_fill": "neutral"}}) == 2
+    two_fills = {"a": {"label_fill": "neutral", "neutral_value": 0.2}, "b": {"label_fill": "neutral"}}
+    assert cost.probe_inputs(True, tcfg, two_fills) == 2
 
 
 def test_finished_jobs_are_set_against_the_cost_table_written_before_the_run(tmp_path):
     rows = [{"rule": "pretrain", "run": "bp", "metric": None, "jobs": 5, "s_per_job": 300.0, "source": "estimated"},
-            {"rule": "analysis", "run": "bp", "metric": "dead_units", "jobs": 5, "s_per_job": 7.0, "source": "measured"},
+            {"rule": "analysis", "run": "bp", "metric": "dead_units", "jobs": 5, "s_per_job": 7.0,
+             "source": "measured"},
             {"rule": "ceiling", "run": "cwc", "metric": None, "jobs": 5, "s_per_job": math.nan, "source": "none"}]
     table = tmp_path / "cost.md"
     table.write_text("preset full\n\n" + cost.summary(rows, 2) + "\n" + cost.detail(rows))
@@ -158,52 +166,59 @@ def test_the_full_run_stages_name_tables_of_the_full_preset_in_the_order_the_stu
 
 
 def test_each_stage_of_a_run_order_costs_the_jobs_no_earlier_stage_ran():
-    config = load_config(*(REPO / o for o in OVERLAYS))
-    jobs = set(cost.planned_jobs(config))
+    overlays = [REPO / o for o in OVERLAYS]
+    config = load_config(*overlays)
+    every = cost.planned_jobs(overlays)
+    jobs = set(every)
     estimate = {job: 10.0 for job in jobs if job[1] != "cwc"}  # CwC-FF's jobs have no row
-    stages = cost.stage_costs(config, estimate, [["rq4_pcl_postmortem"], ["rq1_negative_strategies", "rq4_overview"]])
+    stages = cost.stage_costs(config, estimate, [["rq4_pcl_postmortem"], ["rq1_negative_strategies", "rq4_overview"]],
+                              configfiles=overlays)
     assert [s["stage"] for s in stages] == ["rq4_pcl_postmortem", "rq1_negative_strategies+rq4_overview", "everything"]
     n = len(config["seeds"])
-    alone = {t: set(cost.planned_jobs({**config, "tables": {t: config["tables"][t]}}))
+    alone = {t: set(cost.planned_jobs(overlays, [f"results/tables/{t}.csv"]))
              for t in ("rq4_pcl_postmortem", "rq1_negative_strategies", "rq4_overview")}
     assert stages[0]["jobs"] == n * len(alone["rq4_pcl_postmortem"]) and stages[0]["s"] == 10.0 * stages[0]["jobs"]
     # the second stage does not count again the standard-FF runs the first one ran
     second = (alone["rq1_negative_strategies"] | alone["rq4_overview"]) - alone["rq4_pcl_postmortem"]
     assert stages[1]["jobs"] == n * len(second) < n * len(alone["rq1_negative_strategies"] | alone["rq4_overview"])
     # everything: every job left, each counted once over the three stages
-    assert sum(s["jobs"] for s in stages) == n * len(jobs) == len(cost.planned_jobs(config))
+    assert sum(s["jobs"] for s in stages) == n * len(jobs) == len(every)
     assert sum(s["unknown"] for s in stages) == n * len({j for j in jobs if j[1] == "cwc"}) > 0
     text = cost.stage_summary(stages, cores=2)
-    assert f"| rq4_pcl_postmortem | {stages[0]['jobs']} | {stages[0]['s'] / 3600:.1f} | {stages[0]['s'] / 7200:.1f} |" in text
+    first = stages[0]
+    assert f"| rq4_pcl_postmortem | {first['jobs']} | {first['s'] / 3600:.1f} | {first['s'] / 7200:.1f} |" in text
     assert "jobs without an estimate" in text
     # a continued run: finished seeds (its benchmarks) are not counted again
     one = sorted(alone["rq4_pcl_postmortem"])[0]
     for seeds_done, fewer in ((1, 1), (n, n), (n + 3, n)):  # a job kind is done at most once per seed
-        again = cost.stage_costs(config, estimate, [["rq4_pcl_postmortem"]], finished={one: seeds_done})
+        again = cost.stage_costs(config, estimate, [["rq4_pcl_postmortem"]], finished={one: seeds_done},
+                                 configfiles=overlays)
         assert again[0]["jobs"] == stages[0]["jobs"] - fewer and again[0]["s"] == stages[0]["s"] - 10.0 * fewer
     with pytest.raises(cost.ConfigError, match=r"\['rq4_colab'\] not tables of this config"):
-        cost.stage_costs(config, estimate, [["rq4_colab"]])
+        cost.stage_costs(config, estimate, [["rq4_colab"]], configfiles=overlays)
 
 
 def test_the_stage_plan_costs_a_measured_job_at_what_it_took(tmp_path, capsys):
-    config = load_config(*(REPO / o for o in OVERLAYS))
+    overlays = [REPO / o for o in OVERLAYS]
     rows = [{"rule": rule, "run": run, "metric": metric, "jobs": 1, "s_per_job": 36.0, "source": "estimated"}
-            for rule, run, metric in sorted(set(cost.planned_jobs(config)))]
+            for rule, run, metric in sorted(set(cost.planned_jobs(overlays)))]
     table = tmp_path / "cost.md"
     table.write_text("preset test\n\n" + cost.summary(rows, 2) + "\n" + cost.detail(rows))
     argv = ["--configfile", *(str(REPO / o) for o in OVERLAYS), "--stages", "rq4_pcl_postmortem",
             "--estimate", str(table), "--cores", "1"]
-    jobs = len(set(cost.planned_jobs({**config, "tables": {"rq4_pcl_postmortem": config["tables"]["rq4_pcl_postmortem"]}})))
-    n = len(config["seeds"])
+    jobs = len(set(cost.planned_jobs(overlays, ["results/tables/rq4_pcl_postmortem.csv"])))
+    n = len(load_config(*overlays)["seeds"])
     cost.main(argv)
     assert f"| rq4_pcl_postmortem | {n * jobs} | {n * jobs * 36 / 3600:.1f} |" in capsys.readouterr().out
     bench = tmp_path / "benchmarks" / "pretrain" / "pcl"
     bench.mkdir(parents=True)
     (bench / "seed0.tsv").write_text("s\th:m:s\tcpu_time\n4000\t1:06:40\t3636.0\n")  # one pcl seed took 3636 s
     cost.main([*argv, "--benchmarks", str(tmp_path / "benchmarks")])
-    assert f"| rq4_pcl_postmortem | {n * jobs} | {(n * (jobs - 1) * 36 + n * 3636) / 3600:.1f} |" in capsys.readouterr().out
+    hours = (n * (jobs - 1) * 36 + n * 3636) / 3600
+    assert f"| rq4_pcl_postmortem | {n * jobs} | {hours:.1f} |" in capsys.readouterr().out
     # the same benchmarks as the continued run's own: that seed is done, the other seeds cost what it took
     cost.main([*argv, "--finished", str(tmp_path / "benchmarks")])
-    assert f"| rq4_pcl_postmortem | {n * jobs - 1} | {(n * (jobs - 1) * 36 + (n - 1) * 3636) / 3600:.1f} |" in capsys.readouterr().out
+    hours = (n * (jobs - 1) * 36 + (n - 1) * 3636) / 3600
+    assert f"| rq4_pcl_postmortem | {n * jobs - 1} | {hours:.1f} |" in capsys.readouterr().out
     cost.main([*argv, "--finished", str(tmp_path / "no-such-run")])  # a run not started yet: nothing finished
     assert f"| rq4_pcl_postmortem | {n * jobs} | {n * jobs * 36 / 3600:.1f} |" in capsys.readouterr().out

@@ -1,6 +1,6 @@
-"""Publishing a run in progress (ffmodels/publish.py): its finished tables, and a claims ledger
-over them in which the claims on tables not yet built read 'not run'; the README's Results and
-docs/results.md are what results/published/ says (ffmodels/readme_results.py)."""
+"""Publishing a run (tools/publish.py): it copies what the workflow built, tables, figures and
+ledger, and builds none of them; each published run's page and the README's generated blocks
+(tools/readme.py) are what results/published/ says."""
 
 import csv
 import datetime
@@ -15,8 +15,8 @@ import pytest
 import torch
 import yaml
 
-from ffmodels import publish
 from tests.conftest import REPO
+from tools import publish
 
 QUICK = REPO / "results" / "published" / "quick"
 
@@ -31,24 +31,27 @@ def workflow_folder(run, tables):
     return run
 
 
-def test_a_run_in_progress_is_published_with_a_ledger_over_its_finished_tables(tmp_path, monkeypatch):
+def test_a_run_in_progress_is_published_as_built_without_a_ledger_of_its_own_making(tmp_path, monkeypatch):
+    """Publishing copies; the ledger and the figures are the workflow's. A folder whose ledger job
+    has not run yet is published without one (and an earlier folder's ledger, which does not
+    speak for these tables, is not left behind)."""
     run = workflow_folder(tmp_path / "run", ["rq1_negative_strategies", "rq2_transfer"])  # two of a published quick run
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    (tmp_path / "published" / "partial").mkdir(parents=True)
+    shutil.copy(QUICK / "claims_ledger.csv", tmp_path / "published" / "partial")  # an earlier folder's
     out = publish.publish_run("partial", run, "make full-run", "1 h", None)
-    ledger = {r["id"]: r for r in csv.DictReader(open(out / "claims_ledger.csv"))}
-    whole = {r["id"]: r for r in csv.DictReader(open(QUICK / "claims_ledger.csv"))}
-    assert ledger["rq1_bp"]["verdict"] == whole["rq1_bp"]["verdict"] != "not run"  # as the run's own ledger says
-    assert ledger["rq2_ff_below_random"]["verdict"] == whole["rq2_ff_below_random"]["verdict"]
-    assert ledger["cwc_source"]["verdict"] == "not run" != whole["cwc_source"]["verdict"]  # rq_cwc not finished
-    assert all(r["preset"] == "quick" for r in ledger.values())
-    assert "from the 2 tables finished so far" in (out / "RUN.md").read_text()
-    assert "- preset: quick" in (out / "RUN.md").read_text()
-    config = yaml.safe_load((run / "config.yaml").read_text())  # a config of these two tables: all finished
-    config["tables"] = {t: config["tables"][t] for t in ("rq1_negative_strategies", "rq2_transfer")}
-    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    assert sorted(p.name for p in out.glob("*.csv")) == ["rq1_negative_strategies.csv", "rq2_transfer.csv"]
+    assert not list(out.glob("*.png"))  # no figure drawn here
+    text = (out / "RUN.md").read_text()
+    assert "- preset: quick" in text and "- claims ledger: not built yet" in text
+    (run / "results" / "figures").mkdir()
+    shutil.copy(QUICK / "rq2_transfer.png", run / "results" / "figures")  # what the workflow built is copied
+    for name in ("claims_ledger.csv", "claims_ledger.md"):
+        shutil.copy(QUICK / name, run / "results" / "tables")
     out = publish.publish_run("partial", run, "make full-run", "2 h", None)
-    assert "- claims ledger: built at publishing from all 2 tables (the run's own ledger job comes with its last stage)" \
-        in (out / "RUN.md").read_text()
+    assert (out / "claims_ledger.csv").read_bytes() == (QUICK / "claims_ledger.csv").read_bytes()
+    assert (out / "rq2_transfer.png").read_bytes() == (QUICK / "rq2_transfer.png").read_bytes()
+    assert "claims ledger: not built yet" not in (out / "RUN.md").read_text()
 
 
 def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(tmp_path, monkeypatch):
@@ -61,12 +64,12 @@ def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(t
         run = workflow_folder(tmp_path / folder, tables)
         out = publish.publish_run("long", run, "make full-run", None, None)
         sources = {r["table"]: r["commit"] for r in csv.DictReader(open(out / "tables.tsv"), delimiter="\t")}
-        ledger = {r["id"]: r["verdict"] for r in csv.DictReader(open(out / "claims_ledger.csv"))}
         assert not (out / "benchmarks.tsv").exists()  # no folder here has finished jobs: no earlier run's file left
         if folder == "second":  # the first folder's tables kept beside the second's, the ledger over all three
             assert sources == {"rq1_negative_strategies": "first", "rq2_transfer": "first", "rq_cwc": "second"}
-            assert "- tables kept from an earlier run: rq1_negative_strategies, rq2_transfer (commit `first`" in (out / "RUN.md").read_text()
-            assert "not run" not in {ledger["rq1_bp"], ledger["rq2_ff_below_random"], ledger["cwc_source"]}
+            assert ("- tables kept from an earlier run: rq1_negative_strategies, rq2_transfer (commit `first`"
+                    in (out / "RUN.md").read_text())
+            assert not (out / "claims_ledger.csv").exists()  # the workflow's to build, over all its tables
     # the third rebuilt rq1 and rq_cwc; rq2 is still the first folder's
     assert sources == {"rq1_negative_strategies": "third", "rq2_transfer": "first", "rq_cwc": "third"}
     (out / "rq2_transfer.csv").write_text((out / "rq2_transfer.csv").read_text().replace("\nquick,", "\nfull,"))
@@ -90,25 +93,6 @@ def test_a_table_published_again_unchanged_keeps_the_date_it_was_first_published
     assert published["rq1_negative_strategies"] != first  # its file changed: published now
 
 
-def test_a_figure_over_tables_of_several_folders_is_drawn_from_the_published_tables(tmp_path, monkeypatch):
-    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
-    monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)
-    source_vs_transfer = ["rq_cwc", "rq1_negative_strategies", "rq2_transfer", "rq4_overview"]  # config figures
-    for folder, tables in (("first", source_vs_transfer[1:]), ("second", source_vs_transfer[:1])):
-        run = workflow_folder(tmp_path / folder, tables)
-        out = publish.publish_run("split", run, "make full-run", "1 h", None)
-        assert (out / "source_vs_transfer.png").is_file() == (folder == "second")  # only once all four are published
-    png = (out / "source_vs_transfer.png").read_bytes()
-    assert png.startswith(b"\x89PNG") and len(png) > 10_000
-    assert ("- drawn at publishing (the figure job over the published tables; tables.tsv gives each one's commit), until "
-            "this folder draws its own: source_vs_transfer from " + ", ".join(source_vs_transfer)) in (out / "RUN.md").read_text()
-    (run / "results" / "figures").mkdir()
-    (run / "results" / "figures" / "source_vs_transfer.png").write_bytes(b"the folder's own")
-    publish.publish_run("split", run, "make full-run", "2 h", None)
-    assert (out / "source_vs_transfer.png").read_bytes() == b"the folder's own"
-    assert "drawn at publishing" not in (out / "RUN.md").read_text()
-
-
 def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_cost_table(tmp_path, monkeypatch):
     run = tmp_path / "run"
     (run / "results" / "pretrain" / "bp" / "seed0").mkdir(parents=True)
@@ -120,7 +104,8 @@ def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
     (tmp_path / "published" / "early").mkdir(parents=True)  # the cost table published before the run
     (tmp_path / "published" / "early" / "cost-estimate.md").write_text(
-        "| rule | run | metric | jobs | s per job | source |\n|---|---|---|---|---|---|\n| pretrain | bp |  | 5 | 300 | estimated |\n")
+        "| rule | run | metric | jobs | s per job | source |\n|---|---|---|---|---|---|\n"
+        "| pretrain | bp |  | 5 | 300 | estimated |\n")
     out = publish.publish_run("early", run, "make full-run", None, None)
     text = (out / "RUN.md").read_text()
     assert "- preset: full" in text and not (out / "claims_ledger.csv").exists()
@@ -133,7 +118,8 @@ def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_
 
 def test_verdicts_that_differ_between_two_published_ledgers(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    for folder, verdicts in ((a, ["reproduced", "not run", "inconclusive"]), (b, ["reproduced", "contradicted", "not reproduced"])):
+    for folder, verdicts in ((a, ["reproduced", "not run", "inconclusive"]),
+                             (b, ["reproduced", "contradicted", "not reproduced"])):
         folder.mkdir()
         with open(folder / "claims_ledger.csv", "w", newline="") as fh:
             w = csv.DictWriter(fh, ["id", "verdict", "ours"])
@@ -144,27 +130,34 @@ def test_verdicts_that_differ_between_two_published_ledgers(tmp_path):
     assert changes[1] == {"id": "c2", "a": "inconclusive", "a ours": "2.0", "b": "not reproduced", "b ours": "2.0"}
 
 
-def test_the_readme_results_and_docs_results_are_what_the_published_runs_say(monkeypatch):
-    """Both pages are generated from results/published/ (`publish docs`): no number typed by hand."""
-    from ffmodels import readme_results
+def test_the_readme_results_and_each_runs_page_are_what_the_published_runs_say(monkeypatch):
+    """Both are generated from results/published/ (`make docs`): no number typed by hand."""
+    from tools import readme as readme_results
 
     monkeypatch.chdir(REPO)
     readme = (REPO / "README.md").read_text()
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     assert readme_results.generated(readme, readme_results.Path("results/published"), config) == readme, \
-        "run python -m ffmodels.publish docs"
-    assert (REPO / "docs" / "results.md").read_text() == publish.results_page(), "run python -m ffmodels.publish docs"
+        "run make docs (python -m tools.readme)"
+    folders = sorted(p for p in (REPO / "results" / "published").iterdir() if p.is_dir())
+    assert folders
+    for folder in folders:
+        page = folder / publish.PAGE
+        assert page.is_file() and page.read_text() == publish.run_page(folder), \
+            "run make docs (python -m tools.publish docs)"
+    assert not (REPO / "docs" / "results.md").exists()  # docs/ holds no generated results
 
 
 def test_the_readme_leads_with_the_full_run_once_it_has_a_ledger_and_tables(tmp_path):
-    from ffmodels import readme_results
+    from tools import readme as readme_results
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     lead, earlier = tmp_path / readme_results.LEAD, tmp_path / readme_results.EARLIER[0]
     for folder in (lead, earlier):
         folder.mkdir()
         (folder / "RUN.md").write_text("# Run\n\n- commit: `abc1234`\n- wall time so far: 3 h\n")
-    (lead / "RUN.md").write_text((lead / "RUN.md").read_text() + "- tables kept from an earlier run: rq1_negative_strategies "
+    (lead / "RUN.md").write_text((lead / "RUN.md").read_text()
+                                 + "- tables kept from an earlier run: rq1_negative_strategies "
                                  "(commit `0ld0000`, published 2026-12-01 12:00 UTC), until this run builds its own\n")
     for table in ("rq1_negative_strategies", "rq2_transfer"):  # the full run has RQ1 and RQ2, nothing else
         for ext in ("csv", "md", "png"):
@@ -183,7 +176,8 @@ def test_the_readme_leads_with_the_full_run_once_it_has_a_ledger_and_tables(tmp_
     section = readme_results.results_section(tmp_path, config)
     judged = [r for r in ledger if r["verdict"] != "not run"]
     assert "commit `abc1234`" in section and "2 of its 15 tables finished" in section
-    assert "tables kept from an earlier run: rq1_negative_strategies (commit `0ld0000`" in section  # which run each came from
+    # which run each table came from
+    assert "tables kept from an earlier run: rq1_negative_strategies (commit `0ld0000`" in section
     assert readme_results.verdict_counts(ledger) in section
     assert all(f"| {r['claim']} | {r['slide_value']} | {r['ours']} |" in section for r in judged)
     assert f"Not run yet ({len(ledger) - len(judged)}," in section and "cwc_source" in section
@@ -197,12 +191,18 @@ def test_the_readme_leads_with_the_full_run_once_it_has_a_ledger_and_tables(tmp_
 
 
 def test_shared_table_rows_of_two_runs_are_compared_by_their_intervals_and_tests(tmp_path):
-    head = ["table", "variant", "metric", "mean", "ci_low", "ci_high", "reference", "delta_vs_ref", "p_holm", "significant"]
-    runs = {"a": [["t", "ff", "acc", 50, 48, 52, "bp", -30, 0.001, True], ["t", "ff", "acc", 50, 48, 52, "init", -5, 0.01, True],
-                  ["t", "bp", "acc", 80, 79, 81, "init", 1, 0.2, False], ["t", "init", "acc", 55, 54, 56, "", "", "", False],
-                  ["u", "ff", "acc", 1, 0, 2, "", "", "", False], ["t", "old", "acc", 10, 9, 11, "init", -45, 0.001, True]],
-            "b": [["t", "ff", "acc", 51, 49, 53, "bp", 2, 0.04, True], ["t", "ff", "acc", 51, 49, 53, "init", -4, 0.02, True],
-                  ["t", "bp", "acc", 80.5, 79, 82, "init", 2, 0.01, True], ["t", "init", "acc", 60, 59, 61, "", "", "", False],
+    head = ["table", "variant", "metric", "mean", "ci_low", "ci_high", "reference", "delta_vs_ref", "p_holm",
+            "significant"]
+    runs = {"a": [["t", "ff", "acc", 50, 48, 52, "bp", -30, 0.001, True],
+                  ["t", "ff", "acc", 50, 48, 52, "init", -5, 0.01, True],
+                  ["t", "bp", "acc", 80, 79, 81, "init", 1, 0.2, False],
+                  ["t", "init", "acc", 55, 54, 56, "", "", "", False],
+                  ["u", "ff", "acc", 1, 0, 2, "", "", "", False],
+                  ["t", "old", "acc", 10, 9, 11, "init", -45, 0.001, True]],
+            "b": [["t", "ff", "acc", 51, 49, 53, "bp", 2, 0.04, True],
+                  ["t", "ff", "acc", 51, 49, 53, "init", -4, 0.02, True],
+                  ["t", "bp", "acc", 80.5, 79, 82, "init", 2, 0.01, True],
+                  ["t", "init", "acc", 60, 59, 61, "", "", "", False],
                   ["t", "old", "acc", 20, 19, 21, "", "", "", False]]}
     per_epoch = {"a": [["e", "ff", "acc", 50, 48, 52, 2], ["e", "ff", "acc", 70, 69, 71, 10]],
                  "b": [["e", "ff", "acc", 60, 59, 61, 2], ["e", "ff", "acc", 70, 69, 71, 10]]}
@@ -225,7 +225,8 @@ def test_shared_table_rows_of_two_runs_are_compared_by_their_intervals_and_tests
 
 
 def test_the_readme_cost_block_sets_the_full_runs_finished_jobs_against_the_table_written_before(tmp_path):
-    from ffmodels import cost, readme_results
+    from tools import cost
+    from tools import readme as readme_results
 
     lead = tmp_path / readme_results.LEAD
     lead.mkdir()
@@ -238,7 +239,8 @@ def test_the_readme_cost_block_sets_the_full_runs_finished_jobs_against_the_tabl
     gpu = tmp_path / readme_results.GPU_RUNS[0]  # a GPU run: its jobs' wall time (not CPU time) beside the table's
     gpu.mkdir()
     (gpu / "RUN.md").write_text("# Run\n\n- machine: one H200\n- command: `bash gpu/check.sh`\n")
-    (gpu / "benchmarks.tsv").write_text("job\ts\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    (gpu / "benchmarks.tsv").write_text("job\ts\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\t"
+                                        "mean_load\tcpu_time\n"
                                         + "".join(f"pretrain/bp/seed{i}.tsv\t{s}\t0\t0\t0\t0\t0\t0\t0\t0\t{s - 20}\n"
                                                   for i, s in enumerate([260, 270, 265])))
     section = readme_results.cost_section(tmp_path, {})
@@ -256,8 +258,10 @@ def test_the_wall_time_so_far_is_read_from_the_run_log_and_a_stop_from_outside_e
         "started 2026-12-02 12:00:00\npaused 2026-12-02 12:30:00\nresumed 2026-12-02 12:40:00\n"
         "exited 1 2026-12-02 13:00:00\n"
         "started 2026-12-02 14:00:00\n")                   # still running: last write 14:45, now 14:50
-    for path, when in (("logs/pretrain/a/seed0.log", "2026-12-02 11:30"), ("results/pretrain/a/seed0/metrics.json", "2026-12-02 11:10"),
-                       ("resume/ceiling/b/seed0.pt", "2026-12-02 14:45"), ("benchmarks/pretrain/a/seed1.tsv", "2026-12-02 12:20")):
+    for path, when in (("logs/pretrain/a/seed0.log", "2026-12-02 11:30"),
+                       ("results/pretrain/a/seed0/metrics.json", "2026-12-02 11:10"),
+                       ("resume/ceiling/b/seed0.pt", "2026-12-02 14:45"),
+                       ("benchmarks/pretrain/a/seed1.tsv", "2026-12-02 12:20")):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("x")
         os.utime(tmp_path / path, (_utc(when).timestamp(),) * 2)
@@ -303,12 +307,13 @@ def test_compare_names_a_run_it_cannot_compare_instead_of_finding_nothing(tmp_pa
 def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, monkeypatch):
     """A lost machine's folder stays counted with what it ran by its last publication; publishing
     the same folder again updates its row instead of adding one."""
-    from ffmodels import readme_results
+    from tools import readme as readme_results
 
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
     monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)
     for folder, log, last_write, jobs in (
-            ("first", "started 2026-12-01 10:00:00\nexited 0 2026-12-01 12:30:00\n", None, {"seed0": 100, "seed1": 110}),
+            ("first", "started 2026-12-01 10:00:00\nexited 0 2026-12-01 12:30:00\n", None,
+             {"seed0": 100, "seed1": 110}),
             ("second", "started 2026-12-02 08:00:00\n", "2026-12-02 08:40", {"seed1": 120}),
             ("second", "started 2026-12-02 08:00:00\n", "2026-12-02 09:15", {"seed1": 120, "seed2": 130})):
         run = tmp_path / folder
@@ -317,15 +322,18 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
         (run / "benchmarks" / "pretrain" / "bp").mkdir(parents=True, exist_ok=True)
         for seed, cpu in jobs.items():
             (run / "results" / "pretrain" / "bp" / seed).mkdir(parents=True, exist_ok=True)
-            (run / "results" / "pretrain" / "bp" / seed / "metrics.json").write_text(f'{{"test_acc": {cpu}, "folder": "{folder}"}}')
+            (run / "results" / "pretrain" / "bp" / seed / "metrics.json").write_text(
+                f'{{"test_acc": {cpu}, "folder": "{folder}"}}')
             (run / "benchmarks" / "pretrain" / "bp" / f"{seed}.tsv").write_text(
                 "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
                 f"{cpu + 5}\t0\t0\t0\t0\t0\t0\t0\t0\t{cpu}\n")
-            for written in (run / "benchmarks" / "pretrain" / "bp" / f"{seed}.tsv", run / "results" / "pretrain" / "bp" / seed / "metrics.json"):
+            for written in (run / "benchmarks" / "pretrain" / "bp" / f"{seed}.tsv",
+                            run / "results" / "pretrain" / "bp" / seed / "metrics.json"):
                 os.utime(written, (_utc(log[8:24]).timestamp(),) * 2)  # at its start
         if "seed2" in jobs:  # seed2 was stopped and resumed in the second folder: its benchmark is its last stretch
             (run / "logs" / "pretrain" / "bp").mkdir(parents=True, exist_ok=True)
-            (run / "logs" / "pretrain" / "bp" / "seed2.log").write_text("resuming after epoch 3 from resume/pretrain/bp/seed2.pt")
+            (run / "logs" / "pretrain" / "bp" / "seed2.log").write_text(
+                "resuming after epoch 3 from resume/pretrain/bp/seed2.pt")
             os.utime(run / "logs" / "pretrain" / "bp" / "seed2.log", (_utc(log[8:24]).timestamp(),) * 2)
         if last_write:  # still running: it has run until its last write
             (run / "logs").mkdir(exist_ok=True)
@@ -344,10 +352,11 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
     # every job the run finished, each with the folder that ran it last: seed1 ran again in the second
     bench = {r["job"]: (r["cpu_time"], r["folder"], r["resumed_after_epoch"])
              for r in csv.DictReader(open(out / "benchmarks.tsv"), delimiter="\t")}
-    assert bench == {"pretrain/bp/seed0.tsv": ("100", "2026-12-01 10:00 UTC", ""), "pretrain/bp/seed1.tsv": ("120", "2026-12-02 08:00 UTC", ""),
+    assert bench == {"pretrain/bp/seed0.tsv": ("100", "2026-12-01 10:00 UTC", ""),
+                     "pretrain/bp/seed1.tsv": ("120", "2026-12-02 08:00 UTC", ""),
                      "pretrain/bp/seed2.tsv": ("130", "2026-12-02 08:00 UTC", "3")}
     assert "3 job benchmarks (benchmarks.tsv; 2 from this folder, the others from earlier folders)" in text
-    from ffmodels import cost
+    from tools import cost
 
     assert cost.read_benchmarks([out / "benchmarks.tsv"]) == {("pretrain", "bp", None): [100.0, 120.0, 130.0]}
     assert cost.read_benchmarks([out / "benchmarks.tsv"], whole=True) == {("pretrain", "bp", None): [100.0, 120.0]}
@@ -362,7 +371,8 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
         assert {m.name.split("/")[3]: publish.result_folder(m) for m in tar.getmembers()} == {
             "seed0": "2026-12-01 10:00 UTC", "seed1": "2026-12-02 08:00 UTC", "seed2": "2026-12-02 08:00 UTC"}
     if shutil.which("tar"):  # GNU tar warned once per file about the keyword the folder was first kept under
-        unpacked = subprocess.run(["tar", "-xzf", out / publish.RESULTS, "-C", tmp_path], capture_output=True, text=True)
+        unpacked = subprocess.run(["tar", "-xzf", out / publish.RESULTS, "-C", tmp_path],
+                                  capture_output=True, text=True)
         assert unpacked.returncode == 0 and unpacked.stderr == ""
     archive = (out / publish.RESULTS).read_bytes()
     publish.publish_run("long", run, "make full-run", None, None)
@@ -386,7 +396,8 @@ def test_two_runs_jobs_are_compared_seed_by_seed_from_their_result_files(tmp_pat
         for (stage, variant), values in jobs.items():
             for seed, acc in enumerate(values):
                 (run / "results" / stage / variant / f"seed{seed}").mkdir(parents=True)
-                (run / "results" / stage / variant / f"seed{seed}" / "metrics.json").write_text(json.dumps({"test_acc": acc}))
+                result = run / "results" / stage / variant / f"seed{seed}" / "metrics.json"
+                result.write_text(json.dumps({"test_acc": acc}))
         (tmp_path / "published" / name).mkdir(parents=True)
         publish.merge_results(tmp_path / "published" / name, run, name)
     publish.main(["compare", "cpu", "gpu", "--jobs"])
@@ -394,7 +405,8 @@ def test_two_runs_jobs_are_compared_seed_by_seed_from_their_result_files(tmp_pat
     assert out[-1] == "1 of the 2 jobs both runs finished differ (paired by seed, t-test, Holm, alpha 0.05)"
     rows = {line.split(" | ")[0]: line.split(" | ") for line in out[1:-1]}
     assert out[0] == "job | seeds | cpu | gpu | delta | p | p_holm | differs"
-    assert rows["pretrain/bp"][1:5] == ["3", "97.50 ± 0.50", "97.53 ± 0.40", "-0.03"] and rows["pretrain/bp"][-1] == "False"
+    assert rows["pretrain/bp"][1:5] == ["3", "97.50 ± 0.50", "97.53 ± 0.40", "-0.03"]
+    assert rows["pretrain/bp"][-1] == "False"
     assert rows["transfer/cwc"][4] == "-4.83" and rows["transfer/cwc"][-1] == "True"
     (tmp_path / "published" / "tables_only").mkdir()  # a run published before its result files were
     with pytest.raises(SystemExit, match="tables_only has no per-job results"):

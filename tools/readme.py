@@ -1,5 +1,5 @@
 """The README's Results section and its cost table, written from results/published/ (by
-`python -m ffmodels.publish docs`), so that no number in the README is typed by hand and it shows
+`python -m tools.readme`), so that no number in the README is typed by hand and it shows
 what the published runs say.
 
 It leads with the full preset's run (LEAD): where the run stands, its claims ledger (verdict
@@ -14,12 +14,12 @@ then what the full preset's jobs took on a GPU machine (GPU_RUNS), where one is 
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
 import yaml
 
 from ffmodels.ledger import verdict_counts as ledger_verdict_counts
+from tools.publish import PAGE, published_rows, run_fields
 
 LEAD = "full"
 EARLIER = ["full-ff-bp-cpu"]          # published runs of the full recipe on part of the matrix
@@ -27,12 +27,12 @@ DEMO = "quick"
 # The README's figures, each the first of its alternatives the full run has drawn: every model's
 # source against transfer needs RQ1, RQ2, RQ4 and CwC-FF; until then RQ2's transfer bars say it.
 KEY_FIGURES = [("source_vs_transfer", "rq2_transfer"), ("rq3_over_training",), ("rq4_overview",)]
-COST_TABLE = "cost-estimate.md"  # python -m ffmodels.cost --out, published with the run before it starts
+COST_TABLE = "cost-estimate.md"  # python -m tools.cost --out, published with the run before it starts
 GPU_RUNS = ["full-gpu-h200"]     # published runs of the full preset on a GPU machine (gpu/check.sh)
 
 
 def begin(block: str) -> str:
-    return f"<!-- {block}: written by `python -m ffmodels.publish docs` from results/published/; edits here are overwritten -->"
+    return f"<!-- {block}: written by `python -m tools.readme` from results/published/; edits here are overwritten -->"
 
 
 def end(block: str) -> str:
@@ -44,15 +44,7 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def table_rows(folder: Path) -> list[dict]:
-    """Every row of every table a published run holds (not its ledger)."""
-    return [r for p in sorted(folder.glob("*.csv")) if p.stem != "claims_ledger" for r in _rows(p)]
-
-
-def run_fields(folder: Path) -> dict[str, str]:
-    """The '- key: value' lines of a published run's RUN.md (preset, commit, published, ...)."""
-    path = folder / "RUN.md"
-    return dict(re.findall(r"^- ([a-z ]+): (.*)$", path.read_text(), flags=re.M)) if path.is_file() else {}
+table_rows = published_rows  # every row of every table a published run holds (not its ledger)
 
 
 def _run_line(folder: Path) -> str:
@@ -62,7 +54,8 @@ def _run_line(folder: Path) -> str:
         if "tables kept from an earlier run" in fields else ""
     return (f"commit {fields.get('commit', '?')}, published {fields.get('published', '?')}, "
             f"{fields.get('machine', '?')}; wall time so far: {fields.get('wall time so far', '?')}"
-            + (f"; all its folders: {fields['wall time of all its folders']}" if "wall time of all its folders" in fields else "")
+            + (f"; all its folders: {fields['wall time of all its folders']}"
+               if "wall time of all its folders" in fields else "")
             + kept)
 
 
@@ -144,23 +137,25 @@ def results_section(published: Path, config: dict) -> str:
         lines += [f"*Pipeline demonstration*: the quick preset (every stage, models trained for minutes, answers "
                   f"nothing) gives {verdict_counts(_rows(demo / 'claims_ledger.csv'))} "
                   f"([its ledger]({demo / 'claims_ledger.md'})). Every published run, every table: "
-                  f"[docs/results.md](docs/results.md).", ""]
+                  f"the {PAGE} of each folder under [results/published/]({published}/).", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def cost_section(published: Path, config: dict) -> str:
     """The summary of the cost table written before the full run, then, once the run has
     finished jobs, their CPU time against what the table said for them."""
-    from ffmodels import cost
+    from tools import cost
 
     lead = published / LEAD
     table = lead / COST_TABLE
     if not table.is_file():
         return "No cost table is published for the full preset yet.\n"
-    lines = [cost.read_summary(table).rstrip(), "", f"Every job's row and where its cost comes from: [{COST_TABLE}]({table})."]
+    lines = [cost.read_summary(table).rstrip(), "",
+             f"Every job's row and where its cost comes from: [{COST_TABLE}]({table})."]
     estimate = cost.read_estimate(table)
     if (lead / "benchmarks.tsv").is_file():
-        lines += ["", "What the full run's finished jobs took so far (in all its folders: benchmarks.tsv), against the table:", "",
+        lines += ["", "What the full run's finished jobs took so far (in all its folders: benchmarks.tsv), "
+                      "against the table:", "",
                   cost.against_benchmarks(estimate, [lead / "benchmarks.tsv"]).rstrip()]
     for name in GPU_RUNS:
         if (published / name / "benchmarks.tsv").is_file():
@@ -173,14 +168,15 @@ def gpu_rows(folder: Path, estimate: dict) -> list[str]:
     GPU, as its command says), beside the CPU cost table's time for the same job."""
     from statistics import median
 
-    from ffmodels import cost
+    from tools import cost
 
     fields = run_fields(folder)
     lines = [f"On a GPU machine, run `{folder.name}` ({fields.get('machine', '?')}; its command and how far it "
              f"got: [RUN.md]({folder / 'RUN.md'})): wall time per finished job, with the other jobs of the run "
-             "sharing the GPU (GPU_SLOTS in its command), beside one CPU core's time for the same job in the cost table "
-             f"([{COST_TABLE}]({folder.parent / LEAD / COST_TABLE}): measured or estimated, as its rows say):", "",
-             "| rule | run | jobs | GPU wall s per job (median) | CPU s per job (cost table) |", "|---|---|---|---|---|"]
+             "sharing the GPU (GPU_SLOTS in its command), beside one CPU core's time for the same job in the cost "
+             f"table ([{COST_TABLE}]({folder.parent / LEAD / COST_TABLE}): measured or estimated, as its rows say):",
+             "", "| rule | run | jobs | GPU wall s per job (median) | CPU s per job (cost table) |",
+             "|---|---|---|---|---|"]
     for (rule, run, metric), seconds in sorted(cost.read_benchmarks([folder / "benchmarks.tsv"], wall=True).items(),
                                                key=lambda item: (item[0][0], item[0][1], item[0][2] or "")):
         cpu = estimate.get((rule, run, metric))
@@ -209,3 +205,7 @@ def write(readme: Path = Path("README.md"), published: Path = Path("results/publ
           config: Path = Path("config.yaml")) -> Path:
     readme.write_text(generated(readme.read_text(), published, yaml.safe_load(config.read_text())))
     return readme
+
+
+if __name__ == "__main__":
+    print(write())

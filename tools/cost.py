@@ -1,22 +1,25 @@
 """What a preset costs on this machine, per rule and in all, before it runs.
 
-    python -m ffmodels.cost [--configfile presets/quick.yaml ...] [--benchmarks DIR_OR_TSV ...]
+    python -m tools.cost [--configfile presets/quick.yaml ...] [--benchmarks DIR_OR_TSV ...]
                             [--steps 20] [--cores 2] [--out cost.md]
-    python -m ffmodels.cost --against cost.md --benchmarks DIR_OR_TSV   (actual against estimate)
-    python -m ffmodels.cost --stages "rq4_collab rq3_root_cause+rq3_over_training" --estimate cost.md
+    python -m tools.cost --against cost.md --benchmarks DIR_OR_TSV   (actual against estimate)
+    python -m tools.cost --stages "rq4_collab rq3_root_cause+rq3_over_training" --estimate cost.md
                             [--benchmarks DIR_OR_TSV ...] [--finished RUN/benchmarks]
                             (what each stage of `make full-run` adds, and when its tables land)
 
-Every job of the preset's DAG (the tables' runs and the training runs they need, as the
-workflow derives them) gets a cost in core-seconds (each job runs on one thread):
+Every job of the preset's DAG that has a benchmark (Snakemake's own job list: a dry run of the
+workflow under the same config overlays, planned_jobs) gets a cost in core-seconds (each job
+runs on one thread):
 
 - measured: the mean CPU time (Snakemake's benchmark `cpu_time`, else its wall time `s`) of
-  finished jobs of the same rule and run (any seed) in the benchmark files given (a run's `benchmarks/` folder, or a published `benchmarks.tsv` /
-  `timing.txt`), which must come from the same preset;
+  finished jobs of the same rule and run (any seed) in the benchmark files given (a run's
+  `benchmarks/` folder, or a published `benchmarks.tsv` / `timing.txt`), which must come from
+  the same preset;
 - training jobs without a measurement (pretrain, ceiling, fine-tuning): estimated now from a
   timed short run of the variant's own `train_step` at its batch size on one thread (after
-  warm-up; process CPU time, so other load on the machine does not inflate it), scaled to its epochs and images, plus its per-epoch evaluation (timed the same way)
-  and a measured job start-up;
+  warm-up; process CPU time, so other load on the machine does not inflate it), scaled to its
+  epochs and images, plus its per-epoch evaluation (timed the same way) and a measured job
+  start-up;
 - probe jobs (transfer, sensitivity) without a measurement: the mean of the measured probes of
   the same rule and family; else the network's own passes, timed on one evaluation batch (over
   the target images, once per input a sensitivity job shows it; a calibrated init also over the
@@ -31,42 +34,60 @@ The wall time at --cores N is at least the total over N (the DAG may not keep ev
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import re
 import statistics
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from ffmodels.config import load_config, table_runs, variant_hparams
+from ffmodels.config import enabled_tables, load_config, variant_hparams
 from ffmodels.errors import ConfigError
-from ffmodels.names import is_calibrated, is_random_init
+from ffmodels.names import is_calibrated
 
 TRAINING = ("pretrain", "ceiling", "finetune")
 PROBES = ("transfer", "sensitivity")
 # Snakemake's benchmark columns, in its order (a published listing puts the job path first).
-BENCHMARK_FIELDS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load", "cpu_time"]
+BENCHMARK_FIELDS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load",
+                    "cpu_time"]
 START_UP_S = 6.0  # a job's Python, torch and data loading before its first step (quick-preset benchmarks)
 # A training job continued from its resume file after a stop logs this (ffmodels/train.py); Snakemake's
 # benchmark of it then covers its last stretch only. A published benchmarks.tsv keeps the epoch in RESUMED_COLUMN.
 RESUMED = re.compile(r"resuming after epoch (\d+)")
 RESUMED_COLUMN = "resumed_after_epoch"
+REPO = Path(__file__).resolve().parent.parent  # the workflow: Snakefile, config.yaml
 
 
-def planned_jobs(config: dict) -> list[tuple[str, str, str | None]]:
-    """(rule, run, metric) of every job of the DAG but data, tables, figures and the ledger, one
-    per seed: the runs the tables read, plus the pretraining every pretrained model needs."""
-    jobs: set[tuple[str, str, str | None]] = set()
-    for stages in table_runs(config).values():
-        for stage, runs in stages.items():
-            for run in runs:
-                if stage in (*TRAINING, "transfer", "sensitivity"):
-                    jobs.add((stage, run, None))
-                else:  # an analysis metric
-                    jobs.add(("analysis", run, stage))
-                if not is_random_init(run) and stage != "pretrain":
-                    jobs.add(("pretrain", run, None))  # its model, checkpoints or init
-    return [job for job in sorted(jobs) for _ in config["seeds"]]
+def job_key(benchmark: str) -> tuple[str, str, str | None]:
+    """(rule, run, metric) of a job from its benchmark path (`benchmarks/<rule>/<run>/seed<N>.tsv`,
+    or `benchmarks/analysis/<metric>/<run>/seed<N>.tsv`), as the workflow's rules name it."""
+    parts = benchmark.removeprefix("benchmarks/").removesuffix(".tsv").split("/")
+    return (parts[0], parts[2], parts[1]) if parts[0] == "analysis" and len(parts) == 4 else (parts[0], parts[1], None)
+
+
+def planned_jobs(configfiles: list | tuple = (), targets: list | tuple = (),
+                 workdir: Path = REPO) -> list[tuple[str, str, str | None]]:
+    """(rule, run, metric) of every job of the workflow's DAG that has a benchmark (training, probe
+    and analysis jobs; not data, tables, figures or the ledger), one per seed: Snakemake's own job
+    list, from a dry run of every job (--forceall) the targets need (default: everything) under
+    the config overlays."""
+    return list(_dry_run(tuple(str(Path(c).resolve()) for c in configfiles), tuple(targets), str(workdir)))
+
+
+@functools.lru_cache(maxsize=None)
+def _dry_run(configfiles: tuple[str, ...], targets: tuple[str, ...], workdir: str) -> tuple:
+    """planned_jobs' dry run, once per process for the same arguments (a stage plan asks for
+    each stage's tables)."""
+    cmd = [sys.executable, "-m", "snakemake", "--dry-run", "--forceall", "--nolock", "--cores", "1",
+           "--directory", workdir, "--snakefile", str(REPO / "Snakefile"),
+           *(["--configfile", *configfiles] if configfiles else []), *(["--", *targets] if targets else [])]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    if out.returncode != 0:
+        raise ConfigError(f"snakemake --dry-run failed:\n{(out.stderr or out.stdout)[-2000:]}")
+    return tuple(sorted(job_key(path) for path in re.findall(r"^\s+benchmark: (\S+)$", out.stdout, flags=re.M)))
 
 
 def resumed_after(log: Path) -> str:
@@ -93,9 +114,7 @@ def read_benchmarks(paths: list[Path], wall: bool = False,
         return (value if re.fullmatch(r"[\d.]+", value) and float(value) > 0 else row["s"],)
 
     def add(job: str, seconds: str):
-        parts = job.removeprefix("benchmarks/").removesuffix(".tsv").split("/")
-        key = (parts[0], parts[2], parts[1]) if parts[0] == "analysis" and len(parts) == 4 else (parts[0], parts[1], None)
-        found[key].append(float(seconds))
+        found[job_key(job)].append(float(seconds))
 
     for path in paths:
         if path.is_dir():
@@ -117,11 +136,13 @@ def read_benchmarks(paths: list[Path], wall: bool = False,
 
 
 def time_training(hp: dict, n_train: int, n_eval: int, steps: int, test_every_epoch: bool) -> dict:
-    """Seconds per epoch of a variant's training on one thread: `steps` timed train_steps at its
-    batch size (after two untimed), scaled to n_train images, and its evaluation on n_eval images."""
+    """Seconds per epoch of a variant's training on one thread: `steps` train_steps at its batch
+    size timed in CPU time by the benchmark's timer (tools.bench.time_steps; after two untimed),
+    scaled to n_train images, and its evaluation on n_eval images."""
     import torch
 
     from ffmodels.families import build
+    from tools.bench import time_steps
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -131,12 +152,8 @@ def time_training(hp: dict, n_train: int, n_eval: int, steps: int, test_every_ep
     x, y = torch.rand(batch, 784, generator=gen), torch.randint(0, 10, (batch,), generator=gen)
     model.train()
     model.on_epoch_start(1)
-    for _ in range(2):
-        model.train_step(x, y, gen)
-    start = time.process_time()
-    for _ in range(steps):
-        model.train_step(x, y, gen)
-    step_s = (time.process_time() - start) / steps
+    time_steps(model, [(x, y)], gen, 2)  # warm-up
+    step_s = time_steps(model, [(x, y)], gen, steps, clock=time.process_time) / steps
     model.eval()
     eval_s = 0.0
     if model.has_classifier:
@@ -189,9 +206,10 @@ def family_name(config: dict, run: str) -> str | None:
         return None
 
 
-def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict]:
-    """One row per (rule, run, metric): jobs, seconds per job, and where the number comes from."""
-    jobs = planned_jobs(config)
+def estimate(config: dict, jobs: list[tuple[str, str, str | None]], benchmarks: dict, steps: int,
+             log=print) -> list[dict]:
+    """One row per (rule, run, metric) of `jobs` (planned_jobs: the workflow's own job list under
+    the same config): jobs, seconds per job, and where the number comes from."""
     count = defaultdict(int)
     for job in jobs:
         count[job] += 1
@@ -208,8 +226,9 @@ def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict
     def pass_s(rule: str, run: str) -> float:
         if (rule, run) not in passes:
             settings = config["sensitivity"] if rule == "sensitivity" else None
-            passes[(rule, run)] = time_feature_pass(variant_hparams(config, run), config["transfer"], settings, n_probe,
-                                                    config["pretrain"]["eval_batch_size"], n_train if is_calibrated(run) else 0)
+            passes[(rule, run)] = time_feature_pass(variant_hparams(config, run), config["transfer"], settings,
+                                                    n_probe, config["pretrain"]["eval_batch_size"],
+                                                    n_train if is_calibrated(run) else 0)
         return passes[(rule, run)]
 
     fit_s: dict[str, list[float]] = {}  # per probe rule, filled on first use
@@ -225,7 +244,8 @@ def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict
         if fit_s[rule] or rule == "transfer":
             return fit_s[rule], f"{len(fit_s[rule])} measured {rule} jobs"
         settings = len(config["sensitivity"])
-        return [settings * f for f in fit_s["transfer"]], f"{settings} x that of {len(fit_s['transfer'])} measured transfer jobs"
+        whose = f"{settings} x that of {len(fit_s['transfer'])} measured transfer jobs"
+        return [settings * f for f in fit_s["transfer"]], whose
 
     for (rule, run, metric), n in sorted(count.items()):
         measured = benchmarks.get((rule, run, metric))
@@ -256,13 +276,15 @@ def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict
             # better than the others'
             seconds, whose = (kin, f"{family} ") if kin else (like, "")
             rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": statistics.mean(seconds),
-                         "source": f"estimated: mean of {len(seconds)} measured {whose}{rule} jobs" + (f" ({metric})" if metric else "")})
+                         "source": f"estimated: mean of {len(seconds)} measured {whose}{rule} jobs"
+                                   + (f" ({metric})" if metric else "")})
         elif fits:
             # a probe is its network's pass over the target images (CwC-FF's CNN ~150x an MLP's)
             # and the linear probes' fit, which depends on the feature width, not the network
             rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n,
                          "s_per_job": pass_s(rule, run) + statistics.mean(fits),
-                         "source": f"estimated: its network's timed pass over {n_probe} images + the probes' fit of {whose_fits}"})
+                         "source": f"estimated: its network's timed pass over {n_probe} images "
+                                   f"+ the probes' fit of {whose_fits}"})
         else:
             rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": math.nan,
                          "source": "no measurement"})
@@ -350,29 +372,34 @@ def against_estimate(estimate: dict, actual: dict, resumed: dict[str, int] | Non
         lines.append(f"| **all** | {n} | {est / 3600:.2f} | {act / 3600:.2f} | {act / est:.2f} |")
     if resumed:
         n = sum(resumed.values())
-        lines += ["", f"Left out: {n} job{'s' * (n != 1)} resumed after a stop, whose benchmark holds {'their' if n != 1 else 'its'} last "
-                      "stretch only (" + ", ".join(f"{rule} {count}" for rule, count in sorted(resumed.items())) + ")."]
+        per_rule = ", ".join(f"{rule} {count}" for rule, count in sorted(resumed.items()))
+        lines += ["", f"Left out: {n} job{'s' * (n != 1)} resumed after a stop, whose benchmark holds "
+                      f"{'their' if n != 1 else 'its'} last stretch only ({per_rule})."]
     return "\n".join(lines) + "\n"
 
 
-def stage_costs(config: dict, estimate: dict, stages: list[list[str]], finished: dict | None = None) -> list[dict]:
+def stage_costs(config: dict, estimate: dict, stages: list[list[str]], finished: dict | None = None,
+                configfiles: list | tuple = ()) -> list[dict]:
     """Per stage of a run order (each a list of tables; `make full-run` asks Snakemake for one
     stage after the other, then for everything): the jobs its tables need that no earlier stage
     ran and that have not finished (`finished`: {(rule, run, metric): seeds done}), and their
     core-seconds by `estimate` ({(rule, run, metric): s per job}, read_estimate; a job without
-    a row counts as unknown). The last stage, `everything`, is every table left."""
-    tables = table_runs(config)
+    a row counts as unknown). The last stage, `everything`, is every table left. Each stage's jobs
+    are Snakemake's (planned_jobs for its tables under `configfiles`, the overlays `config` was
+    loaded from)."""
+    tables = enabled_tables(config)
     unknown = sorted({t for stage in stages for t in stage} - set(tables))
     if unknown:
         raise ConfigError(f"run order: {unknown} not tables of this config; tables: {sorted(tables)}")
     done, out = set(), []
     for stage in [*stages, [t for t in tables if all(t not in s for s in stages)]]:
-        jobs = set(planned_jobs({**config, "tables": {t: config["tables"][t] for t in stage}})) - done
+        jobs = set(planned_jobs(configfiles, [f"results/tables/{t}.csv" for t in stage]) if stage else []) - done
         done |= jobs
         left = {job: max(len(config["seeds"]) - (finished or {}).get(job, 0), 0) for job in jobs}
         out.append({"stage": "+".join(stage) if len(out) < len(stages) else "everything",
                     "jobs": sum(left.values()),
-                    "s": sum(n * estimate[job] for job, n in left.items() if not math.isnan(estimate.get(job, math.nan))),
+                    "s": sum(n * estimate[job] for job, n in left.items()
+                             if not math.isnan(estimate.get(job, math.nan))),
                     "unknown": sum(n for job, n in left.items() if math.isnan(estimate.get(job, math.nan)))})
     return out
 
@@ -401,10 +428,13 @@ def main(argv=None) -> list[dict]:
                         help="instead: the --benchmarks' jobs against the cost table COST_MD written before the run")
     parser.add_argument("--stages", metavar="ORDER",
                         help="instead: what each stage of this run order adds (tables joined by +, stages by spaces, "
-                             "as make full-run's FULL_RUN_ORDER), with the costs of --estimate, or of --benchmarks where measured")
-    parser.add_argument("--estimate", type=Path, metavar="COST_MD", help="the cost table --stages reads (written by --out)")
+                             "as make full-run's FULL_RUN_ORDER), with the costs of --estimate, "
+                             "or of --benchmarks where measured")
+    parser.add_argument("--estimate", type=Path, metavar="COST_MD",
+                        help="the cost table --stages reads (written by --out)")
     parser.add_argument("--finished", type=Path, metavar="BENCHMARKS",
-                        help="with --stages: the benchmarks/ folder of the run being continued; its finished jobs are not counted")
+                        help="with --stages: the benchmarks/ folder of the run being continued; "
+                             "its finished jobs are not counted")
     args = parser.parse_args(argv)
     if args.stages is not None:
         if not args.estimate:
@@ -417,15 +447,15 @@ def main(argv=None) -> list[dict]:
         costs = {**read_estimate(args.estimate), **{job: statistics.mean(s) for job, s in measured.items()}}
         try:
             print(stage_summary(stage_costs(load_config(*args.configfile), costs, stages,
-                                            {job: len(s) for job, s in finished.items()}), args.cores))
+                                            {job: len(s) for job, s in finished.items()}, args.configfile), args.cores))
         except ConfigError as err:
-            raise SystemExit(f"ffmodels.cost: {err}") from None
+            raise SystemExit(f"tools.cost: {err}") from None
         return []
     if args.against:
         print(against_benchmarks(read_estimate(args.against), args.benchmarks))
         return []
     config = load_config(*args.configfile)
-    rows = estimate(config, read_benchmarks(args.benchmarks), args.steps)
+    rows = estimate(config, planned_jobs(args.configfile), read_benchmarks(args.benchmarks), args.steps)
     text = summary(rows, args.cores)
     print(text)
     if args.out:

@@ -1,25 +1,25 @@
 """Publish a run's results and write the results pages from what is published.
 
-    python -m ffmodels.publish run NAME --command "snakemake ..." [--wall "3 h 12 min"] [--note TEXT]
+    python -m tools.publish run NAME --command "snakemake ..." [--wall "3 h 12 min"] [--note TEXT]
                                     [--machine TEXT]  (wall time by default from the folder's
                                     full-run.log; machine by default this one)
-    python -m ffmodels.publish docs
-    python -m ffmodels.publish compare FIRST SECOND [--tables | --jobs]   (claims whose verdict
+    python -m tools.publish docs          (each published run's page; the README's blocks: python -m tools.readme)
+    python -m tools.publish compare FIRST SECOND [--tables | --jobs]   (claims whose verdict
                                     differs; --tables: shared table rows; --jobs: shared jobs, seed by seed)
 
-`run` copies what a workflow folder has finished (results/tables: every table and the claims
-ledger, or, while the run has not built its ledger, one over the tables finished so far;
-results/figures: the PNGs; benchmarks/: one TSV of every job's time and memory; every job's
-result JSON, per seed, in metrics.tar.gz) into
+`run` copies what a workflow folder has finished (results/tables: every table and, once the
+workflow has built it, the claims ledger; results/figures: the PNGs; benchmarks/: one TSV of
+every job's time and memory; every job's result JSON, per seed, in metrics.tar.gz) into
 results/published/NAME/ with RUN.md (command, preset, commit, date, machine, wall time), so a
-long run can be published as it lands and its numbers stay traceable. Tables an earlier run
-published under NAME that this run has not built yet stay, each with its run's commit in
-tables.tsv and RUN.md (a run restarted in a new folder), and the ledger is built over all;
-folders.tsv keeps each folder's running time, so RUN.md also says what all of them ran. `docs` writes
-docs/results.md from every folder under results/published/: each run's RUN.md (or, for older
-folders, its section.md / timing.txt header), the per-epoch record of any training run published
-as <name>.metrics.json, its claims ledger first, then its tables. No number in the pages is typed
-by hand.
+long run can be published as it lands and its numbers stay traceable. It copies, it builds
+nothing: the tables, figures and ledger are the workflow's. RUN.md is written here and read
+here (run_fields). Tables an earlier run published under NAME that this run has not built yet
+stay, each with its run's commit in tables.tsv and RUN.md (a run restarted in a new folder);
+folders.tsv keeps each folder's running time, so RUN.md also says what all of them ran. `docs`
+writes each published run's page, results/published/<run>/README.md (its RUN.md, the per-epoch
+record of any training run published as <name>.metrics.json, its claims ledger first, then its
+tables); `python -m tools.readme` writes the README's generated blocks from the same folders.
+No number in the pages is typed by hand.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import filecmp
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -99,17 +100,20 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     sources = {**kept, **fresh}
     (out / TABLE_SOURCES).write_text("table\tcommit\tpublished\n" + "".join(
         f"{t}\t{c}\t{p}\n" for t, (c, p) in sorted(sources.items())))
-    partial = None
-    if "claims_ledger.csv" not in copied and sources:
-        partial = partial_ledger(workdir, out, [out / f"{t}.csv" for t in sorted(sources)])
-        copied += ["claims_ledger.csv", "claims_ledger.md"]
-    drawn = draw_cross_table_figures(workdir, out, preset, skip={c[:-4] for c in copied if c.endswith(".png")})
+    if "claims_ledger.csv" not in copied:  # an earlier folder's ledger does not speak for these tables
+        for stale in ("claims_ledger.csv", "claims_ledger.md"):
+            (out / stale).unlink(missing_ok=True)
     n_tables = len(sources)
     measured = None if wall else wall_seconds(workdir)
     folders = record_folder(out, commit, measured[2], measured[0], now) if measured else []
     folder = folder_key(measured[2]) if measured else commit
     n_jobs, n_here = merge_benchmarks(out, workdir, folder)
     n_results = merge_results(out, workdir, folder)
+    all_folders = [f"- wall time of all its folders: {_hours(sum(float(r['running_s']) for r in folders))} running in "
+                   f"{len(folders)} workflow folders ({FOLDERS}: a lost machine's folder counted to its last "
+                   "publication)"] if len(folders) > 1 else []
+    ledger = ", the claims ledger" if "claims_ledger.csv" in copied else ""
+    earlier_jobs = f"; {n_here} from this folder, the others from earlier folders" if n_here < n_jobs else ""
     lines = [f"# Run `{name}`", "",
              f"- preset: {preset}",
              f"- command: `{command}`",
@@ -117,11 +121,9 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
              f"- published: {now}",
              f"- machine: {machine or this_machine()}",
              f"- wall time so far: {wall or _wall_words(measured) or 'not given'}",
-             *([f"- wall time of all its folders: {_hours(sum(float(r['running_s']) for r in folders))} running in "
-                f"{len(folders)} workflow folders ({FOLDERS}: a lost machine's folder counted to its last publication)"] if len(folders) > 1 else []),
-             f"- contents: {n_tables} table{'s' * (n_tables != 1)}{', the claims ledger' if 'claims_ledger.csv' in copied else ''}, "
-             f"{len(list(out.glob('*.png')))} figures, {n_jobs} job benchmarks (benchmarks.tsv"
-             f"{f'; {n_here} from this folder, the others from earlier folders' if n_here < n_jobs else ''})"
+             *all_folders,
+             f"- contents: {n_tables} table{'s' * (n_tables != 1)}{ledger}, "
+             f"{len(list(out.glob('*.png')))} figures, {n_jobs} job benchmarks (benchmarks.tsv{earlier_jobs})"
              + (f", {n_results} job result files ({RESULTS}: each job's per-seed metrics)" if n_results else "")]
     if kept:
         by_run = {}
@@ -130,20 +132,15 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
         lines.append("- tables kept from an earlier run: " + "; ".join(
             f"{', '.join(ts)} (commit `{c}`, published {p})" for (c, p), ts in by_run.items())
             + f", until this run builds its own ({TABLE_SOURCES})")
-    if drawn:
-        lines.append(f"- drawn at publishing (the figure job over the published tables; tables.tsv gives each one's commit), "
-                     f"until this folder draws its own: {'; '.join(f'{f} from {t}' for f, t in drawn.items())}")
-    if partial:
-        n, of = partial
-        which = (f"the {n} table{'s' * (n != 1)} finished so far (the run builds its own when every table is); claims on "
-                 "the other tables read 'not run'" if n < of else f"all {of} tables (the run's own ledger job comes with its last stage)")
-        lines.append(f"- claims ledger: built at publishing from {which}")
+    if "claims_ledger.csv" not in copied and sources:
+        lines.append("- claims ledger: not built yet (the workflow's ledger job builds it once every table is)")
     if n_jobs and (out / "cost-estimate.md").is_file():  # the cost table written before the run
-        from ffmodels import cost
+        from tools import cost
 
         lines += ["", "Finished jobs' CPU time against the cost table written before the run "
-                  "(cost-estimate.md; `python -m ffmodels.cost --against`):", "",
-                  cost.against_benchmarks(cost.read_estimate(out / "cost-estimate.md"), [out / "benchmarks.tsv"]).rstrip()]
+                  "(cost-estimate.md; `python -m tools.cost --against`):", "",
+                  cost.against_benchmarks(cost.read_estimate(out / "cost-estimate.md"),
+                                          [out / "benchmarks.tsv"]).rstrip()]
     if note:
         lines += ["", note]
     (out / "RUN.md").write_text("\n".join(lines) + "\n")
@@ -162,10 +159,10 @@ def by_folder(earlier: dict[str, tuple], here: dict, folder: str) -> dict[str, t
 def merge_benchmarks(out: Path, workdir: Path, folder: str) -> tuple[int, int]:
     """Write out/benchmarks.tsv: each job's benchmark fields, the workflow folder that ran it (its
     first start, as in FOLDERS) and, for a training job resumed after a stop, the epoch it resumed
-    after (its benchmark holds that last stretch only; ffmodels.cost leaves it out of costs),
+    after (its benchmark holds that last stretch only; tools.cost leaves it out of costs),
     merged over the run's folders (by_folder), so the file says what the whole run took. Returns
     (rows, rows from this folder)."""
-    from ffmodels.cost import RESUMED_COLUMN, resumed_after
+    from tools.cost import RESUMED_COLUMN, resumed_after
 
     here, header = {}, None
     for tsv in sorted((workdir / "benchmarks").rglob("*.tsv")):
@@ -260,7 +257,8 @@ def _hours(seconds: float) -> str:
     return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
 
 
-def wall_seconds(workdir: Path, now: datetime.datetime | None = None) -> tuple[float, int, datetime.datetime, float] | None:
+def wall_seconds(workdir: Path,
+                 now: datetime.datetime | None = None) -> tuple[float, int, datetime.datetime, float] | None:
     """(seconds running, stretches, first start, now) of a long run so far, from its RUN_LOG: lines
     `started|exited N|stopped|paused|resumed YYYY-MM-DD HH:MM:SS` (UTC). A stretch with no end line
     was stopped from outside (a killed session, a lost lock); it ended with the run folder's last
@@ -297,7 +295,8 @@ def folder_key(first_start: datetime.datetime) -> str:
     return f"{first_start:%Y-%m-%d %H:%M} UTC"
 
 
-def record_folder(out: Path, commit: str, first_start: datetime.datetime, running_s: float, published: str) -> list[dict]:
+def record_folder(out: Path, commit: str, first_start: datetime.datetime, running_s: float,
+                  published: str) -> list[dict]:
     """Add or update this workflow folder's row in out/FOLDERS and return every row: a long run
     restarted in new folders (a lost machine) costs what all of them ran, each counted up to its
     last publication. A folder is known by its first start (RUN_LOG); its commit is the last one
@@ -313,7 +312,8 @@ def record_folder(out: Path, commit: str, first_start: datetime.datetime, runnin
         {"first_start": key, "commit": commit, "running_s": f"{running_s:.0f}", "published": published}]
     rows.sort(key=lambda r: r["first_start"])
     with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, ["first_start", "commit", "running_s", "published"], delimiter="\t", lineterminator="\n")
+        writer = csv.DictWriter(fh, ["first_start", "commit", "running_s", "published"], delimiter="\t",
+                                lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return rows
@@ -329,7 +329,8 @@ def table_sources(out: Path) -> dict[str, tuple[str, str]]:
         return {r["table"]: (r["commit"], r["published"]) for r in csv.DictReader(fh, delimiter="\t")}
 
 
-def kept_tables(out: Path, fresh: set[str], preset: str, sources: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+def kept_tables(out: Path, fresh: set[str], preset: str,
+                sources: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
     """The tables an earlier run published in out that this run has not built (yet), each with
     the commit and date of the run that did: e.g. a long run restarted on a new machine, whose
     first folder's tables stay published until the new folder rebuilds them. Tables of another
@@ -339,8 +340,6 @@ def kept_tables(out: Path, fresh: set[str], preset: str, sources: dict[str, tupl
     earlier = {p.stem for p in out.glob("*.csv")} - {"claims_ledger"} - fresh
     if not earlier:
         return {}
-    from ffmodels.readme_results import run_fields
-
     fields = run_fields(out)
     kept = {}
     for table in sorted(earlier):
@@ -349,61 +348,27 @@ def kept_tables(out: Path, fresh: set[str], preset: str, sources: dict[str, tupl
         if theirs != preset and preset != "unknown":  # unknown: this run has finished nothing yet
             raise SystemExit(f"{out / table}.csv is of preset {theirs!r}, this run of {preset!r}: publish under "
                              f"another name, or remove the earlier run's files from {out} first")
-        kept[table] = sources.get(table, (fields.get("commit", "unknown").strip("`"), fields.get("published", "unknown")))
+        kept[table] = sources.get(table, (fields.get("commit", "unknown").strip("`"),
+                                          fields.get("published", "unknown")))
     return kept
 
 
-def draw_cross_table_figures(workdir: Path, out: Path, preset: str, skip: set[str]) -> dict[str, str]:
-    """The figures of config `figures` that read several tables (source vs transfer), drawn by
-    their figure job from the tables published in out once all are there, where the folder has
-    not drawn its own (skip): a run continued in new folders keeps earlier folders' tables, and
-    only a folder that rebuilds every one of them draws the figure itself. {figure: its tables}."""
-    import yaml
-
-    from ffmodels.jobs.figure import FigureSpec, figure_job
-
-    if not (workdir / "config.yaml").is_file():  # a folder with no workflow (results fetched from elsewhere)
-        return {}
-    config = yaml.safe_load((workdir / "config.yaml").read_text())
-    drawn = {}
-    for name, spec in (config.get("figures") or {}).items():
-        tables = list(dict.fromkeys([spec["table"], *spec.get("tables", [])]))
-        csvs = [out / f"{t}.csv" for t in tables]
-        if "analysis" in spec or len(tables) == 1 or name in skip or not all(p.is_file() for p in csvs):
-            continue
-        title = spec.get("title") or config["tables"][spec["table"]]["title"]
-        figure_job(FigureSpec(figure=name, definition=spec, title=title, preset=preset, code={},
-                              inputs={"tables": [str(p) for p in csvs]}, png=str(out / f"{name}.png"), log=os.devnull))
-        drawn[name] = ", ".join(tables)
-    return drawn
-
-
-def partial_ledger(workdir: Path, out: Path, tables: list[Path]) -> tuple[int, int]:
-    """The claims ledger of a run still in progress, over the tables it has finished, by the
-    run's own claims and statistics settings (config.yaml, claims); returns how many tables, and
-    of how many in its config."""
-    import pandas as pd
-    import yaml
-
-    from ffmodels.ledger import write_ledger
-
-    config = yaml.safe_load((workdir / "config.yaml").read_text())
-    claims = yaml.safe_load((workdir / config["claims"]).read_text())
-    frames = {p.stem: pd.read_csv(p) for p in tables}
-    preset = str(next(iter(frames.values()))["preset"].iloc[0])
-    write_ledger(frames, claims, config["stats"]["alpha"], config["stats"]["tolerance"], preset,
-                 out / "claims_ledger.csv", out / "claims_ledger.md")
-    return len(frames), len(config["tables"])
+def run_fields(folder: Path) -> dict[str, str]:
+    """The '- key: value' lines of a published run's RUN.md (preset, commit, published, ...), as
+    publish_run writes them."""
+    path = folder / "RUN.md"
+    return dict(re.findall(r"^- ([a-z ]+): (.*)$", path.read_text(), flags=re.M)) if path.is_file() else {}
 
 
 def _header(folder: Path) -> str:
     for name in ("RUN.md", "section.md"):
         if (folder / name).is_file():
             text = (folder / name).read_text()
-            return text.replace("# Run", "## Run", 1) if name == "RUN.md" else text
+            return text if name == "RUN.md" else text.replace("## ", "# ", 1)
     timing = folder / "timing.txt"
-    head = [line.lstrip("# ") for line in timing.read_text().splitlines()[:6] if line.startswith("#")] if timing.is_file() else []
-    return f"## `{folder.name}`\n\n" + "".join(f"- {h}\n" for h in head)
+    lines = timing.read_text().splitlines()[:6] if timing.is_file() else []
+    head = [line.lstrip("# ") for line in lines if line.startswith("#")]
+    return f"# `{folder.name}`\n\n" + "".join(f"- {h}\n" for h in head)
 
 
 def history_table(metrics: dict) -> str:
@@ -422,25 +387,39 @@ def history_table(metrics: dict) -> str:
                   f"{100 * best['diagnostic_test_acc']:.2f} % at epoch {best['epoch']}, "
                   f"{100 * (best['diagnostic_test_acc'] - metrics['test_acc']):+.2f} pp over the reported number.", ""]
     extra = ["trained blocks"] if "trained_blocks" in history[0] else []
-    lines += ["| epoch | " + " | ".join([names[k] for k in keys] + extra) + " |", "|---" * (1 + len(keys) + len(extra)) + "|"]
+    lines += ["| epoch | " + " | ".join([names[k] for k in keys] + extra) + " |",
+              "|---" * (1 + len(keys) + len(extra)) + "|"]
     for e in history:
-        cells = [f"{100 * e[k]:.2f}" for k in keys] + ([", ".join(map(str, e["trained_blocks"])) or "none"] if extra else [])
+        cells = [f"{100 * e[k]:.2f}" for k in keys]
+        cells += [", ".join(map(str, e["trained_blocks"])) or "none"] if extra else []
         lines.append(f"| {e['epoch']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def results_page(published: Path = PUBLISHED) -> str:
-    parts = ["# Results", "",
-             "Generated by `python -m ffmodels.publish docs` from `results/published/` (each folder a run of the "
-             "shipped code, copied there by `python -m ffmodels.publish run`); nothing here is typed by hand.", ""]
+PAGE = "README.md"  # in a published folder: its page, written by `docs` (run_page)
+
+
+def run_page(folder: Path) -> str:
+    """A published run's page: its RUN.md (or, for older folders, its section.md / timing.txt
+    header), the per-epoch record of each training run published as <name>.metrics.json, its
+    claims ledger, then its tables."""
+    parts = ["<!-- written by `python -m tools.publish docs` from this folder; edits here are overwritten -->", "",
+             _header(folder).rstrip(), ""]
+    for path in sorted(folder.glob("*.metrics.json")):  # published training runs: their epochs
+        parts += [history_table(json.loads(path.read_text())), ""]
+    tables = {p.stem: p for p in folder.glob("*.md") if p.name not in ("RUN.md", "section.md", PAGE)}
+    for stem in [s for s in FIRST if s in tables] + sorted(set(tables) - set(FIRST)):
+        parts += [tables[stem].read_text().replace("### ", "## ", 1).rstrip(), ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def write_pages(published: Path = PUBLISHED) -> list[Path]:
+    """Write every published run's page (run_page) into its folder."""
+    pages = []
     for folder in sorted(p for p in published.iterdir() if p.is_dir()):
-        parts += [_header(folder).rstrip(), ""]
-        for path in sorted(folder.glob("*.metrics.json")):  # published training runs: their epochs
-            parts += [history_table(json.loads(path.read_text())), ""]
-        tables = {p.stem: p for p in folder.glob("*.md") if p.name not in ("RUN.md", "section.md")}
-        for stem in [s for s in FIRST if s in tables] + sorted(set(tables) - set(FIRST)):
-            parts += [tables[stem].read_text().replace("### ", "#### ", 1).rstrip(), ""]
-    return "\n".join(parts) + "\n"
+        (folder / PAGE).write_text(run_page(folder))
+        pages.append(folder / PAGE)
+    return pages
 
 
 def verdict_changes(a: Path, b: Path) -> list[dict]:
@@ -458,17 +437,28 @@ def verdict_changes(a: Path, b: Path) -> list[dict]:
             for cid in first if cid in second and first[cid]["verdict"] != second[cid]["verdict"]]
 
 
+def published_rows(folder: Path) -> list[dict]:
+    """Every row of every table a published run holds (not its ledger)."""
+    import csv
+
+    rows = []
+    for path in sorted(folder.glob("*.csv")):
+        if path.stem != "claims_ledger":
+            with open(path) as fh:
+                rows += list(csv.DictReader(fh))
+    return rows
+
+
 def table_rows(folder: Path) -> dict[tuple[str, ...], dict[str, dict]]:
     """{row's place: {reference: row}} of every table a published run holds (not its ledger). The
     place is the table, variant and metric and, where the table has them, its setting and epoch
     (the ledger's cell keys); rq4_pcl_lambda tests one place against two references, so the
     reference ("" for none) keeps both rows."""
-    from ffmodels import readme_results
     from ffmodels.ledger import CELL_KEYS
 
     where = [k for k in CELL_KEYS if k not in ("variant", "metric", "reference")]  # setting, epoch
     rows = {}
-    for r in readme_results.table_rows(folder):
+    for r in published_rows(folder):
         place = (r["table"], r["variant"], r["metric"], *(f"{k} {r[k]}" for k in where if r.get(k)))
         rows.setdefault(place, {})[r.get("reference") or ""] = r
     return rows
@@ -565,7 +555,8 @@ def check_comparable(a: Path, b: Path, tables: bool, jobs: bool = False) -> tupl
     runs = sorted(p.name for p in a.parent.iterdir() if p.is_dir()) if a.parent.is_dir() else []
     for folder in (a, b):
         if not folder.is_dir():
-            raise SystemExit(f"no published run {folder.name!r} in {folder.parent}: published runs are {', '.join(runs)}")
+            raise SystemExit(f"no published run {folder.name!r} in {folder.parent}: "
+                             f"published runs are {', '.join(runs)}")
     if jobs:
         found = job_accuracies(a), job_accuracies(b)
         for folder, accuracies in zip((a, b), found):
@@ -575,7 +566,8 @@ def check_comparable(a: Path, b: Path, tables: bool, jobs: bool = False) -> tupl
     if not tables:
         for folder in (a, b):
             if not (folder / "claims_ledger.csv").is_file():
-                raise SystemExit(f"{folder} has no claims ledger (claims_ledger.csv): compare its tables instead (--tables)")
+                raise SystemExit(f"{folder} has no claims ledger (claims_ledger.csv): "
+                                 "compare its tables instead (--tables)")
         return None
     rows = table_rows(a), table_rows(b)
     for folder, found in zip((a, b), rows):
@@ -594,14 +586,15 @@ def main(argv=None) -> None:
     run.add_argument("--wall", help=f"wall time of the run so far, as words (default: from the folder's {RUN_LOG})")
     run.add_argument("--note", help="a sentence for RUN.md")
     run.add_argument("--machine", help="where the run ran, when not on this machine (default: this one)")
-    sub.add_parser("docs", help="write docs/results.md and the README's Results section from results/published/")
+    sub.add_parser("docs", help="write each published run's page, results/published/<run>/README.md")
     compare = sub.add_parser("compare", help="the claims whose verdict differs between two published runs")
     compare.add_argument("first")
     compare.add_argument("second")
     compare.add_argument("--tables", action="store_true",
                          help="compare the shared table rows instead (CIs apart, or the test differs)")
     compare.add_argument("--jobs", action="store_true",
-                         help=f"compare the jobs both finished instead, seed by seed ({RESULTS}: test accuracy, paired t, Holm)")
+                         help=f"compare the jobs both finished instead, seed by seed "
+                              f"({RESULTS}: test accuracy, paired t, Holm)")
     args = parser.parse_args(argv)
     if args.what == "compare":
         a, b = PUBLISHED / args.first, PUBLISHED / args.second
@@ -613,7 +606,8 @@ def main(argv=None) -> None:
             changes = job_changes(*rows, (a.name, b.name), alpha)
             summary = (f"{sum(c['differs'] for c in changes)} of the {len(changes)} jobs both runs finished differ "
                        f"(paired by seed, t-test, Holm, alpha {alpha})")
-            changes = [{**c, "delta": f"{c['delta']:+.2f}", "p": f"{c['p']:.2g}", "p_holm": f"{c['p_holm']:.2g}"} for c in changes]
+            changes = [{**c, "delta": f"{c['delta']:+.2f}", "p": f"{c['p']:.2g}", "p_holm": f"{c['p_holm']:.2g}"}
+                       for c in changes]
             print(" | ".join(changes[0]) if changes else "")
         elif rows:
             pairs = shared_rows(*rows)
@@ -628,11 +622,8 @@ def main(argv=None) -> None:
     elif args.what == "run":
         print(publish_run(args.name, Path(args.workdir), args.command, args.wall, args.note, args.machine))
     else:
-        from ffmodels import readme_results
-
-        Path("docs/results.md").write_text(results_page())
-        print("docs/results.md")
-        print(readme_results.write())
+        for page in write_pages():
+            print(page)
 
 
 if __name__ == "__main__":

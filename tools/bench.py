@@ -1,6 +1,6 @@
 """Training-step throughput of every family, against a straightforward FF reference loop.
 
-    python -m ffmodels.bench [--quick] [--threads 1,2] [--batch 100,1000] [--families ff,bp]
+    python -m tools.bench [--quick] [--threads 1,2] [--batch 100,1000] [--families ff,bp]
                              [--out results/bench/throughput.csv]
 
 For every device (the CPU at each thread count; CUDA when present), batch size and family of
@@ -85,9 +85,24 @@ class ReferenceFF:
         return total.item()
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
+def sync(device: torch.device | None) -> None:
+    if device is not None and device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def time_steps(model, batches: list, gen: torch.Generator, steps: int, start: int = 0, clock=time.perf_counter,
+               device: torch.device | None = None) -> float:
+    """Seconds `steps` train_steps of a model take, on minibatches start, start + 1, ... of
+    `batches` (cycled), by `clock`: wall time (time.perf_counter, the default: what a run waits
+    for) or time.process_time (CPU time, which other load on the machine hardly changes).
+    The one step timer of the project: the benchmark and the cost estimate (tools.cost) use it."""
+    sync(device)
+    begin = clock()
+    for i in range(start, start + steps):
+        x, y = batches[i % len(batches)]
+        model.train_step(x, y, gen)
+    sync(device)
+    return clock() - begin
 
 
 def matmul_peak(device: torch.device, n: int, repeats: int) -> float:
@@ -126,14 +141,9 @@ class Candidate:
         self.ratios: list[float] = []
 
     def seconds(self, steps: int) -> float:
-        sync(self.device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            x, y = self.batches[self.i % len(self.batches)]
-            self.model.train_step(x, y, self.gen)
-            self.i += 1
-        sync(self.device)
-        return time.perf_counter() - start
+        elapsed = time_steps(self.model, self.batches, self.gen, steps, self.i, device=self.device)
+        self.i += steps
+        return elapsed
 
     def rate(self) -> float:
         """Samples/s over one block of self.steps steps."""
