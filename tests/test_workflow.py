@@ -354,7 +354,8 @@ def test_the_claims_ledger_answers_every_claim(workflow_dir):
     assert "TEST numbers" in md and all(c["claim"] in md for c in claims)
     # the conclusions lead it, each with a verdict of the vocabulary
     conclusions = read_csv(workflow_dir / "results/tables/conclusions.csv")
-    assert [r["id"] for r in conclusions] == [c["id"] for c in yaml.safe_load((workflow_dir / "conclusions.yaml").read_text())]
+    declared = yaml.safe_load((workflow_dir / "conclusions.yaml").read_text())
+    assert [r["id"] for r in conclusions] == [c["id"] for c in declared]
     assert all(any(r["verdict"].startswith(v) for v in CONCLUSION_VERDICTS) for r in conclusions)
     assert md.index("The deck's conclusions") < md.index("Claims ledger")
 
