@@ -40,7 +40,7 @@ from pathlib import Path
 
 from ffmodels.config import load_config, table_runs, variant_hparams
 from ffmodels.errors import ConfigError
-from ffmodels.names import is_calibrated, is_random_init
+from ffmodels.names import is_calibrated, is_control, needs_pretraining
 
 TRAINING = ("pretrain", "ceiling", "finetune")
 PROBES = ("transfer", "sensitivity")
@@ -64,7 +64,7 @@ def planned_jobs(config: dict) -> list[tuple[str, str, str | None]]:
                     jobs.add((stage, run, None))
                 else:  # an analysis metric
                     jobs.add(("analysis", run, stage))
-                if not is_random_init(run) and stage != "pretrain":
+                if needs_pretraining(run) and stage != "pretrain":
                     jobs.add(("pretrain", run, None))  # its model, checkpoints or init
     return [job for job in sorted(jobs) for _ in config["seeds"]]
 
@@ -206,6 +206,8 @@ def estimate(config: dict, benchmarks: dict, steps: int, log=print) -> list[dict
     passes: dict[tuple[str, str], float] = {}
 
     def pass_s(rule: str, run: str) -> float:
+        if (rule, run) not in passes and is_control(run):
+            passes[(rule, run)] = 0.0  # no network: the probe's fit only
         if (rule, run) not in passes:
             settings = config["sensitivity"] if rule == "sensitivity" else None
             passes[(rule, run)] = time_feature_pass(variant_hparams(config, run), config["transfer"], settings, n_probe,
