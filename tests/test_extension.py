@@ -70,7 +70,7 @@ def test_adding_the_variant_reruns_nothing_that_was_computed(extended):
 def test_the_new_family_appears_in_the_table_with_its_own_random_init(extended):
     with open(extended[0] / "results/tables/rq2_transfer.csv") as fh:
         rows = {r["variant"]: r for r in csv.DictReader(fh)}
-    assert set(rows) == {"random_wrong_label", "scaled_ff", "random_init_ff", "random_init_scaled_ff"}
+    assert set(rows) == {"random_wrong_label", "scaled_ff", "random_init_ff", "random_init_scaled_ff", "raw_pixels"}
     assert rows["scaled_ff"]["reference"] == "random_init_scaled_ff" and rows["scaled_ff"]["n"] == "2"
     assert rows["scaled_ff"]["p"] and 0 < float(rows["scaled_ff"]["mean"]) <= 100
 
