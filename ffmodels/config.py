@@ -18,6 +18,7 @@ import yaml
 from ffmodels.errors import ConfigError
 from ffmodels.overlay import merge  # noqa: F401 (re-exported)
 from ffmodels.families import FAMILIES, check_hparams
+from ffmodels.names import is_control
 from ffmodels.variants import (  # noqa: F401 (re-exported)
     TASKS, calibrated_init_of, family_hparams, is_random_init, random_init_name, random_init_of, resolve_families,
     variant_hparams, variant_names)
@@ -86,7 +87,8 @@ def table_runs(config: dict) -> dict[str, dict[str, list[str]]]:
     names = variant_names(config)
     variants = {"random_init_of": {v: random_init_of(config, v) for v in names},
                 "calibrated_init_of": {v: calibrated_init_of(config, v) for v in names},
-                "family_of": {v: FAMILIES[variant_hparams(config, v)["family"]] for v in names}}
+                "family_of": {v: FAMILIES[variant_hparams(config, v)["family"]] for v in names},
+                "transfer_control": config.get("transfer_control")}
     return {name: runs_of(spec, variants) for name, spec in enabled_tables(config).items()}
 
 
@@ -117,6 +119,9 @@ def resolve(config: dict) -> dict:
             )
         if name in config["families"]:
             raise ConfigError(f"variants.{name}: every family is already a variant of its own name; "
+                              f"give this variant another name")
+        if is_control(name) or is_random_init(name):
+            raise ConfigError(f"variants.{name}: the name of a baseline run (a transfer control or a random init); "
                               f"give this variant another name")
         for task in tasks_of[family]:
             hp = variant_hparams(config, name, task)

@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from ffmodels.collapse import judge, top_class_share
 from ffmodels.resume import ResumeFile
 from ffmodels.runtime import generators
 from ffmodels.transfer import transfer
@@ -16,23 +17,33 @@ EpochHook = Callable[[int, torch.nn.Module], None]
 
 
 @torch.no_grad()
+def predictions(model, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    return torch.cat([model.predict(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
 def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
-    correct = sum(
-        (model.predict(x[i:i + batch_size]) == y[i:i + batch_size]).sum().item()
-        for i in range(0, len(x), batch_size)
-    )
-    return correct / len(x)
+    return (predictions(model, x, batch_size) == y).sum().item() / len(x)
+
+
+def validation_scores(model, data: dict, batch_size: int) -> dict:
+    """Validation accuracy and the share of the validation images put in the most-predicted
+    class (ffmodels.collapse), from one pass of the model's own classifier."""
+    pred = predictions(model, data["val_x"], batch_size)
+    return {"val_acc": (pred == data["val_y"]).sum().item() / len(pred),
+            "val_top_class_share": top_class_share(pred, model.n_classes)}
 
 
 def source_accuracy(model, data: dict, eval_batch_size: int, probe: dict | None, seed: int) -> dict:
-    """Validation and test accuracy on the source task: the model's own classifier, or, for a
-    model without one, the common linear probe fitted on its frozen source features."""
+    """Validation and test accuracy on the source task (and the validation top-class share):
+    the model's own classifier, or, for a model without one, the common linear probe fitted on
+    its frozen source features."""
     model.eval()
     if model.has_classifier:
-        return {"val_acc": accuracy(model, data["val_x"], data["val_y"], eval_batch_size),
+        return {**validation_scores(model, data, eval_batch_size),
                 "test_acc": accuracy(model, data["test_x"], data["test_y"], eval_batch_size)}
     result = transfer(model, data, probe, seed, eval_batch_size)  # the probe, on the source splits
-    return {"val_acc": result["val_acc"], "test_acc": result["test_acc"], "source_probe": result}
+    return {"val_acc": result["val_acc"], "val_top_class_share": result["val_top_class_share"],
+            "test_acc": result["test_acc"], "source_probe": result}
 
 
 def training_state(model, epoch: int, order, sampling, history: list) -> dict:
@@ -51,7 +62,8 @@ def restore(model, state: dict, order, sampling) -> None:
 
 def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
              on_epoch_end: EpochHook | None = None, probe: dict | None = None,
-             resume: ResumeFile | None = None, test_every_epoch: bool = False) -> dict:
+             resume: ResumeFile | None = None, test_every_epoch: bool = False,
+             collapse: dict | None = None) -> dict:
     """Train for hp.epochs on data['train_*'], checking validation accuracy after each epoch.
 
     on_epoch_end(epoch, model) is called with the untrained model (epoch 0) and after each
@@ -60,7 +72,9 @@ def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
 
     A non-finite loss is a result, not a crash: training stops, the model is rolled back to the
     end of the last finite epoch, and the run is marked collapsed; the history up to that epoch
-    is kept.
+    is kept. collapse (config stats.collapse): the final model is also collapsed when its
+    validation predictions are one class or its validation accuracy is at chance
+    (ffmodels.collapse.judge; collapse_reason says which; None: the loss only).
 
     resume (ffmodels.resume): the state is saved there after every epoch, and a valid saved
     state is continued from: the result equals that of an uninterrupted run.
@@ -102,7 +116,7 @@ def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
         model.eval()
         entry = {"epoch": epoch, "train_loss": total / batches}
         if model.has_classifier:
-            entry["val_acc"] = accuracy(model, data["val_x"], data["val_y"], eval_batch_size)
+            entry.update(validation_scores(model, data, eval_batch_size))
             if test_every_epoch:
                 # A diagnostic (test-selection optimism, PROTOCOL section 7): never read by
                 # training nor to choose the reported epoch, which is always the last one.
@@ -123,7 +137,12 @@ def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
         last = history[-1]
         test = (last["diagnostic_test_acc"] if test_every_epoch
                 else accuracy(model, data["test_x"], data["test_y"], eval_batch_size))
-        final = {"val_acc": last["val_acc"], "test_acc": test}
+        final = {"val_acc": last["val_acc"], "val_top_class_share": last.get("val_top_class_share"), "test_acc": test}
     else:
         final = source_accuracy(model, data, eval_batch_size, probe, seed)
-    return {"status": status, "last_good_epoch": last_good_epoch, **final, "history": history}
+    reason = judge(final["val_acc"], final["val_top_class_share"], model.n_classes, status != "collapsed", collapse)
+    if reason is not None and status != "collapsed":
+        log(f"collapsed: {reason} (validation accuracy {final['val_acc']:.4f}, "
+            f"top-class share {final['val_top_class_share']})")
+    return {"status": "collapsed" if reason else "ok", "collapse_reason": reason, "last_good_epoch": last_good_epoch,
+            **final, "history": history}

@@ -14,6 +14,20 @@ import torch.nn.functional as F
 from ffmodels.names import N_LABEL_PIXELS
 
 
+class RawPixels:
+    """The transfer control (PROTOCOL section 4): no network, the probe's input itself as the
+    features, so that the common probe (standardisation included) fits the target images' raw
+    pixels. Has what extract_features asks of a model."""
+
+    uses_label_input = False  # the target images carry no label: every pixel is kept
+
+    def eval(self):
+        return self
+
+    def features(self, x: torch.Tensor, layers: str) -> torch.Tensor:
+        return x.flatten(1)  # 'all' and 'last' alike: there are no layers
+
+
 def fill_label_slot(x: torch.Tensor, mode: str, neutral_value: float) -> torch.Tensor:
     """What a label-input model sees where the label was: zeros, a neutral value, or the image."""
     if mode == "image":
@@ -56,11 +70,19 @@ def _accuracy(probe, x, y) -> float:
     return (probe(x).argmax(dim=1) == y).float().mean().item()
 
 
+@torch.no_grad()
+def _top_class_share(probe, x) -> float:
+    """The share of the images the probe assigns to its most-predicted class (ffmodels.collapse)."""
+    pred = probe(x).argmax(dim=1)
+    return torch.bincount(pred, minlength=probe.out_features).max().item() / len(pred)
+
+
 def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, standardised: bool = True) -> dict:
     """Softmax regression with Adam and early stopping on validation accuracy.
 
     feats/labels: dicts with 'train', 'val', 'test'. Returns the best-validation epoch, its
-    validation accuracy, and the test accuracy of that epoch's weights. For the protocol
+    validation accuracy (and the share of the validation images its weights put in one class,
+    for ffmodels.collapse), and the test accuracy of that epoch's weights. For the protocol
     sensitivity: batch_size None = full batch; patience None = no early stopping and no
     selection (the last epoch's weights are tested, as upstream did); standardised False =
     raw features.
@@ -93,6 +115,7 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, stan
     return {
         "best_epoch": best["epoch"],
         "val_acc": best["val_acc"],
+        "val_top_class_share": _top_class_share(probe, val),
         "test_acc": _accuracy(probe, test, labels["test"]),
         "epochs_run": len(history),
         "feature_dim": train.shape[1],

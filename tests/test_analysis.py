@@ -307,7 +307,7 @@ def test_epoch_0_checkpoint_is_the_random_init_of_the_same_seed(tmp_path, real_s
     hp = dict(variant_hparams(CONFIG, "random_wrong_label"), epochs=2)
     pretrain_job(PretrainSpec(variant="random_wrong_label", hp=hp, seed=3, preset="test", task="mnist",
                               train_subset=500, checkpoint_epochs=[0, 1, 7], source_probe=None,
-                              test_every_epoch=False, code={}, resume_file="", resume=False,
+                              test_every_epoch=False, code={}, collapse=None, resume_file="", resume=False,
                               data=real_splits["mnist"], model=tmp_path / "m.pt", metrics=tmp_path / "m.json",
                               log=tmp_path / "log", checkpoints=tmp_path / "c.pt"))
     saved = torch.load(tmp_path / "c.pt", weights_only=True)

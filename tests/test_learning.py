@@ -17,8 +17,9 @@ def run(tmp_path, real_splits, variant, epochs, n_train, seed=0, tag="a", test_e
     out.mkdir(exist_ok=True)
     pretrain_job(PretrainSpec(variant=variant, hp=hp, seed=seed, preset="test", task="mnist", train_subset=n_train,
                               checkpoint_epochs=[], source_probe=None, test_every_epoch=test_every_epoch, code={},
-                              resume_file="", resume=False, data=real_splits["mnist"], model=out / "model.pt",
-                              metrics=out / "metrics.json", log=out / "log"))
+                              collapse=CONFIG["stats"]["collapse"], resume_file="", resume=False,
+                              data=real_splits["mnist"], model=out / "model.pt", metrics=out / "metrics.json",
+                              log=out / "log"))
     return json.loads((out / "metrics.json").read_text()), out
 
 
@@ -81,6 +82,6 @@ def test_metrics_record_hyperparameters_seed_and_provenance(tmp_path, real_split
 
 def test_divergence_is_recorded_as_collapse_not_a_crash(tmp_path, real_splits):
     m, out = run(tmp_path, real_splits, "random_wrong_label", epochs=3, n_train=1000, lr=1e30)
-    assert m["status"] == "collapsed"
+    assert m["status"] == "collapsed" and m["collapse_reason"] == "non-finite loss"
     assert m["last_good_epoch"] < 3
     assert (out / "model.pt").exists()

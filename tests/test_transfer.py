@@ -139,3 +139,22 @@ def test_a_setting_that_leaves_a_model_unchanged_adds_no_rows_to_the_holm_family
     assert set(protocol.variant) == {"ff", "bp", "random_init_ff", "random_init_bp"}
     # ff and bp under the protocol, ff under label fill and its gap shift; not bp's repeat
     assert table.p.notna().sum() == 4
+
+
+def test_the_raw_pixel_control_probes_the_flattened_images_with_the_same_probe():
+    """raw_pixels (config transfer_control): its features are the images themselves, whatever
+    the feature setting, and the label slot is kept (the target images carry no label)."""
+    from ffmodels.transfer import RawPixels, transfer
+
+    g = torch.Generator().manual_seed(0)
+    data = {f"{s}_x": torch.rand(n, 784, generator=g) for s, n in (("train", 60), ("val", 20), ("test", 30))}
+    data.update({f"{s}_y": torch.arange(len(data[f"{s}_x"])) % 10 for s in SPLITS})
+    for cfg in (CONFIG["transfer"], merge(CONFIG["transfer"], {"features": "last", "label_fill": "zero"})):
+        feats = split_features(RawPixels(), data, cfg, batch_size=7)
+        assert all(torch.equal(feats[s], data[f"{s}_x"].flatten(1)) for s in SPLITS)
+    images = {k: v.view(-1, 28, 28) if k.endswith("_x") else v for k, v in data.items()}
+    assert torch.equal(split_features(RawPixels(), images, CONFIG["transfer"], 7)["val"], data["val_x"])
+    cfg = merge(CONFIG["transfer"], {"probe": {"max_epochs": 2}})
+    direct = fit_linear_probe({s: data[f"{s}_x"] for s in SPLITS}, {s: data[f"{s}_y"] for s in SPLITS},
+                              cfg["probe"], seed=3, standardised=cfg["standardise"])
+    assert transfer(RawPixels(), data, cfg, seed=3, batch_size=7)["test_acc"] == direct["test_acc"]

@@ -57,7 +57,7 @@ def test_every_table_is_written_with_all_rows_and_seeds(workflow_dir):
     rq2 = read_csv(workflow_dir / "results/tables/rq2_transfer.csv")
     rows = {r["variant"]: r for r in rq2}
     assert set(rows) == set(CONFIG["tables"]["rq2_transfer"]["variants"]) | {
-        "random_init_ff", "random_init_bp", "random_init_cwc", "random_init_label_free_ff"}
+        "random_init_ff", "random_init_bp", "random_init_cwc", "random_init_label_free_ff", "raw_pixels"}
     assert rows["random_wrong_label"]["reference"] == "random_init_ff"
     assert rows["bp"]["reference"] == "random_init_bp"
     assert all(0 < float(r["mean"]) <= 100 for r in rq2)
@@ -225,6 +225,32 @@ def tables_and_figures(*tables):
             | {f"results/tables/claims_ledger.{e}" for e in ("csv", "md", "rst")} | {"results/tables/conclusions.csv"})
 
 
+def test_the_raw_pixel_control_is_a_row_of_every_transfer_table_outside_holm(workflow_dir):
+    """raw_pixels (config transfer_control): a probe job with no pretraining, a row without a test
+    in each table reporting transfer accuracy, and every transfer mean shown against its mean."""
+    for seed in SEEDS:
+        m = json.loads((workflow_dir / f"results/transfer/raw_pixels/seed{seed}/metrics.json").read_text())
+        assert m["model"] == "raw_pixels" and m["status"] == "ok" and m["feature_dim"] == 784
+    assert not (workflow_dir / "results/pretrain/raw_pixels").exists()
+    kinds = {"source_transfer"}
+    transfer_tables = [t for t in TABLES if CONFIG["tables"][t]["kind"] in kinds
+                       or CONFIG["tables"][t].get("stage") == "transfer"]
+    assert {"rq2_transfer", "rq4_overview", "rq_cwc"} <= set(transfer_tables)
+    for table in transfer_tables:
+        rows = read_csv(workflow_dir / f"results/tables/{table}.csv")
+        control = [r for r in rows if r["variant"] == "raw_pixels"]
+        assert len(control) == 1 and control[0]["metric"] == "transfer_acc", table
+        assert control[0]["p"] == "" and control[0]["p_holm"] == "" and control[0]["reference"] == "", table
+        assert control[0]["n"] == str(len(SEEDS)) and 10 < float(control[0]["mean"]) <= 100
+        level = float(control[0]["mean"])
+        for r in rows:
+            if r["metric"] == "transfer_acc":
+                assert float(r["delta_vs_control"]) == pytest.approx(float(r["mean"]) - level), (table, r["variant"])
+        assert "Δ vs control" in (workflow_dir / f"results/tables/{table}.md").read_text()
+    assert all("raw_pixels" not in {r["variant"] for r in read_csv(workflow_dir / f"results/tables/{t}.csv")}
+               for t in TABLES if t not in transfer_tables)
+
+
 def test_every_figure_is_drawn_for_the_report(workflow_dir):
     names = set(TABLES) | set(CONFIG["figures"])
     for name in names:
@@ -244,7 +270,7 @@ def test_tables_of_rq3_and_rq4(workflow_dir):
     assert {r["epoch"] for r in over} == {"0", "1"}  # checkpoints cut to the test run's one epoch
     overview = read_csv(workflow_dir / "results/tables/rq4_overview.csv")
     assert {r["variant"] for r in overview} == {*CONFIG["tables"]["rq4_overview"]["variants"],
-                                               "random_init_ff", "random_init_prospective_t3"}
+                                               "random_init_ff", "random_init_prospective_t3", "raw_pixels"}
     assert all(r["status"] for r in overview if r["reference"] and r["metric"] == "transfer_acc")
     trace = read_csv(workflow_dir / "results/tables/rq4_pcl_postmortem.csv")
     metrics = {r["metric"] for r in trace}

@@ -46,7 +46,7 @@ from pathlib import Path
 
 from ffmodels.config import enabled_tables, load_config, variant_hparams
 from ffmodels.errors import ConfigError
-from ffmodels.names import is_calibrated
+from ffmodels.names import is_calibrated, is_control
 
 TRAINING = ("pretrain", "ceiling", "finetune")
 PROBES = ("transfer", "sensitivity")
@@ -224,6 +224,8 @@ def estimate(config: dict, jobs: list[tuple[str, str, str | None]], benchmarks: 
     passes: dict[tuple[str, str], float] = {}
 
     def pass_s(rule: str, run: str) -> float:
+        if (rule, run) not in passes and is_control(run):
+            passes[(rule, run)] = 0.0  # no network: the probe's fit only
         if (rule, run) not in passes:
             settings = config["sensitivity"] if rule == "sensitivity" else None
             passes[(rule, run)] = time_feature_pass(variant_hparams(config, run), config["transfer"], settings,

@@ -7,7 +7,7 @@ import math
 
 from ffmodels.figures import plot
 from ffmodels.lazy import lazy_import
-from ffmodels.names import is_random_init
+from ffmodels.names import is_control, is_random_init
 
 plt = lazy_import("matplotlib.pyplot")
 pd = lazy_import("pandas")
@@ -102,8 +102,9 @@ def _ci_bar(row) -> list[list[float]]:
 def source_vs_transfer(inputs: dict, title: str, preset: str, spec: dict):
     """One point per variant with both a source and a transfer accuracy in the tables read:
     x = source, y = transfer, means with 95 % CI bars; each random init's transfer level as a
-    dashed grey line (a model below its line transfers worse than its untrained network);
-    where a ceiling was trained, a cross at the variant's target ceiling."""
+    dashed grey line (a model below its line transfers worse than its untrained network), the
+    transfer control's (the same probe on raw pixels) as a dotted black line; where a ceiling
+    was trained, a cross at the variant's target ceiling."""
     table = inputs["table"].drop_duplicates(["variant", "metric"]).set_index(["variant", "metric"])
     variants = [v for v in dict.fromkeys(table.index.get_level_values(0))
                 if (v, "source_acc") in table.index and (v, "transfer_acc") in table.index]
@@ -122,6 +123,10 @@ def source_vs_transfer(inputs: dict, title: str, preset: str, spec: dict):
     for j, v in enumerate(inits):  # levels lie within a point or two: named in the legend, not on the lines
         level = table.loc[(v, "transfer_acc")]["mean"]
         ax.axhline(level, ls=(0, (4 + 2 * j, 2)), lw=0.8, color="0.5", label=f"{v}: {level:.1f}")
+    for v in dict.fromkeys(table.index.get_level_values(0)):
+        if is_control(v) and (v, "transfer_acc") in table.index:
+            level = table.loc[(v, "transfer_acc")]["mean"]
+            ax.axhline(level, ls=":", lw=1.0, color="k", label=f"{v} (control): {level:.1f}")
     ax.set_xlabel("source (MNIST) test accuracy, %", fontsize=8)
     ax.set_ylabel("transfer (Fashion-MNIST probe) test accuracy, %; x: target ceiling", fontsize=8)
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: no point hidden

@@ -39,6 +39,7 @@ class PretrainSpec(JobSpec):
     checkpoint_epochs: list[int]  # [] for no checkpoints file
     source_probe: dict | None  # the transfer probe config, for models without a classifier
     test_every_epoch: bool  # record the test accuracy after every epoch (a diagnostic, selects nothing)
+    collapse: dict | None  # config stats.collapse: when a trained model counts as collapsed (ffmodels.collapse)
     code: dict  # digest of the ffmodels code it runs (ffmodels.codedeps)
     resume_file: str  # where the training state is kept after every epoch (ffmodels.resume)
     # files
@@ -84,9 +85,11 @@ def pretrain_job(spec: PretrainSpec) -> None:
             saved[epoch] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
 
     result = pretrain(model, data, seed, spec.eval_batch_size, log=log.info, on_epoch_end=keep, probe=spec.source_probe,
-                      resume=resume, test_every_epoch=spec.test_every_epoch)
+                      resume=resume, test_every_epoch=spec.test_every_epoch, collapse=spec.collapse)
     final = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"hp": hp, "seed": seed, "status": result["status"], "state_dict": final}, spec.model)
+    # the status travels with the model: a probe of a collapsed model stays marked collapsed
+    torch.save({"hp": hp, "seed": seed, "status": result["status"], "collapse_reason": result["collapse_reason"],
+                "state_dict": final}, spec.model)
     if spec.checkpoints is not None:
         states = {e: saved.get(e, copy.deepcopy(final)) for e in wanted}
         torch.save({"hp": hp, "seed": seed, "status": result["status"],

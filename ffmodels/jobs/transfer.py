@@ -1,5 +1,5 @@
 """Transfer job: the common linear probe on the frozen features of a pretrained model or of a
-random init of its family."""
+random init of its family, or, as the transfer control, on the target images' raw pixels."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from ffmodels.jobs.common import get_logger, write_json
 from ffmodels.jobs.model import new_model, setup
 from ffmodels.jobs.spec import JobSpec
 from ffmodels.runtime import provenance
-from ffmodels.transfer import transfer
+from ffmodels.names import is_control
+from ffmodels.transfer import RawPixels, transfer
 from ffmodels.variants import variant_hparams
 
 
@@ -27,7 +28,8 @@ class ProbeSpec(JobSpec):
     untrained network: a training-only setting does not rerun a random init's probe, and a
     pretrained model's probe reruns when its model file does."""
 
-    runtime: typing.ClassVar[dict] = {"hp": lambda smk: variant_hparams(smk.config, smk.wildcards.variant)}
+    runtime: typing.ClassVar[dict] = {
+        "hp": lambda smk: {} if is_control(smk.wildcards.variant) else variant_hparams(smk.config, smk.wildcards.variant)}
 
     # what it computes (the rule's params and wildcards)
     variant: str
@@ -35,7 +37,7 @@ class ProbeSpec(JobSpec):
     arch: dict  # what shapes the (untrained) network: the rerun trigger of a random init's probe
     transfer: dict  # config `transfer`
     code: dict
-    hp: dict  # runtime: the resolved hyperparameters that build the network, with `family`
+    hp: dict  # runtime: the resolved hyperparameters that build the network, with `family` ({} for a control)
     preset: str
     # files
     data: str  # the target task's splits
@@ -55,9 +57,12 @@ class ProbeSpec(JobSpec):
 def probe_inputs(spec: ProbeSpec) -> tuple:
     """(device, data, model, source, status) of a probe job: the target splits on the device and
     the pretrained model or, without one, the random init of hp's network for this seed (source
-    says which; status is the pretraining run's, so a collapsed run stays marked)."""
+    says which; status is the pretraining run's, so a collapsed run stays marked). The transfer
+    control raw_pixels has no network: its features are the images as the probe receives them."""
     device = setup(spec.device, spec.threads)
     data = ffdata.load_splits(Path(spec.data), device, spec.transfer["train_subset"])
+    if is_control(spec.variant):
+        return device, data, RawPixels(), spec.variant, "ok"
     model = new_model(spec.hp, spec.seed, data["train_x"].shape[1], device)
     if spec.model is None and spec.calibration is not None:
         # The source training images the pretrained models saw (the same subset), in order.
@@ -80,7 +85,7 @@ def transfer_job(spec: ProbeSpec) -> None:
     log.info(f"{spec.variant} seed {spec.seed}: best epoch {result['best_epoch']}, val {result['val_acc']:.4f}, "
              f"test {result['test_acc']:.4f}")
     write_json(spec.metrics, {
-        "variant": spec.variant, "family": spec.hp["family"], "seed": spec.seed, "preset": spec.preset,
+        "variant": spec.variant, "family": spec.hp.get("family"), "seed": spec.seed, "preset": spec.preset,
         "hparams": spec.hp, "model": source, "status": status, "transfer_config": spec.transfer,
         "probe_train_images": len(data["train_x"]), **result,
         "provenance": provenance(device, time.perf_counter() - start),

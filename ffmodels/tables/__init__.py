@@ -56,6 +56,49 @@ def summary_row(values, statuses=()) -> dict:
     return {**stats.summarise(values), "n_collapsed": sum(s == "collapsed" for s in statuses)}
 
 
+def collapse_note(table: pd.DataFrame, metric: str) -> list[str]:
+    """A note naming, in the table's row order, each variant with collapsed runs among its
+    `metric` rows (ffmodels.collapse, config stats.collapse): where a sweep starts collapsing."""
+    rows = table[(table.metric == metric) & (table.n_collapsed > 0)].drop_duplicates("variant")
+    if rows.empty:
+        return []
+    found = ", ".join(f"{r.variant} {int(r.n_collapsed)}/{int(r.n)}" for r in rows.itertuples())
+    return [f"collapsed runs (loss non-finite, or validation predictions one class or at chance; config "
+            f"stats.collapse): {found}; every other row none."]
+
+
+# The transfer control's column (config transfer_control): each transfer row's mean minus the
+# control's, in pp; descriptive, no test.
+CONTROL_COLUMN = "delta_vs_control"
+TRANSFER_METRIC = "transfer_acc"
+
+
+def control_runs(variants: dict) -> list[str]:
+    """The transfer control run a table reporting transfer accuracy adds ([] without one)."""
+    control = variants.get("transfer_control")
+    return [control] if control else []
+
+
+def control_row(records: pd.DataFrame, control: str) -> dict:
+    """The control's row: its transfer accuracy, no reference and no test (outside Holm's family)."""
+    mine = records[records.variant == control]
+    return {"variant": control, "metric": TRANSFER_METRIC, **summary_row(mine.value, mine.status), "reference": None}
+
+
+def add_control_delta(table: pd.DataFrame, control: str | None) -> list[str]:
+    """Set CONTROL_COLUMN on the transfer-accuracy rows of a table holding the control's row
+    (the others NaN); returns the note that explains it ([] without a control). Also for a
+    published table to which the control's row was added."""
+    if not control:
+        return []
+    level = table.loc[(table.variant == control) & (table.metric == TRANSFER_METRIC), "mean"]
+    level = level.iloc[0] if len(level) else math.nan
+    table[CONTROL_COLUMN] = (table["mean"] - level).where(table.metric == TRANSFER_METRIC)
+    return [f"Δ vs control: each transfer_acc row's mean minus that of {control} (the same probe on the target "
+            f"images' raw pixels, no network), pp; descriptive, no test. {control} has no reference and no test, so "
+            "it is outside the table's Holm family."]
+
+
 def paired_or_welch(a: pd.Series, b: pd.Series, method: str) -> dict:
     """a - b: paired by seed (the index) when any seed is shared, else Welch's t (PROTOCOL 8)."""
     seeds = a.index.intersection(b.index).sort_values()
@@ -130,8 +173,9 @@ def _fmt_p(p):
 def to_markdown(table: pd.DataFrame, title: str, preset: str, notes: list[str]) -> str:
     quick = reduced_banner(preset)
     optional = [c for c in ("setting", "metric", "epoch") if c in table and table[c].nunique(dropna=True) > 1]
+    control = CONTROL_COLUMN in table
     head = ["variant", *optional, "n", "mean ± sd", "95 % CI", "Δ vs ref [95 % CI]", "ref", "test", "p (Holm)",
-            "Cohen's d", "collapsed"] + (["status"] if "status" in table else [])
+            "Cohen's d", "collapsed"] + (["Δ vs control"] if control else []) + (["status"] if "status" in table else [])
     lines = [f"### {title}", "", f"**preset: {preset}**{quick}", "", "| " + " | ".join(head) + " |",
              "|" + "---|" * len(head)]
     for r in table.to_dict("records"):
@@ -139,7 +183,8 @@ def to_markdown(table: pd.DataFrame, title: str, preset: str, notes: list[str]) 
                  f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]", _fmt_delta(r),
                  r["reference"] if isinstance(r["reference"], str) else "–",
                  r["test"] if isinstance(r["test"], str) else "–", _fmt_p(r["p_holm"]), _fmt(r["cohen_d"]),
-                 str(r["n_collapsed"])] + ([str(r["status"])] if "status" in table else [])
+                 str(r["n_collapsed"])] + ([_fmt(r[CONTROL_COLUMN])] if control else []) \
+            + ([str(r["status"])] if "status" in table else [])
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n"
 

@@ -4,7 +4,8 @@ row and against the random init of each variant's family, paired by seed."""
 from __future__ import annotations
 
 from ffmodels.lazy import lazy_import
-from ffmodels.tables import comparison_table, finish, paired_or_welch, summary_row, table_kind
+from ffmodels.tables import (add_control_delta, collapse_note, comparison_table, control_row, control_runs, finish,
+                             paired_or_welch, summary_row, table_kind)
 
 pd = lazy_import("pandas")
 
@@ -42,7 +43,9 @@ def best_test_records(metrics: list[dict]) -> pd.DataFrame:
 @table_kind("compare")
 class Compare:
     """One stage's accuracy per variant. reference: a variant (each row minus it), or
-    `random_init` (each row minus the random init of its family; those rows are added)."""
+    `random_init` (each row minus the random init of its family; those rows are added). On the
+    transfer stage the transfer control (config transfer_control) is a row too, without a test,
+    and each row's mean is also shown minus the control's."""
 
     plot = "bars"  # its figure (ffmodels.figures)
 
@@ -51,28 +54,39 @@ class Compare:
         rows = spec["variants"]
         if spec["reference"] == "random_init":
             rows = with_random_inits(rows, variants["random_init_of"])
+        if spec["stage"] == "transfer":
+            rows = list(rows) + control_runs(variants)
         return {spec["stage"]: rows}
 
     @staticmethod
     def build(spec, records, ctx):
         rows = Compare.runs(spec, ctx)[spec["stage"]]
+        controls = control_runs(ctx) if spec["stage"] == "transfer" else []
         if spec["reference"] == "random_init":
             reference_of = {r: ctx["random_init_of"].get(r) for r in rows}
             note = "Δ vs ref: each model minus the random init of its own family under the same probe, paired by seed."
         else:
             reference_of = {r: None if r == spec["reference"] else spec["reference"] for r in rows}
             note = f"Δ vs ref: each variant minus {spec['reference']}, paired by seed."
+        reference_of.update({c: None for c in controls})  # a control is shown, never tested
         table = comparison_table(accuracy_records(records[spec["stage"]]), rows, reference_of,
                                  ctx["stats"]["paired_test"], ctx["stats"]["alpha"])
         table["metric"] = STAGE_METRIC[spec["stage"]]
-        return table, [note]
+        notes = [note]
+        for control in controls:
+            notes += add_control_delta(table, control)
+        return table, notes + collapse_note(table, STAGE_METRIC[spec["stage"]])
 
 
 def status_of(row: dict) -> str:
-    """improves / no significant change / worse / collapsed, from the row's test (PROTOCOL 8)."""
+    """improves / no significant change / worse, from the row's test (PROTOCOL 8), with the
+    share of its runs that collapsed (ffmodels.collapse); 'collapsed (n/n)' when every run did.
+    A row without a test: '' or its collapsed runs."""
     n, k = row["n"], row["n_collapsed"]
     if n and k == n:
-        return "collapsed"
+        return f"collapsed ({k}/{n})"
+    if not isinstance(row["reference"], str):
+        return f"{k}/{n} collapsed" if k else ""
     if not row["significant"]:
         word = "no significant change"
     else:
@@ -85,7 +99,8 @@ class SourceTransfer:
     """Source and transfer accuracy per variant: both against the reference variant, transfer
     also against the random init of the variant's family; a status from the transfer test.
     `ceilings`: variants also trained on the target task, their target test accuracy as the
-    level the transfer aims at (no test)."""
+    level the transfer aims at (no test). The transfer control (config transfer_control) is a
+    transfer row without a test, and every transfer row's mean is also shown minus its mean."""
 
     plot = "bars"  # its figure (ffmodels.figures)
 
@@ -93,7 +108,7 @@ class SourceTransfer:
     def runs(spec, variants):
         runs = {"pretrain": list(spec["variants"]),
                 "transfer": with_random_inits(spec["variants"], variants["random_init_of"])
-                + calibrated_inits(spec["variants"], variants["calibrated_init_of"])}
+                + calibrated_inits(spec["variants"], variants["calibrated_init_of"]) + control_runs(variants)}
         if spec.get("ceilings"):
             runs["ceiling"] = list(spec["ceilings"])
         return runs
@@ -127,6 +142,8 @@ class SourceTransfer:
             mine = transfer[transfer.variant == init]
             out.append({"variant": init, "metric": "transfer_acc", **summary_row(mine.value, mine.status),
                         "reference": None})
+        controls = control_runs(ctx)
+        out += [control_row(transfer.reset_index(), c) for c in controls]
         best = best_test_records(records["pretrain"])
         for v in spec["variants"]:  # test-selection optimism: what picking the best test epoch would report
             mine = best[best.variant == v]
@@ -140,11 +157,16 @@ class SourceTransfer:
             mine = ceiling[ceiling.variant == v]
             out.append({"variant": v, "metric": "ceiling_acc", **summary_row(mine.value, mine.status), "reference": None})
         table = finish(pd.DataFrame(out, columns=None), ctx["stats"]["alpha"])
-        table["status"] = [status_of(r) if isinstance(r["reference"], str) else "" for r in table.to_dict("records")]
+        table["status"] = [status_of(r) for r in table.to_dict("records")]
         notes = [f"Δ vs ref: source and transfer accuracy minus {ref}'s, and transfer minus the random init of the "
                  "variant's family under the same probe; all paired by seed.",
-                 "status: from the row's Holm-corrected test (improves / no significant change / worse), "
-                 "'collapsed' when every seed's pretraining diverged."]
+                 "status: from the row's Holm-corrected test (improves / no significant change / worse), with how many "
+                 "of its runs collapsed; 'collapsed (n/n)' when every run did (its loss went non-finite, or its "
+                 "validation predictions were one class or at chance: config stats.collapse). A transfer row carries "
+                 "the collapse of its pretraining run."]
+        for control in controls:
+            notes += add_control_delta(table, control)
+        notes += collapse_note(table, "source_acc")
         if any(calibrated.values()):
             notes.append("random_init_<name>_calibrated: the same untrained network with its BatchNorm statistics "
                          "estimated on the source training images (no weight changed, ffmodels/calibration.py); the "

@@ -7,12 +7,11 @@ from ffmodels.codedeps import code_digest, script_imports
 from ffmodels.config import (
     calibrated_init_of,
     enabled_tables,
-    is_random_init,
     random_init_of,
     table_runs,
     variant_hparams,
 )
-from ffmodels.names import is_calibrated
+from ffmodels.names import is_calibrated, is_control, needs_pretraining
 from ffmodels.data import IDX_FILES
 from ffmodels.families import FAMILIES
 from ffmodels.figures import PLOTS, figure_specs
@@ -59,6 +58,11 @@ def family_of(run):
     return FAMILIES[variant_hparams(config, run)["family"]]
 
 
+def family_module(run):
+    """The module of a run's family (none for a transfer control: it has no network)."""
+    return () if is_control(run) else (family_of(run).__module__,)
+
+
 def start_first(wildcards):
     """Rule priority of a training job: 1 for the families of config `start_first` (the longest
     jobs start before the others that are ready), else 0."""
@@ -78,17 +82,21 @@ def source_probe(variant):
 
 
 def architecture(variant):
-    """The part of a variant's hyperparameters that shapes its (random-init) network."""
+    """The part of a variant's hyperparameters that shapes its (random-init) network; a transfer
+    control has none."""
+    if is_control(variant):
+        return {}
     hp = variant_hparams(config, variant)
     return {k: hp[k] for k in ("family", *family_of(variant).ARCH_KEYS)}
 
 
 def transfer_inputs(w):
-    """A probe job reads the target splits and the pretrained model, none for a random init."""
+    """A probe job reads the target splits and the pretrained model, none for a random init or
+    the transfer control."""
     inputs = {"data": dataset_file(TARGET)}
     if is_calibrated(w.variant):
         inputs["calibration"] = dataset_file(SOURCE)  # its statistics are estimated on the source images
-    elif not is_random_init(w.variant):
+    elif needs_pretraining(w.variant):
         inputs["model"] = rules.pretrain.output.model.format(variant=w.variant, seed=w.seed)
     return inputs
 
@@ -103,10 +111,11 @@ def table_inputs(table):
 def table_context(table):
     """What a table's numbers depend on besides its inputs: the statistics settings, the preset
     label, and the random-init baseline of each variant it shows."""
-    variants = {run for runs in TABLE_RUNS[table].values() for run in runs if not is_random_init(run)}
+    variants = {run for runs in TABLE_RUNS[table].values() for run in runs if needs_pretraining(run)}
     return {
         "preset": config["preset"],
         "stats": config["stats"],
+        "transfer_control": config.get("transfer_control"),
         "random_init_of": {v: random_init_of(config, v) for v in sorted(variants)},
         "calibrated_init_of": {v: calibrated_init_of(config, v) for v in sorted(variants)},
     }

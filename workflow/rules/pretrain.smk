@@ -28,6 +28,7 @@ rule pretrain:
         checkpoint_epochs=config["pretrain"]["checkpoint_epochs"],
         source_probe=lambda w: source_probe(w.variant),
         test_every_epoch=lambda w: w.variant in config["pretrain"]["test_every_epoch"],
+        collapse=config["stats"]["collapse"],  # when the trained model counts as collapsed (ffmodels.collapse)
         task=SOURCE,
         resume_file="resume/pretrain/{variant}/seed{seed}.pt",  # ffmodels.resume: a killed job continues here
         code=lambda w: code("pretrain.py", family_of(w.variant).__module__),

@@ -1,6 +1,7 @@
 # Transfer to the target task: linear probe on frozen features, one job per (model, seed).
 # A model is a pretrained variant, or random_init_<family>: the untrained network of that
-# family, same seed, same probe (no pretraining input).
+# family, same seed, same probe (no pretraining input), or the transfer control raw_pixels:
+# the same probe on the target images themselves (no network, no pretraining input).
 
 
 rule transfer:
@@ -27,6 +28,6 @@ rule transfer:
         transfer=config["transfer"],
         # a calibrated random init: its statistics are estimated on the images pretraining uses
         calibration_images=lambda w: config["pretrain"]["train_subset"] if is_calibrated(w.variant) else None,
-        code=lambda w: code("transfer.py", family_of(w.variant).__module__),
+        code=lambda w: code("transfer.py", *family_module(w.variant)),
     script:
         "../scripts/transfer.py"
