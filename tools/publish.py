@@ -397,17 +397,20 @@ def history_table(metrics: dict) -> str:
 
 
 PAGE = "README.md"  # in a published folder: its page, written by `docs` (run_page)
+REJUDGED = "rejudged.md"  # in a published folder: what tools/rejudge changed
 
 
 def run_page(folder: Path) -> str:
     """A published run's page: its RUN.md (or, for older folders, its section.md / timing.txt
-    header), the per-epoch record of each training run published as <name>.metrics.json, its
-    claims ledger, then its tables."""
+    header), what tools/rejudge changed, the per-epoch record of each training run published as
+    <name>.metrics.json, its conclusions and claims ledger, then its tables."""
     parts = ["<!-- written by `python -m tools.publish docs` from this folder; edits here are overwritten -->", "",
              _header(folder).rstrip(), ""]
+    if (folder / REJUDGED).is_file():  # tools/rejudge: today's rules applied to the run's summaries
+        parts += [(folder / REJUDGED).read_text().replace("# ", "## ", 1).rstrip(), ""]
     for path in sorted(folder.glob("*.metrics.json")):  # published training runs: their epochs
         parts += [history_table(json.loads(path.read_text())), ""]
-    tables = {p.stem: p for p in folder.glob("*.md") if p.name not in ("RUN.md", "section.md", PAGE)}
+    tables = {p.stem: p for p in folder.glob("*.md") if p.name not in ("RUN.md", "section.md", PAGE, REJUDGED)}
     for stem in [s for s in FIRST if s in tables] + sorted(set(tables) - set(FIRST)):
         parts += [tables[stem].read_text().replace("### ", "## ", 1).rstrip(), ""]
     return "\n".join(parts).rstrip() + "\n"

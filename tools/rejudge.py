@@ -40,6 +40,7 @@ from ffmodels.jobs.ledger import LedgerSpec, ledger_job
 from ffmodels.names import is_random_init
 from ffmodels.variants import random_init_of as random_init_of_variant
 from ffmodels.variants import variant_names
+from tools.publish import REJUDGED
 from ffmodels.tables import COLUMNS, CONTROL_COLUMN, KINDS, add_control_delta, collapse_note, control_row, to_markdown
 from ffmodels.tables.compare import accuracy_records, status_of
 from ffmodels.tables.sensitivity import PROTOCOL
@@ -174,7 +175,7 @@ def record(folder: Path, log: list[str], command: str) -> None:
              f"- date: {now}", "- what: the tables' summaries under the rules of docs/protocol.md section 8, then the "
              "ledger and the conclusions rebuilt from them (tools/rejudge.py says what can and cannot be re-derived "
              "from summaries)", "", "Changes:", ""] + [f"- {line}" for line in log]
-    (folder / "rejudged.md").write_text("\n".join(lines) + "\n")
+    (folder / REJUDGED).write_text("\n".join(lines) + "\n")
 
 
 def main(argv=None) -> None:

@@ -148,46 +148,27 @@ def test_the_readme_results_and_each_runs_page_are_what_the_published_runs_say(m
     assert not (REPO / "docs" / "results.md").exists()  # docs/ holds no generated results
 
 
-def test_the_readme_leads_with_the_full_run_once_it_has_a_ledger_and_tables(tmp_path):
+def test_the_readme_answer_is_the_full_runs_conclusions_with_their_deciding_numbers(tmp_path):
+    """Each conclusion with its verdict, and ours (the slides') for each claim that decides it;
+    a conclusion that depends on readings shows those readings' numbers too."""
     from tools import readme as readme_results
 
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    lead, earlier = tmp_path / readme_results.LEAD, tmp_path / readme_results.EARLIER[0]
-    for folder in (lead, earlier):
-        folder.mkdir()
-        (folder / "RUN.md").write_text("# Run\n\n- commit: `abc1234`\n- wall time so far: 3 h\n")
-    (lead / "RUN.md").write_text((lead / "RUN.md").read_text()
-                                 + "- tables kept from an earlier run: rq1_negative_strategies "
-                                 "(commit `0ld0000`, published 2026-12-01 12:00 UTC), until this run builds its own\n")
-    for table in ("rq1_negative_strategies", "rq2_transfer"):  # the full run has RQ1 and RQ2, nothing else
-        for ext in ("csv", "md", "png"):
-            shutil.copy(QUICK / f"{table}.{ext}", lead)
-    shutil.copy(QUICK / "rq2_transfer.csv", earlier)
-    shutil.copy(QUICK / "source_vs_transfer.png", lead)
-    ledger = list(csv.DictReader(open(QUICK / "claims_ledger.csv")))
-    for row in ledger:
-        if row["table"] not in ("rq1_negative_strategies", "rq2_transfer"):
-            row["verdict"] = "not run"
-    with open(lead / "claims_ledger.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, list(ledger[0]))
-        w.writeheader()
-        w.writerows(ledger)
-
-    section = readme_results.results_section(tmp_path, config)
-    judged = [r for r in ledger if r["verdict"] != "not run"]
-    assert "commit `abc1234`" in section and "2 of its 15 tables finished" in section
-    # which run each table came from
-    assert "tables kept from an earlier run: rq1_negative_strategies (commit `0ld0000`" in section
-    assert readme_results.verdict_counts(ledger) in section
-    assert all(f"| {r['claim']} | {r['slide_value']} | {r['ours']} |" in section for r in judged)
-    assert f"Not run yet ({len(ledger) - len(judged)}," in section and "cwc_source" in section
-    assert "from the earlier run" not in section  # the full run's own RQ2 numbers, not the earlier run's
-    ff = next(r for r in csv.DictReader(open(QUICK / "rq2_transfer.csv")) if r["variant"] == "random_wrong_label")
-    assert f"| random_wrong_label | {ff['n']} |" in section and f"{float(ff['mean']):.2f}" in section
-    assert f"]({lead / 'source_vs_transfer.png'})" in section and "rq2_transfer.png" not in section
-    assert "rq4_overview.png" not in section  # a key figure the run has not drawn is not linked
-    (lead / "source_vs_transfer.png").unlink()  # not drawn yet (it needs every table with both accuracies)
-    assert f"]({lead / 'rq2_transfer.png'})" in readme_results.results_section(tmp_path, config)
+    full = REPO / "results" / "published" / readme_results.LEAD
+    lead = tmp_path / readme_results.LEAD
+    lead.mkdir()
+    assert readme_results.answer_section(tmp_path, {}) == "The full run has no conclusions yet.\n"
+    for name in ("conclusions.csv", "claims_ledger.csv"):
+        shutil.copy(full / name, lead)
+    section = readme_results.answer_section(tmp_path, {})
+    conclusions = list(csv.DictReader(open(full / "conclusions.csv")))
+    claims = {r["id"]: r for r in csv.DictReader(open(full / "claims_ledger.csv"))}
+    assert f"Of the deck's {len(conclusions)} conclusions" in section
+    for r in conclusions:
+        line = next(x for x in section.splitlines() if x.startswith(f"| {r['conclusion']} |"))
+        assert f"**{r['verdict']}**" in line
+        assert all(claims[c]["ours"] in line and claims[c]["slide_value"] in line for c in r["decided_by"].split(", "))
+    cwc = next(x for x in section.splitlines() if x.startswith("| CwC-FF fixes transfer"))
+    assert "depends on no standardisation" in cwc and "no standardisation: Δ 10.81 [7.01, 14.62]" in cwc
 
 
 def test_shared_table_rows_of_two_runs_are_compared_by_their_intervals_and_tests(tmp_path):
@@ -224,27 +205,19 @@ def test_shared_table_rows_of_two_runs_are_compared_by_their_intervals_and_tests
     assert changes[1]["b"] == "80.50 [79.00, 82.00], Δ +2.00 vs init (p_holm 0.01)"
 
 
-def test_the_readme_cost_block_sets_the_full_runs_finished_jobs_against_the_table_written_before(tmp_path):
-    from tools import cost
+def test_each_presets_cost_line_comes_from_its_published_run(tmp_path):
     from tools import readme as readme_results
 
-    lead = tmp_path / readme_results.LEAD
-    lead.mkdir()
-    rows = [{"rule": "pretrain", "run": "bp", "metric": None, "jobs": 5, "s_per_job": 300.0, "source": "estimated"}]
-    (lead / readme_results.COST_TABLE).write_text("preset full\n\n" + cost.summary(rows, 2) + "\n" + cost.detail(rows))
-    section = readme_results.cost_section(tmp_path, {})
-    assert cost.summary(rows, 2).strip() in section and "finished jobs" not in section  # nothing has run
-    (lead / "benchmarks.tsv").write_text("job\ts\th:m:s\nbenchmarks/pretrain/bp/seed0.tsv\t450\t0:07:30\n")
-    assert "| pretrain | 1 | 0.08 | 0.12 | 1.50 |" in readme_results.cost_section(tmp_path, {})
-    gpu = tmp_path / readme_results.GPU_RUNS[0]  # a GPU run: its jobs' wall time (not CPU time) beside the table's
-    gpu.mkdir()
-    (gpu / "RUN.md").write_text("# Run\n\n- machine: one H200\n- command: `bash gpu/check.sh`\n")
-    (gpu / "benchmarks.tsv").write_text("job\ts\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\t"
-                                        "mean_load\tcpu_time\n"
-                                        + "".join(f"pretrain/bp/seed{i}.tsv\t{s}\t0\t0\t0\t0\t0\t0\t0\t0\t{s - 20}\n"
-                                                  for i, s in enumerate([260, 270, 265])))
-    section = readme_results.cost_section(tmp_path, {})
-    assert "one H200" in section and "| pretrain | bp | 3 | 265 | 300 |" in section
+    assert "not published yet" in readme_results.preset_cost(tmp_path, "quick")
+    quick = tmp_path / "quick"
+    quick.mkdir()
+    (quick / "RUN.md").write_text("# Run\n\n- wall time so far: 14 min 30 s of Snakemake (174 jobs)\n")
+    assert readme_results.preset_cost(tmp_path, "quick").startswith("14 min 30 s of Snakemake on 2 CPU cores")
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "benchmarks.tsv").write_text("job\ts\tcpu_time\npretrain/bp/seed0.tsv\t9000\t7200\n"
+                                         "pretrain/bp/seed1.tsv\t9000\t3600\n")
+    assert readme_results.preset_cost(tmp_path, "full").startswith("3 core-hours of CPU jobs")
 
 
 def _utc(text):
@@ -307,7 +280,6 @@ def test_compare_names_a_run_it_cannot_compare_instead_of_finding_nothing(tmp_pa
 def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, monkeypatch):
     """A lost machine's folder stays counted with what it ran by its last publication; publishing
     the same folder again updates its row instead of adding one."""
-    from tools import readme as readme_results
 
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
     monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)
@@ -348,7 +320,6 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
         ("2026-12-01 10:00 UTC", "first", "9000"), ("2026-12-02 08:00 UTC", "second", "4500")]
     assert "- wall time so far: 1 h 15 min running in 1 stretch," in text  # this folder's own
     assert "- wall time of all its folders: 3 h 45 min running in 2 workflow folders" in text
-    assert "; all its folders: 3 h 45 min running in 2 workflow folders" in readme_results._run_line(out)
     # every job the run finished, each with the folder that ran it last: seed1 ran again in the second
     bench = {r["job"]: (r["cpu_time"], r["folder"], r["resumed_after_epoch"])
              for r in csv.DictReader(open(out / "benchmarks.tsv"), delimiter="\t")}
