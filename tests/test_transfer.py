@@ -133,7 +133,8 @@ def test_a_setting_that_leaves_a_model_unchanged_adds_no_rows_to_the_holm_family
            "stats": {"paired_test": "ttest", "alpha": 0.05}}
     table, _ = Sensitivity.build({"variants": ["ff", "bp"]}, {"transfer": transfer, "sensitivity": sensitivity}, ctx)
     fill = table[table.setting == "label_fill_image"]
-    assert set(fill.variant) == {"ff"}, fill  # bp and both inits unchanged: no rows
+    # bp and its init unchanged: no rows; ff's init stays, ff's gap under the setting reads against it
+    assert set(fill.variant) == {"ff", "random_init_ff"}, fill
     assert set(fill.metric) == {"transfer_acc", "gap_shift"}
     protocol = table[table.setting == "protocol"]
     assert set(protocol.variant) == {"ff", "bp", "random_init_ff", "random_init_bp"}
@@ -158,3 +159,17 @@ def test_the_raw_pixel_control_probes_the_flattened_images_with_the_same_probe()
     direct = fit_linear_probe({s: data[f"{s}_x"] for s in SPLITS}, {s: data[f"{s}_y"] for s in SPLITS},
                               cfg["probe"], seed=3, standardised=cfg["standardise"])
     assert transfer(RawPixels(), data, cfg, seed=3, batch_size=7)["test_acc"] == direct["test_acc"]
+
+
+def test_a_random_init_stays_in_a_setting_while_a_model_that_changes_reads_against_it():
+    """Label fill changes FF's probe but, on some data, not its random init's: the init's row stays,
+    since FF's gap under that setting is read against it."""
+    from ffmodels.tables.sensitivity import Sensitivity
+
+    transfer = [{"variant": v, "seed": s, "status": "ok", "test_acc": (base + s) / 100}
+                for v, base in (("ff", 30.0), ("random_init_ff", 85.0)) for s in range(4)]
+    sensitivity = [{**m, "settings": {"fill": {"test_acc": m["test_acc"] - (0.05 if m["variant"] == "ff" else 0)}}}
+                   for m in transfer]
+    ctx = {"random_init_of": {"ff": "random_init_ff"}, "stats": {"paired_test": "ttest", "alpha": 0.05}}
+    table, _ = Sensitivity.build({"variants": ["ff"]}, {"transfer": transfer, "sensitivity": sensitivity}, ctx)
+    assert set(table[table.setting == "fill"].variant) == {"ff", "random_init_ff"}

@@ -63,10 +63,12 @@ def drop_repeats(table: pd.DataFrame, random_init_of: dict, alpha: float) -> tup
     for setting in table.setting.unique():
         if setting == PROTOCOL:
             continue
-        for run in table[table.setting == setting].variant.unique():
-            init = None if is_random_init(run) else random_init_of.get(run)
-            if unchanged(run, setting) and (init is None or unchanged(init, setting)):
-                drop += list(table.index[(table.setting == setting) & (table.variant == run)])
+        here = table[table.setting == setting]
+        models = {v for v in here.variant.unique() if not is_random_init(v)
+                  and unchanged(v, setting) and unchanged(random_init_of.get(v), setting)}
+        needed = {random_init_of.get(v) for v in here.variant.unique() if not is_random_init(v) and v not in models}
+        inits = {r for r in here.variant.unique() if is_random_init(r) and r not in needed and unchanged(r, setting)}
+        drop += list(here.index[here.variant.isin(models | inits)])
     if not drop:
         return table, []
     gone = table.loc[drop]

@@ -59,13 +59,19 @@ class Sensitivity:
             mine, base = values(run, setting)[0], values(run, PROTOCOL)[0]
             return setting != PROTOCOL and mine.sort_index().equals(base.sort_index())
 
-        def untouched(run, setting):
-            return is_random_init(run) or unchanged(ctx["random_init_of"][run], setting)
+        def repeated(setting) -> set[str]:
+            """The runs whose rows under this setting would repeat the protocol's: a model the knob
+            leaves unchanged with its random init, and a random init every such model's only."""
+            models = {v for v in spec["variants"]
+                      if unchanged(v, setting) and unchanged(ctx["random_init_of"][v], setting)}
+            needed = {ctx["random_init_of"][v] for v in spec["variants"] if v not in models}
+            return models | {r for r in runs if is_random_init(r) and r not in needed and unchanged(r, setting)}
 
         out = []
         for setting in settings:
+            skip = repeated(setting)
             for run in runs:
-                if unchanged(run, setting) and untouched(run, setting):
+                if run in skip:
                     continue
                 mine, status = values(run, setting)
                 row = {"variant": run, "setting": setting, "metric": "transfer_acc", **summary_row(mine, status)}
@@ -76,7 +82,7 @@ class Sensitivity:
             if setting == PROTOCOL:
                 continue
             for v in spec["variants"]:
-                if unchanged(v, setting) and untouched(v, setting):
+                if v in skip:
                     continue
                 shift, base = gaps(v, setting), gaps(v, PROTOCOL)
                 out.append({"variant": v, "setting": setting, "metric": "gap_shift", **summary_row((shift - base).dropna()),
