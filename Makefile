@@ -52,6 +52,7 @@ full-run: $(STAMP)
 # linter first (seconds), then the test suite.
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check --no-cache .
+	$(VENV)/bin/ruff format --check --no-cache .
 	$(VENV)/bin/snakefmt --check Snakefile workflow/
 	$(VENV)/bin/snakemake --lint --configfile presets/quick.yaml .test/config.yaml
 	$(VENV)/bin/python -m pytest

@@ -35,7 +35,7 @@ def calibrate_running_statistics(model, x: torch.Tensor, batch_size: int) -> int
     model.train()
     try:
         for start in range(0, len(x), batch_size):
-            model.normalisation_pass(x[start:start + batch_size])
+            model.normalisation_pass(x[start : start + batch_size])
     finally:
         for bn, momentum in zip(layers, momenta):
             bn.momentum = momentum

@@ -27,8 +27,9 @@ def chance_threshold(n_classes: int, rule: dict) -> float:
     return 100.0 / n_classes + rule["chance_margin"]
 
 
-def judge(val_acc: float | None, top_share: float | None, n_classes: int, finite: bool,
-          rule: dict | None) -> str | None:
+def judge(
+    val_acc: float | None, top_share: float | None, n_classes: int, finite: bool, rule: dict | None
+) -> str | None:
     """Why a run is collapsed (one of REASONS), or None when it is not.
 
     val_acc: validation accuracy as a fraction (0-1); top_share: the fraction of validation

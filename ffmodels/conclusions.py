@@ -29,8 +29,15 @@ from ffmodels.tables import reduced_banner
 SUPPORT = ("as claimed", "stronger than claimed", "weaker than claimed")
 AGAINST = ("opposite", "contradicted")
 NO_EFFECT = ("absent", "inconclusive")
-CONCLUSION_VERDICTS = ("holds", "holds, stronger than claimed", "holds, weaker than claimed", "depends on",
-                       "not supported", "contradicted", "not run")
+CONCLUSION_VERDICTS = (
+    "holds",
+    "holds, stronger than claimed",
+    "holds, weaker than claimed",
+    "depends on",
+    "not supported",
+    "contradicted",
+    "not run",
+)
 DECIDING_RULES = ("direction", "difference", "status", *TABLE_RULES)
 KEYS = ("id", "slide", "conclusion", "decided_by", "numbers")
 COLUMNS = ["id", "slide", "conclusion", "verdict", "because", "numbers", "decided_by"]
@@ -60,13 +67,22 @@ def check_conclusions(conclusions: list[dict], claims: list[dict]) -> None:
                 raise ConclusionError(f"conclusions: '{cid}': claim '{claim}' is not in claims.yaml")
         for claim in c["decided_by"]:
             if rules[claim] not in DECIDING_RULES:
-                raise ConclusionError(f"conclusions: '{cid}': '{claim}' is a {rules[claim]} claim; a conclusion is "
-                                      f"decided by effect claims ({', '.join(DECIDING_RULES)}), levels go in 'numbers'")
+                raise ConclusionError(
+                    f"conclusions: '{cid}': '{claim}' is a {rules[claim]} claim; a conclusion is "
+                    f"decided by effect claims ({', '.join(DECIDING_RULES)}), levels go in 'numbers'"
+                )
 
 
 def _side(verdict: str) -> str | None:
-    return "support" if verdict in SUPPORT else "against" if verdict in AGAINST else \
-        "no effect" if verdict in NO_EFFECT else None
+    return (
+        "support"
+        if verdict in SUPPORT
+        else "against"
+        if verdict in AGAINST
+        else "no effect"
+        if verdict in NO_EFFECT
+        else None
+    )
 
 
 def judge_conclusion(conclusion: dict, ledger: dict[str, dict]) -> tuple[str, str]:
@@ -76,12 +92,17 @@ def judge_conclusion(conclusion: dict, ledger: dict[str, dict]) -> tuple[str, st
     if not ran:
         return "not run", "no deciding claim ran"
     because = "; ".join(f"{r['claim']}: {r['verdict']} (slides {r['slide_value']}, ours {r['ours']})" for r in ran)
-    readings = {r["id"]: {k: v for k, v in json.loads(r.get("reading_verdicts") or "{}").items() if _side(v)}
-                for r in ran}
+    readings = {
+        r["id"]: {k: v for k, v in json.loads(r.get("reading_verdicts") or "{}").items() if _side(v)} for r in ran
+    }
     if any(r["verdict"] in AGAINST and all(_side(v) == "against" for v in readings[r["id"]].values()) for r in ran):
         return "contradicted", because
-    flips = {name: v for r in ran for name, v in readings[r["id"]].items()
-             if {_side(v), _side(r["verdict"])} in ({"support", "against"}, {"support", "no effect"})}
+    flips = {
+        name: v
+        for r in ran
+        for name, v in readings[r["id"]].items()
+        if {_side(v), _side(r["verdict"])} in ({"support", "against"}, {"support", "no effect"})
+    }
     if flips:
         return "depends on " + ", ".join(f"{name} ({v})" for name, v in flips.items()), because
     if any(_side(r["verdict"]) == "no effect" for r in ran):
@@ -98,10 +119,21 @@ def build_conclusions(conclusions: list[dict], ledger: pd.DataFrame) -> pd.DataF
     out = []
     for c in conclusions:
         verdict, because = judge_conclusion(c, by_id)
-        numbers = "; ".join(f"{by_id[n]['claim']}: slides {by_id[n]['slide_value']}, ours {by_id[n]['ours']} "
-                            f"({by_id[n]['verdict']})" for n in c.get("numbers", []))
-        out.append({"id": c["id"], "slide": c["slide"], "conclusion": c["conclusion"], "verdict": verdict,
-                    "because": because, "numbers": numbers or "–", "decided_by": ", ".join(c["decided_by"])})
+        numbers = "; ".join(
+            f"{by_id[n]['claim']}: slides {by_id[n]['slide_value']}, ours {by_id[n]['ours']} ({by_id[n]['verdict']})"
+            for n in c.get("numbers", [])
+        )
+        out.append(
+            {
+                "id": c["id"],
+                "slide": c["slide"],
+                "conclusion": c["conclusion"],
+                "verdict": verdict,
+                "because": because,
+                "numbers": numbers or "–",
+                "decided_by": ", ".join(c["decided_by"]),
+            }
+        )
     return pd.DataFrame(out, columns=COLUMNS)
 
 
@@ -111,16 +143,25 @@ def verdict_counts(verdicts) -> str:
 
 
 def to_markdown(table: pd.DataFrame, preset: str) -> str:
-    lines = ["### The deck's conclusions, judged from the claims that decide them", "",
-             f"**preset: {preset}**{reduced_banner(preset)}", "", "Verdicts: " + verdict_counts(table.verdict), "",
-             "| conclusion (slide) | verdict | because (deciding claims: verdict, slides, ours) | numbers it quotes |",
-             "|---|---|---|---|"]
+    lines = [
+        "### The deck's conclusions, judged from the claims that decide them",
+        "",
+        f"**preset: {preset}**{reduced_banner(preset)}",
+        "",
+        "Verdicts: " + verdict_counts(table.verdict),
+        "",
+        "| conclusion (slide) | verdict | because (deciding claims: verdict, slides, ours) | numbers it quotes |",
+        "|---|---|---|---|",
+    ]
     for r in table.to_dict("records"):
         lines.append(f"| {r['conclusion']} ({r['slide']}) | **{r['verdict']}** | {r['because']} | {r['numbers']} |")
-    lines += ["", "- Rule (docs/protocol.md section 8.1): a deciding claim against the conclusion in every judged "
-              "reading: contradicted; readings on both sides: depends on them; no effect: not supported; else holds "
-              "(weaker / stronger than claimed by its claims' sizes).",
-              "- Conclusions and their deciding claims: conclusions.yaml; each claim's row: the claims ledger below."]
+    lines += [
+        "",
+        "- Rule (docs/protocol.md section 8.1): a deciding claim against the conclusion in every judged "
+        "reading: contradicted; readings on both sides: depends on them; no effect: not supported; else holds "
+        "(weaker / stronger than claimed by its claims' sizes).",
+        "- Conclusions and their deciding claims: conclusions.yaml; each claim's row: the claims ledger below.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -134,8 +175,15 @@ def judge_all(conclusions: list[dict], claims: list[dict], ledger: pd.DataFrame,
 
 def to_rst(table: pd.DataFrame, preset: str) -> str:
     """The conclusions as a reStructuredText list-table, leading the report's front page."""
-    lines = ["The deck's conclusions", "----------------------", "",
-             f"Preset {preset}{reduced_banner(preset)}. Verdicts: {verdict_counts(table.verdict)}.", "",
-             *rst_list_table([["conclusion (slide)", "verdict", "because"]] + [
-                 [f"{r['conclusion']} ({r['slide']})", r["verdict"], r["because"]] for r in table.to_dict("records")])]
+    lines = [
+        "The deck's conclusions",
+        "----------------------",
+        "",
+        f"Preset {preset}{reduced_banner(preset)}. Verdicts: {verdict_counts(table.verdict)}.",
+        "",
+        *rst_list_table(
+            [["conclusion (slide)", "verdict", "because"]]
+            + [[f"{r['conclusion']} ({r['slide']})", r["verdict"], r["because"]] for r in table.to_dict("records")]
+        ),
+    ]
     return "\n".join(lines) + "\n"

@@ -20,8 +20,16 @@ from ffmodels.overlay import merge  # noqa: F401 (re-exported)
 from ffmodels.families import FAMILIES, check_hparams
 from ffmodels.names import is_control
 from ffmodels.variants import (  # noqa: F401 (re-exported)
-    TASKS, calibrated_init_of, family_hparams, is_random_init, random_init_name, random_init_of, resolve_families,
-    variant_hparams, variant_names)
+    TASKS,
+    calibrated_init_of,
+    family_hparams,
+    is_random_init,
+    random_init_name,
+    random_init_of,
+    resolve_families,
+    variant_hparams,
+    variant_names,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -85,10 +93,12 @@ def table_runs(config: dict) -> dict[str, dict[str, list[str]]]:
     from ffmodels.tables import runs_of
 
     names = variant_names(config)
-    variants = {"random_init_of": {v: random_init_of(config, v) for v in names},
-                "calibrated_init_of": {v: calibrated_init_of(config, v) for v in names},
-                "family_of": {v: FAMILIES[variant_hparams(config, v)["family"]] for v in names},
-                "transfer_control": config.get("transfer_control")}
+    variants = {
+        "random_init_of": {v: random_init_of(config, v) for v in names},
+        "calibrated_init_of": {v: calibrated_init_of(config, v) for v in names},
+        "family_of": {v: FAMILIES[variant_hparams(config, v)["family"]] for v in names},
+        "transfer_control": config.get("transfer_control"),
+    }
     return {name: runs_of(spec, variants) for name, spec in enabled_tables(config).items()}
 
 
@@ -114,15 +124,17 @@ def resolve(config: dict) -> dict:
         family = spec.get("family")
         if family not in config["families"]:
             raise ConfigError(
-                f"variants.{name}.family: '{family}' is not defined under families "
-                f"({sorted(config['families'])})"
+                f"variants.{name}.family: '{family}' is not defined under families ({sorted(config['families'])})"
             )
         if name in config["families"]:
-            raise ConfigError(f"variants.{name}: every family is already a variant of its own name; "
-                              f"give this variant another name")
+            raise ConfigError(
+                f"variants.{name}: every family is already a variant of its own name; give this variant another name"
+            )
         if is_control(name) or is_random_init(name):
-            raise ConfigError(f"variants.{name}: the name of a baseline run (a transfer control or a random init); "
-                              f"give this variant another name")
+            raise ConfigError(
+                f"variants.{name}: the name of a baseline run (a transfer control or a random init); "
+                f"give this variant another name"
+            )
         for task in tasks_of[family]:
             hp = variant_hparams(config, name, task)
             hp.pop("family")
@@ -144,8 +156,10 @@ def resolve(config: dict) -> dict:
             target = claim.get("reading_of")
             if target is not None and (target not in claims or "reading_of" in claims[target]):
                 primary = sorted(k for k, c in claims.items() if "reading_of" not in c)
-                raise ConfigError(f"tables.{table}.claims.{name}.reading_of: '{target}' is not one of its claims "
-                                  f"(those without reading_of: {primary})")
+                raise ConfigError(
+                    f"tables.{table}.claims.{name}.reading_of: '{target}' is not one of its claims "
+                    f"(those without reading_of: {primary})"
+                )
     from ffmodels.analysis import METRICS
     from ffmodels.figures import PLOTS
 
@@ -156,8 +170,9 @@ def resolve(config: dict) -> dict:
             if table not in config["tables"]:
                 raise ConfigError(f"figures.{figure}: table '{table}' is not defined under tables")
         if spec.get("analysis") not in (None, *METRICS):
-            raise ConfigError(f"figures.{figure}.analysis: unknown analysis '{spec['analysis']}'; "
-                              f"known: {sorted(METRICS)}")
+            raise ConfigError(
+                f"figures.{figure}.analysis: unknown analysis '{spec['analysis']}'; known: {sorted(METRICS)}"
+            )
     for family in config["start_first"]:
         if family not in FAMILIES:
             raise ConfigError(f"start_first: unknown family '{family}'; known: {sorted(FAMILIES)}")
@@ -177,4 +192,3 @@ def resolve(config: dict) -> dict:
 def check_config(config: dict) -> None:
     """Raise ConfigError naming the first key that cannot be run (resolve, result unused)."""
     resolve(config)
-

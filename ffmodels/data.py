@@ -89,9 +89,7 @@ def fetch_idx(filename: str, dest: Path, sources: list[str], expected_md5: str) 
                 continue
             got = md5_of(tmp / filename)
             if got != expected_md5:
-                failures.append(
-                    f"  mirror {source}: {fetched.name} uncompresses to MD5 {got}, expected {expected_md5}"
-                )
+                failures.append(f"  mirror {source}: {fetched.name} uncompresses to MD5 {got}, expected {expected_md5}")
                 continue
             os.replace(tmp / filename, dest)
             return source
@@ -118,9 +116,12 @@ def prepare_splits(raw_dir: Path, val_size: int, split_seed: int) -> dict:
     perm = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(split_seed))
     val_idx, train_idx = perm[:val_size].sort().values, perm[val_size:].sort().values
     return {
-        "train_x": train_x[train_idx], "train_y": train_y[train_idx],
-        "val_x": train_x[val_idx], "val_y": train_y[val_idx],
-        "test_x": test_x, "test_y": test_y,
+        "train_x": train_x[train_idx],
+        "train_y": train_y[train_idx],
+        "val_x": train_x[val_idx],
+        "val_y": train_y[val_idx],
+        "test_x": test_x,
+        "test_y": test_y,
     }
 
 

@@ -44,16 +44,47 @@ EFFECT = ("as claimed", "stronger than claimed", "weaker than claimed", "absent"
 OTHER = ("contradicted", "inconclusive", "not judged: collapsed", "not run")
 VERDICTS = CALIBRATION + EFFECT + OTHER
 CELL_KEYS = ("variant", "metric", "reference", "setting", "epoch")
-CLAIM_KEYS = ("id", "slide", "claim", "slide_value", "rule", "value", "direction", "threshold", "threshold_reason",
-              "cell", "variants", "exclude", "tolerance", "readings")
+CLAIM_KEYS = (
+    "id",
+    "slide",
+    "claim",
+    "slide_value",
+    "rule",
+    "value",
+    "direction",
+    "threshold",
+    "threshold_reason",
+    "cell",
+    "variants",
+    "exclude",
+    "tolerance",
+    "readings",
+)
 READING_KEYS = ("name", "value", "tolerance", "table", *CELL_KEYS)
 TOLERANCE_RULES = ("level", "direction", "difference")  # the rules that judge at a tolerance
 # Metrics that read the quality of a model's features: a collapsed model is never a reading of them.
 FEATURE_METRICS = ("transfer_acc*", "gap_shift", "finetune_acc*", "scratch_acc")
 
-LEDGER_COLUMNS = ["id", "slide", "claim", "slide_value", "ours", "n", "test", "rule", "verdict", "detail",
-                  "equivalence", "robustness", "readings", "tolerance", "table", "variant", "metric",
-                  "reading_verdicts"]  # reading_verdicts: {reading name: verdict}, JSON, for the conclusions
+LEDGER_COLUMNS = [
+    "id",
+    "slide",
+    "claim",
+    "slide_value",
+    "ours",
+    "n",
+    "test",
+    "rule",
+    "verdict",
+    "detail",
+    "equivalence",
+    "robustness",
+    "readings",
+    "tolerance",
+    "table",
+    "variant",
+    "metric",
+    "reading_verdicts",
+]  # reading_verdicts: {reading name: verdict}, JSON, for the conclusions
 
 SINGLE = "single reading"  # the robustness of a claim without readings
 
@@ -73,14 +104,19 @@ def _finite(*xs) -> bool:
 
 # --- tolerances ---------------------------------------------------------------------------------
 
+
 def tolerance_for(metric: str, tolerances: dict | None) -> tuple[str, float] | None:
     """(unit, tolerance) of a metric from config stats.tolerance, {unit: {tolerance: t, metrics:
     [names or fnmatch patterns]}}: the unit naming the metric exactly, else the one unit whose
     pattern matches it; None when no unit does. A metric matched by several units is an error."""
     exact, matched = [], []
     for unit, spec in (tolerances or {}).items():
-        if not (isinstance(spec, dict) and isinstance(spec.get("tolerance"), (int, float)) and spec["tolerance"] > 0
-                and isinstance(spec.get("metrics"), list)):
+        if not (
+            isinstance(spec, dict)
+            and isinstance(spec.get("tolerance"), (int, float))
+            and spec["tolerance"] > 0
+            and isinstance(spec.get("metrics"), list)
+        ):
             raise ClaimError(f"stats.tolerance.{unit}: needs {{tolerance: <positive number>, metrics: [names]}}")
         names = spec["metrics"]
         if metric in names:
@@ -102,8 +138,10 @@ def claim_tolerance(claim: dict, tolerances: dict | None, label: str | None = No
     if "tolerance" in claim:
         return float(claim["tolerance"]), unit
     if found is None:
-        raise ClaimError(f"claims: '{label}': metric '{metric}' has no tolerance; add it to a unit of config "
-                         f"stats.tolerance (units: {sorted(tolerances or {})}) or give the claim a 'tolerance'")
+        raise ClaimError(
+            f"claims: '{label}': metric '{metric}' has no tolerance; add it to a unit of config "
+            f"stats.tolerance (units: {sorted(tolerances or {})}) or give the claim a 'tolerance'"
+        )
     return found[1], unit
 
 
@@ -112,6 +150,7 @@ def _tol_text(tol, unit) -> str:
 
 
 # --- cells and readings -------------------------------------------------------------------------
+
 
 def find_cell(tables: dict[str, pd.DataFrame], cell: dict, claim_id: str) -> pd.Series | None:
     """The one row of cell["table"] that matches the cell's keys (epoch: last = the highest
@@ -132,8 +171,10 @@ def find_cell(tables: dict[str, pd.DataFrame], cell: dict, claim_id: str) -> pd.
         else:
             rows = rows[rows[key].astype(str) == str(cell[key])]
     if len(rows) > 1:
-        raise ClaimError(f"claims: '{claim_id}' matches {len(rows)} rows of {cell['table']}; "
-                         f"add one of {[k for k in CELL_KEYS if k not in cell]} to its cell")
+        raise ClaimError(
+            f"claims: '{claim_id}' matches {len(rows)} rows of {cell['table']}; "
+            f"add one of {[k for k in CELL_KEYS if k not in cell]} to its cell"
+        )
     return rows.iloc[0] if len(rows) else None
 
 
@@ -150,6 +191,7 @@ def reading_claim(claim: dict, reading: dict) -> dict:
 # --- rules ----------------------------------------------------------------------------------------
 # Each rule returns (verdict, detail), in the words of VERDICTS (docs/protocol.md section 8).
 
+
 def _level(row, claim, alpha, tol, unit=""):
     """A calibration statement: how our level stands to the slide's number."""
     value = claim["value"]
@@ -161,10 +203,14 @@ def _level(row, claim, alpha, tol, unit=""):
     if not pd.isna(tost) and tost < alpha:
         return "equivalent", f"within ±{tol:g} of {value:g} by TOST (p = {tost:.2g}); our 95 % CI {held} it"
     if abs(gap) <= tol:
-        return "close", (f"{abs(gap):.2f} from {value:g}, inside the tolerance ±{tol:g}, not shown equivalent"
-                         f" (TOST p = {_num(tost, 2)}); our 95 % CI {held} it")
-    return (f"ours {'higher' if gap > 0 else 'lower'} by {_amount(gap, unit)}",
-            f"beyond the tolerance ±{tol:g}; our 95 % CI [{_num(row.ci_low)}, {_num(row.ci_high)}] {held} {value:g}")
+        return "close", (
+            f"{abs(gap):.2f} from {value:g}, inside the tolerance ±{tol:g}, not shown equivalent"
+            f" (TOST p = {_num(tost, 2)}); our 95 % CI {held} it"
+        )
+    return (
+        f"ours {'higher' if gap > 0 else 'lower'} by {_amount(gap, unit)}",
+        f"beyond the tolerance ±{tol:g}; our 95 % CI [{_num(row.ci_low)}, {_num(row.ci_high)}] {held} {value:g}",
+    )
 
 
 def _amount(x, unit) -> str:
@@ -250,16 +296,20 @@ def _pair_p(tables, cell, a, b, label) -> tuple[float, float]:
     """(mean a - mean b, unadjusted two-sided p): the table's own test where it tests one against
     the other (paired by seed), else Welch's t from the two rows' summaries."""
     for mine, ref, sign in ((a, b, 1), (b, a, -1)):
-        tested = find_cell(tables, {**cell, "variant": mine, "reference": ref}, label) \
-            if "reference" in tables[cell["table"]] else None
+        tested = (
+            find_cell(tables, {**cell, "variant": mine, "reference": ref}, label)
+            if "reference" in tables[cell["table"]]
+            else None
+        )
         if tested is not None and _finite(tested.get("p")):
             return sign * float(tested.delta_vs_ref), float(tested.p)
     ra, rb = (_level_row(tables, cell, v) for v in (a, b))
     diff = ra["mean"] - rb["mean"]
     if not _finite(ra.get("sd"), rb.get("sd")) or ra.n < 2 or rb.n < 2:
         return diff, math.nan
-    return diff, float(sps.ttest_ind_from_stats(ra["mean"], ra.sd, ra.n, rb["mean"], rb.sd, rb.n,
-                                                equal_var=False).pvalue)
+    return diff, float(
+        sps.ttest_ind_from_stats(ra["mean"], ra.sd, ra.n, rb["mean"], rb.sd, rb.n, equal_var=False).pvalue
+    )
 
 
 def _level_row(tables, cell, variant):
@@ -282,7 +332,7 @@ def _ordering(tables, claim, alpha, label):
     if any(r is None for r in rows):
         return None
     mean = {v: r["mean"] for v, r in zip(variants, rows)}
-    pairs = [(a, b) for i, a in enumerate(variants) for b in variants[i + 1:]]
+    pairs = [(a, b) for i, a in enumerate(variants) for b in variants[i + 1 :]]
     tested = [_pair_p(tables, cell, a, b, label) for a, b in pairs]
     p_holm = stats.holm([p for _, p in tested])
     reversed_, held = [], []
@@ -296,17 +346,26 @@ def _ordering(tables, claim, alpha, label):
         return text, n, test, "contradicted", "significantly reversed: " + ", ".join(reversed_)
     if len(held) == len(pairs):
         return text, n, test, "as claimed", "every pair significant in the claimed order"
-    return text, n, test, "inconclusive", f"{len(held)} of {len(pairs)} pairs significant in the claimed order, none reversed"
+    return (
+        text,
+        n,
+        test,
+        "inconclusive",
+        f"{len(held)} of {len(pairs)} pairs significant in the claimed order, none reversed",
+    )
 
 
 def _none_improve(tables, claim, alpha, label):
-    """"X don't help": the table's rows tested against the reference, less those the claim
+    """ "X don't help": the table's rows tested against the reference, less those the claim
     excludes (e.g. a variant that is the reference itself); any significantly above: contradicted."""
     table = tables.get(claim["cell"]["table"])
     if table is None:
         return None
-    rows = table[(table.metric == claim["cell"]["metric"]) & (table.reference == claim["cell"]["reference"])
-                 & ~table.variant.isin(claim.get("exclude", []))]
+    rows = table[
+        (table.metric == claim["cell"]["metric"])
+        & (table.reference == claim["cell"]["reference"])
+        & ~table.variant.isin(claim.get("exclude", []))
+    ]
     if not len(rows):
         return None
     better = rows[rows.significant.astype(bool) & (rows.delta_vs_ref > 0)]
@@ -320,12 +379,17 @@ def _none_improve(tables, claim, alpha, label):
     return text, n, test, "as claimed", detail
 
 
-ROW_RULES = {"level": _level, "direction": lambda r, c, a, t, u="": _effect(r, c, a, t, "mean", u),
-             "difference": lambda r, c, a, t, u="": _effect(r, c, a, t, "delta", u), "status": _status}
+ROW_RULES = {
+    "level": _level,
+    "direction": lambda r, c, a, t, u="": _effect(r, c, a, t, "mean", u),
+    "difference": lambda r, c, a, t, u="": _effect(r, c, a, t, "delta", u),
+    "status": _status,
+}
 TABLE_RULES = {"ordering": _ordering, "none_improve": _none_improve}
 
 
 # --- checking -------------------------------------------------------------------------------------
+
 
 def _check_readings(cid: str, readings) -> None:
     if not isinstance(readings, list):
@@ -337,8 +401,9 @@ def _check_readings(cid: str, readings) -> None:
         name = reading["name"]
         unknown = sorted(set(reading) - set(READING_KEYS))
         if unknown:
-            raise ClaimError(f"claims: '{cid}': reading '{name}' has unknown key(s) {unknown}; "
-                             f"known: {list(READING_KEYS)}")
+            raise ClaimError(
+                f"claims: '{cid}': reading '{name}' has unknown key(s) {unknown}; known: {list(READING_KEYS)}"
+            )
         if name in names:
             raise ClaimError(f"claims: '{cid}': duplicate reading name '{name}'")
         if set(reading) == {"name"}:
@@ -360,13 +425,20 @@ def check_claims(claims: list[dict], tolerances: dict | None) -> None:
         if unknown:
             raise ClaimError(f"claims: '{cid}': unknown key(s) {unknown}; known: {list(CLAIM_KEYS)}")
         if claim["rule"] not in ROW_RULES and claim["rule"] not in TABLE_RULES:
-            raise ClaimError(f"claims: '{cid}': unknown rule '{claim['rule']}'; known: {sorted({**ROW_RULES, **TABLE_RULES})}")
+            raise ClaimError(
+                f"claims: '{cid}': unknown rule '{claim['rule']}'; known: {sorted({**ROW_RULES, **TABLE_RULES})}"
+            )
         if claim["rule"] in ("level", "status") and "value" not in claim:
             raise ClaimError(f"claims: '{cid}': rule {claim['rule']} needs a 'value'")
-        if claim["rule"] in ("direction", "difference") and "value" not in claim and not (
-                isinstance(claim.get("threshold"), (int, float)) and claim.get("threshold_reason")):
-            raise ClaimError(f"claims: '{cid}': a {claim['rule']} claim without a 'value' needs a 'threshold' (what the "
-                             f"slide's word must mean, in the cell's unit) and a 'threshold_reason'")
+        if (
+            claim["rule"] in ("direction", "difference")
+            and "value" not in claim
+            and not (isinstance(claim.get("threshold"), (int, float)) and claim.get("threshold_reason"))
+        ):
+            raise ClaimError(
+                f"claims: '{cid}': a {claim['rule']} claim without a 'value' needs a 'threshold' (what the "
+                f"slide's word must mean, in the cell's unit) and a 'threshold_reason'"
+            )
         if cid in seen:
             raise ClaimError(f"claims: duplicate id '{cid}'")
         seen.add(cid)
@@ -383,40 +455,74 @@ def check_claims(claims: list[dict], tolerances: dict | None) -> None:
 
 # --- verdicts -------------------------------------------------------------------------------------
 
-def judge(tables: dict[str, pd.DataFrame], claim: dict, alpha: float, tolerances: dict | None,
-          label: str | None = None) -> dict:
+
+def judge(
+    tables: dict[str, pd.DataFrame], claim: dict, alpha: float, tolerances: dict | None, label: str | None = None
+) -> dict:
     """ours, n, test, verdict, detail, equivalence and tolerance of one claim (or reading)."""
     label = label or claim["id"]
     rule = claim["rule"]
     tol, unit = claim_tolerance(claim, tolerances, label) if rule in TOLERANCE_RULES else (None, "")
     tol_text = _tol_text(tol, unit)
-    not_run = {"ours": "–", "n": None, "test": "–", "verdict": "not run", "equivalence": "–",
-               "tolerance": tol_text,
-               "detail": f"table {claim['cell']['table']} not built, or this row not in it"}
+    not_run = {
+        "ours": "–",
+        "n": None,
+        "test": "–",
+        "verdict": "not run",
+        "equivalence": "–",
+        "tolerance": tol_text,
+        "detail": f"table {claim['cell']['table']} not built, or this row not in it",
+    }
     if rule in TABLE_RULES:
         got = TABLE_RULES[rule](tables, claim, alpha, label)
         if got is None:
             return not_run
         ours, n, test, word, detail = got
-        return {"ours": ours, "n": n, "test": test, "verdict": word, "detail": detail, "equivalence": "–",
-                "tolerance": tol_text}
+        return {
+            "ours": ours,
+            "n": n,
+            "test": test,
+            "verdict": word,
+            "detail": detail,
+            "equivalence": "–",
+            "tolerance": tol_text,
+        }
     row = find_cell(tables, claim["cell"], label)
     if row is None:
         return not_run
     collapsed = row.get("n_collapsed")
-    if rule != "status" and _finite(collapsed) and collapsed > 0 and any(
-            fnmatch.fnmatchcase(str(row.metric), pattern) for pattern in FEATURE_METRICS):
-        return {**not_run, "verdict": "not judged: collapsed", "ours": f"{_num(row['mean'])} ({int(collapsed)} of "
-                f"{int(row.n)} seeds collapsed)", "n": int(row.n), "collapsed": True,
-                "detail": "a collapsed model's features are no reading of a feature-quality claim"}
+    if (
+        rule != "status"
+        and _finite(collapsed)
+        and collapsed > 0
+        and any(fnmatch.fnmatchcase(str(row.metric), pattern) for pattern in FEATURE_METRICS)
+    ):
+        return {
+            **not_run,
+            "verdict": "not judged: collapsed",
+            "ours": f"{_num(row['mean'])} ({int(collapsed)} of {int(row.n)} seeds collapsed)",
+            "n": int(row.n),
+            "collapsed": True,
+            "detail": "a collapsed model's features are no reading of a feature-quality claim",
+        }
     if rule in ("direction", "difference") and not isinstance(row.get("test"), str):
-        return {**not_run, "untested": True,
-                "detail": f"{claim['cell'].get('metric')} is in {claim['cell']['table']} but not tested there"}
+        return {
+            **not_run,
+            "untested": True,
+            "detail": f"{claim['cell'].get('metric')} is in {claim['cell']['table']} but not tested there",
+        }
     ours, n, test = _ours(row, rule)
     word, detail = ROW_RULES[rule](row, claim, alpha, tol, unit)
     equivalence = _equivalence(row, claim, alpha, tol, tol_text) if rule == "level" else "–"
-    return {"ours": ours, "n": n, "test": test, "verdict": word, "detail": detail, "equivalence": equivalence,
-            "tolerance": tol_text}
+    return {
+        "ours": ours,
+        "n": n,
+        "test": test,
+        "verdict": word,
+        "detail": detail,
+        "equivalence": equivalence,
+        "tolerance": tol_text,
+    }
 
 
 def robustness(primary: str, readings: list[tuple[str, dict]]) -> str:
@@ -428,8 +534,11 @@ def robustness(primary: str, readings: list[tuple[str, dict]]) -> str:
     missing = [name for name, r in readings if r["verdict"] == "not run" and not r.get("untested")]
     untested = [name for name, r in readings if r.get("untested")]
     collapsed = [name for name, r in readings if r.get("collapsed")]
-    tail = "".join(f"; {word}: {', '.join(names)}" for word, names in (
-        ("not run", missing), ("row not tested", untested), ("not judged, collapsed", collapsed)) if names)
+    tail = "".join(
+        f"; {word}: {', '.join(names)}"
+        for word, names in (("not run", missing), ("row not tested", untested), ("not judged, collapsed", collapsed))
+        if names
+    )
     if not ran:
         return "no reading run (" + tail[2:] + ")"
     if primary == "not run":
@@ -439,30 +548,49 @@ def robustness(primary: str, readings: list[tuple[str, dict]]) -> str:
     if not differ:
         return f"robust ({len(ran)} reading{'s agree' if len(ran) > 1 else ' agrees'})" + tail
     agree = [name for name, r in ran if verdict_kind(r["verdict"]) == verdict_kind(primary)]
-    return ("depends: " + "; ".join(f"{name} → {r['verdict']} ({r['ours']})" for name, r in differ)
-            + (f"; agree: {', '.join(agree)}" if agree else "") + tail)
+    return (
+        "depends: "
+        + "; ".join(f"{name} → {r['verdict']} ({r['ours']})" for name, r in differ)
+        + (f"; agree: {', '.join(agree)}" if agree else "")
+        + tail
+    )
 
 
 def verdict(tables: dict[str, pd.DataFrame], claim: dict, alpha: float, tolerances: dict | None) -> dict:
     """One ledger row for one claim: its primary cell's verdict, and the robustness of that
     verdict across the claim's readings."""
     entry = {k: claim.get(k) for k in ("id", "slide", "claim", "slide_value", "rule")}
-    entry.update(table=claim["cell"]["table"], variant=claim["cell"].get("variant", ""),
-                 metric=claim["cell"].get("metric", ""))
+    entry.update(
+        table=claim["cell"]["table"], variant=claim["cell"].get("variant", ""), metric=claim["cell"].get("metric", "")
+    )
     primary = judge(tables, claim, alpha, tolerances)
-    readings = [(r["name"], judge(tables, reading_claim(claim, r), alpha, tolerances, f"{claim['id']} / {r['name']}"))
-                for r in claim.get("readings", [])]
+    readings = [
+        (r["name"], judge(tables, reading_claim(claim, r), alpha, tolerances, f"{claim['id']} / {r['name']}"))
+        for r in claim.get("readings", [])
+    ]
     primary.pop("untested", None)
     primary.pop("collapsed", None)
     entry["reading_verdicts"] = json.dumps({name: r["verdict"] for name, r in readings}, ensure_ascii=False)
-    listed = "; ".join(f"{name}: " + ("not run, row not tested" if r.get("untested") else
-                                      r["verdict"] if r["verdict"] == "not run" else f"{r['verdict']} ({r['ours']})")
-                       for name, r in readings) or "–"
+    listed = (
+        "; ".join(
+            f"{name}: "
+            + (
+                "not run, row not tested"
+                if r.get("untested")
+                else r["verdict"]
+                if r["verdict"] == "not run"
+                else f"{r['verdict']} ({r['ours']})"
+            )
+            for name, r in readings
+        )
+        or "–"
+    )
     return {**entry, **primary, "robustness": robustness(primary["verdict"], readings), "readings": listed}
 
 
-def build_ledger(tables: dict[str, pd.DataFrame], claims: list[dict], alpha: float,
-                 tolerances: dict | None) -> pd.DataFrame:
+def build_ledger(
+    tables: dict[str, pd.DataFrame], claims: list[dict], alpha: float, tolerances: dict | None
+) -> pd.DataFrame:
     check_claims(claims, tolerances)
     ledger = pd.DataFrame([verdict(tables, c, alpha, tolerances) for c in claims], columns=LEDGER_COLUMNS)
     ledger["n"] = ledger["n"].astype("Int64")  # 5, not 5.0; empty where not run
@@ -470,6 +598,7 @@ def build_ledger(tables: dict[str, pd.DataFrame], claims: list[dict], alpha: flo
 
 
 # --- output ---------------------------------------------------------------------------------------
+
 
 def _n(r: dict) -> str:
     return "–" if pd.isna(r["n"]) else str(int(r["n"]))
@@ -503,20 +632,50 @@ def tolerance_text(tolerances: dict | None) -> str:
     return ", ".join(f"{unit} ±{spec['tolerance']:g}" for unit, spec in (tolerances or {}).items()) or "none declared"
 
 
-RULES_TEXT = ("The verdict words and the rule behind each are in docs/protocol.md section 8 (claims) and "
-              "section 8.1 (conclusions).")
+RULES_TEXT = (
+    "The verdict words and the rule behind each are in docs/protocol.md section 8 (claims) and "
+    "section 8.1 (conclusions)."
+)
 
 
 def to_rst(ledger: pd.DataFrame, preset: str) -> str:
     """The ledger as a reStructuredText list-table, for the front page of the Snakemake report."""
     quick = reduced_banner(preset).replace(" — ", " (", 1) + (")" if reduced_banner(preset) else "")
-    head = ["slide", "claim", "slide value", "ours (mean [95 % CI])", "n", "verdict", "why", "equivalence",
-            "robustness"]
-    lines = ["Claims ledger", "-------------", "",
-             f"Preset {preset}{quick}. {_summary(ledger)}. {_robust_summary(ledger)}.", "",
-             *rst_list_table([head] + [[r["slide"], r["claim"], r["slide_value"], r["ours"], _n(r), r["verdict"],
-                                        r["detail"], r["equivalence"], r["robustness"]]
-                                       for r in ledger.to_dict("records")])]
+    head = [
+        "slide",
+        "claim",
+        "slide value",
+        "ours (mean [95 % CI])",
+        "n",
+        "verdict",
+        "why",
+        "equivalence",
+        "robustness",
+    ]
+    lines = [
+        "Claims ledger",
+        "-------------",
+        "",
+        f"Preset {preset}{quick}. {_summary(ledger)}. {_robust_summary(ledger)}.",
+        "",
+        *rst_list_table(
+            [head]
+            + [
+                [
+                    r["slide"],
+                    r["claim"],
+                    r["slide_value"],
+                    r["ours"],
+                    _n(r),
+                    r["verdict"],
+                    r["detail"],
+                    r["equivalence"],
+                    r["robustness"],
+                ]
+                for r in ledger.to_dict("records")
+            ]
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -532,23 +691,58 @@ def rst_list_table(rows: list[list]) -> list[str]:
 
 def to_markdown(ledger: pd.DataFrame, preset: str, tolerances: dict | None = None) -> str:
     quick = reduced_banner(preset)
-    lines = ["### Claims ledger: the slides' claims against this pipeline's numbers", "",
-             f"**preset: {preset}**{quick}", "", _summary(ledger), "", _robust_summary(ledger), "",
-             "| slide | claim | slide | ours (mean [95 % CI]) | n | test | verdict | why | equivalence | robustness |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "### Claims ledger: the slides' claims against this pipeline's numbers",
+        "",
+        f"**preset: {preset}**{quick}",
+        "",
+        _summary(ledger),
+        "",
+        _robust_summary(ledger),
+        "",
+        "| slide | claim | slide | ours (mean [95 % CI]) | n | test | verdict | why | equivalence | robustness |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in ledger.to_dict("records"):
-        lines.append("| " + " | ".join([r["slide"], r["claim"], r["slide_value"], r["ours"], _n(r), r["test"],
-                                         f"**{r['verdict']}**", r["detail"], r["equivalence"], r["robustness"]])
-                     .replace("\n", " ") + " |")
-    lines += ["", (f"- Rules (ffmodels/ledger.py, PROTOCOL 8), each at the declared tolerance of the cell's unit "
-                   f"(config stats.tolerance: {tolerance_text(tolerances)}; a claim may set its own): {RULES_TEXT}"),
-              "- 'not run' = the experiment is not in this preset's config (or the table does not test that row).",
-              "- Claims, their readings and the cells that answer them: claims.yaml."]
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["slide"],
+                    r["claim"],
+                    r["slide_value"],
+                    r["ours"],
+                    _n(r),
+                    r["test"],
+                    f"**{r['verdict']}**",
+                    r["detail"],
+                    r["equivalence"],
+                    r["robustness"],
+                ]
+            ).replace("\n", " ")
+            + " |"
+        )
+    lines += [
+        "",
+        (
+            f"- Rules (ffmodels/ledger.py, PROTOCOL 8), each at the declared tolerance of the cell's unit "
+            f"(config stats.tolerance: {tolerance_text(tolerances)}; a claim may set its own): {RULES_TEXT}"
+        ),
+        "- 'not run' = the experiment is not in this preset's config (or the table does not test that row).",
+        "- Claims, their readings and the cells that answer them: claims.yaml.",
+    ]
     return "\n".join(lines) + "\n"
 
 
-def write_ledger(tables: dict[str, pd.DataFrame], claims: list[dict], alpha: float, tolerances: dict, preset: str,
-                 csv: Path, md: Path) -> pd.DataFrame:
+def write_ledger(
+    tables: dict[str, pd.DataFrame],
+    claims: list[dict],
+    alpha: float,
+    tolerances: dict,
+    preset: str,
+    csv: Path,
+    md: Path,
+) -> pd.DataFrame:
     """Build the ledger and write it as CSV and Markdown."""
     ledger = build_ledger(tables, claims, alpha, tolerances)
     ledger.insert(0, "preset", preset)

@@ -108,8 +108,7 @@ LABEL_FREE_STRATEGIES = ("hybrid_image",)
 _BLUR = (0.25, 0.5, 0.25)  # Hinton's [1/4, 1/2, 1/4] filter
 
 
-def blurred_mask(n: int, side: int, passes: int, threshold: float, gen: torch.Generator,
-                 device=None) -> torch.Tensor:
+def blurred_mask(n: int, side: int, passes: int, threshold: float, gen: torch.Generator, device=None) -> torch.Tensor:
     """(n, side, side) masks in {0, 1} with large regions of ones and zeros (Hinton 2022, 3.2):
     a random bit image blurred `passes` times with [1/4, 1/2, 1/4] horizontally and vertically,
     then thresholded. Borders are edge-padded (the filter sees the edge pixel repeated), so a
@@ -134,8 +133,10 @@ def _hybrid_image(model, x, y, hp, gen):
     blurred random mask (blurred_mask; hp.blur_passes, hp.mask_threshold). The images never
     depend on y; the labels are passed through unchanged (x_a's), for a caller that wants some."""
     if not hasattr(hp, "blur_passes") or not hasattr(hp, "mask_threshold"):
-        raise ValueError("negatives: hybrid_image needs the keys blur_passes and mask_threshold "
-                         "(family label_free_ff); this family's hyperparameters lack them")
+        raise ValueError(
+            "negatives: hybrid_image needs the keys blur_passes and mask_threshold "
+            "(family label_free_ff); this family's hyperparameters lack them"
+        )
     n, d = x.shape
     side = math.isqrt(d)
     if side * side != d:

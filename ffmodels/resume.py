@@ -68,7 +68,7 @@ class ResumeFile:
         raw = self.path.read_bytes()
         if not raw.startswith(MAGIC):
             raise ValueError("not a resume file (bad header)")
-        digest, sep, payload = raw[len(MAGIC):].partition(b"\n")
+        digest, sep, payload = raw[len(MAGIC) :].partition(b"\n")
         if not sep or hashlib.sha256(payload).hexdigest().encode() != digest:
             raise ValueError("checksum mismatch (truncated or corrupted)")
         try:

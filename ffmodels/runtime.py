@@ -59,8 +59,9 @@ def provenance(device: torch.device, wall_time_s: float) -> dict:
         "python": platform.python_version(),
         "git_commit": git_commit(Path(__file__).resolve().parent.parent),
         "device": str(device),
-        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                        else platform.processor() or platform.machine()),
+        "device_name": (
+            torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+        ),
         "torch_threads": torch.get_num_threads(),
         "host": platform.node(),
         "wall_time_s": round(wall_time_s, 3),

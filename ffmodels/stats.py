@@ -44,8 +44,13 @@ def welch_test(a, b) -> dict:
     """Unpaired comparison (Welch's t) with its 95 % CI of the difference and Cohen's d on the
     pooled sd."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    out = {"diff": float(a.mean() - b.mean()), "p": math.nan, "cohen_d": math.nan, "ci_low": math.nan,
-           "ci_high": math.nan}
+    out = {
+        "diff": float(a.mean() - b.mean()),
+        "p": math.nan,
+        "cohen_d": math.nan,
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+    }
     if len(a) < 2 or len(b) < 2:
         return out
     result = stats.ttest_ind(a, b, equal_var=False)
@@ -108,14 +113,21 @@ def tost(mean: float, se: float, df: int, value: float, tolerance: float) -> dic
     mu > value - tolerance, p_upper mu < value + tolerance; p = the larger (equivalence at
     alpha when p < alpha). Without spread (se = 0) the test is degenerate: p = 0 when the mean
     lies strictly inside the margin, else 1; nan without a standard error."""
-    out = {"diff": mean - value, "low": value - tolerance, "high": value + tolerance,
-           "p_lower": math.nan, "p_upper": math.nan, "p": math.nan}
+    out = {
+        "diff": mean - value,
+        "low": value - tolerance,
+        "high": value + tolerance,
+        "p_lower": math.nan,
+        "p_upper": math.nan,
+        "p": math.nan,
+    }
     if not (math.isfinite(mean) and math.isfinite(se)) or df < 1:
         return out
     if se == 0:
         inside = abs(mean - value) < tolerance
-        out.update(p_lower=float(mean <= value - tolerance), p_upper=float(mean >= value + tolerance),
-                   p=0.0 if inside else 1.0)
+        out.update(
+            p_lower=float(mean <= value - tolerance), p_upper=float(mean >= value + tolerance), p=0.0 if inside else 1.0
+        )
         return out
     out["p_lower"] = float(stats.t.sf((mean - (value - tolerance)) / se, df))
     out["p_upper"] = float(stats.t.cdf((mean - (value + tolerance)) / se, df))

@@ -18,7 +18,7 @@ EpochHook = Callable[[int, torch.nn.Module], None]
 
 @torch.no_grad()
 def predictions(model, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-    return torch.cat([model.predict(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    return torch.cat([model.predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
 def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
@@ -29,8 +29,10 @@ def validation_scores(model, data: dict, batch_size: int) -> dict:
     """Validation accuracy and the share of the validation images put in the most-predicted
     class (ffmodels.collapse), from one pass of the model's own classifier."""
     pred = predictions(model, data["val_x"], batch_size)
-    return {"val_acc": (pred == data["val_y"]).sum().item() / len(pred),
-            "val_top_class_share": top_class_share(pred, model.n_classes)}
+    return {
+        "val_acc": (pred == data["val_y"]).sum().item() / len(pred),
+        "val_top_class_share": top_class_share(pred, model.n_classes),
+    }
 
 
 def source_accuracy(model, data: dict, eval_batch_size: int, probe: dict | None, seed: int) -> dict:
@@ -39,17 +41,28 @@ def source_accuracy(model, data: dict, eval_batch_size: int, probe: dict | None,
     its frozen source features."""
     model.eval()
     if model.has_classifier:
-        return {**validation_scores(model, data, eval_batch_size),
-                "test_acc": accuracy(model, data["test_x"], data["test_y"], eval_batch_size)}
+        return {
+            **validation_scores(model, data, eval_batch_size),
+            "test_acc": accuracy(model, data["test_x"], data["test_y"], eval_batch_size),
+        }
     result = transfer(model, data, probe, seed, eval_batch_size)  # the probe, on the source splits
-    return {"val_acc": result["val_acc"], "val_top_class_share": result["val_top_class_share"],
-            "test_acc": result["test_acc"], "source_probe": result}
+    return {
+        "val_acc": result["val_acc"],
+        "val_top_class_share": result["val_top_class_share"],
+        "test_acc": result["test_acc"],
+        "source_probe": result,
+    }
 
 
 def training_state(model, epoch: int, order, sampling, history: list) -> dict:
-    return {"epoch": epoch, "model": model.state_dict(),
-            "optimizers": {name: opt.state_dict() for name, opt in model.all_optimizers().items()},
-            "order_rng": order.get_state(), "sampling_rng": sampling.get_state(), "history": history}
+    return {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizers": {name: opt.state_dict() for name, opt in model.all_optimizers().items()},
+        "order_rng": order.get_state(),
+        "sampling_rng": sampling.get_state(),
+        "history": history,
+    }
 
 
 def restore(model, state: dict, order, sampling) -> None:
@@ -60,10 +73,18 @@ def restore(model, state: dict, order, sampling) -> None:
     sampling.set_state(state["sampling_rng"])
 
 
-def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
-             on_epoch_end: EpochHook | None = None, probe: dict | None = None,
-             resume: ResumeFile | None = None, test_every_epoch: bool = False,
-             collapse: dict | None = None) -> dict:
+def pretrain(
+    model,
+    data: dict,
+    seed: int,
+    eval_batch_size: int,
+    log=print,
+    on_epoch_end: EpochHook | None = None,
+    probe: dict | None = None,
+    resume: ResumeFile | None = None,
+    test_every_epoch: bool = False,
+    collapse: dict | None = None,
+) -> dict:
     """Train for hp.epochs on data['train_*'], checking validation accuracy after each epoch.
 
     on_epoch_end(epoch, model) is called with the untrained model (epoch 0) and after each
@@ -102,7 +123,7 @@ def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
         perm = torch.randperm(n, generator=order).to(x.device)
         total, batches = 0.0, 0
         for start in range(0, n, hp.batch_size):
-            idx = perm[start:start + hp.batch_size]
+            idx = perm[start : start + hp.batch_size]
             loss = model.train_step(x[idx], y[idx], sampling)
             if not math.isfinite(loss):
                 status = "collapsed"
@@ -135,14 +156,24 @@ def pretrain(model, data: dict, seed: int, eval_batch_size: int, log=print,
         # already scored on the validation split (and with the diagnostic, on the test split)
         # after that epoch: the same numbers, not computed twice.
         last = history[-1]
-        test = (last["diagnostic_test_acc"] if test_every_epoch
-                else accuracy(model, data["test_x"], data["test_y"], eval_batch_size))
+        test = (
+            last["diagnostic_test_acc"]
+            if test_every_epoch
+            else accuracy(model, data["test_x"], data["test_y"], eval_batch_size)
+        )
         final = {"val_acc": last["val_acc"], "val_top_class_share": last.get("val_top_class_share"), "test_acc": test}
     else:
         final = source_accuracy(model, data, eval_batch_size, probe, seed)
     reason = judge(final["val_acc"], final["val_top_class_share"], model.n_classes, status != "collapsed", collapse)
     if reason is not None and status != "collapsed":
-        log(f"collapsed: {reason} (validation accuracy {final['val_acc']:.4f}, "
-            f"top-class share {final['val_top_class_share']})")
-    return {"status": "collapsed" if reason else "ok", "collapse_reason": reason, "last_good_epoch": last_good_epoch,
-            **final, "history": history}
+        log(
+            f"collapsed: {reason} (validation accuracy {final['val_acc']:.4f}, "
+            f"top-class share {final['val_top_class_share']})"
+        )
+    return {
+        "status": "collapsed" if reason else "ok",
+        "collapse_reason": reason,
+        "last_good_epoch": last_good_epoch,
+        **final,
+        "history": history,
+    }

@@ -46,7 +46,7 @@ def _probe_input(model, x: torch.Tensor, tcfg: dict) -> torch.Tensor:
 @torch.no_grad()
 def extract_features(model, x: torch.Tensor, tcfg: dict, batch_size: int) -> torch.Tensor:
     x = _probe_input(model, x, tcfg)
-    return torch.cat([model.features(x[i:i + batch_size], tcfg["features"]) for i in range(0, len(x), batch_size)])
+    return torch.cat([model.features(x[i : i + batch_size], tcfg["features"]) for i in range(0, len(x), batch_size)])
 
 
 @torch.no_grad()
@@ -54,7 +54,7 @@ def extract_layer_features(model, x: torch.Tensor, tcfg: dict, batch_size: int) 
     """Per hidden layer, the features extract_features concatenates for 'all' (families/base.py
     layer_features); the last entry is 'last'. One network pass serves both settings."""
     x = _probe_input(model, x, tcfg)
-    batches = [model.layer_features(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    batches = [model.layer_features(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     return [torch.cat(layer) for layer in zip(*batches)]
 
 
@@ -100,7 +100,7 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, stan
     for epoch in range(1, probe_cfg["max_epochs"] + 1):
         perm = torch.randperm(len(train), generator=order).to(train.device)
         for start in range(0, len(train), batch_size):
-            idx = perm[start:start + batch_size]
+            idx = perm[start : start + batch_size]
             loss = F.cross_entropy(probe(train[idx]), labels["train"][idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()

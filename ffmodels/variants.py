@@ -31,7 +31,13 @@ import dataclasses
 from ffmodels.errors import ConfigError
 from ffmodels.families import FAMILIES
 from ffmodels.names import (  # noqa: F401 (re-exported)
-    RANDOM_INIT_PREFIX, calibrated_name, is_calibrated, is_random_init, random_init_name, uncalibrated)
+    RANDOM_INIT_PREFIX,
+    calibrated_name,
+    is_calibrated,
+    is_random_init,
+    random_init_name,
+    uncalibrated,
+)
 
 EXTENDS = "extends"
 TASKS = "tasks"
@@ -56,8 +62,9 @@ def resolve_families(families: dict) -> dict:
             inherited = {}
             if parent is not None:
                 if parent not in families:
-                    raise ConfigError(f"families.{name}.{EXTENDS}: '{parent}' is not defined under families "
-                                      f"({sorted(families)})")
+                    raise ConfigError(
+                        f"families.{name}.{EXTENDS}: '{parent}' is not defined under families ({sorted(families)})"
+                    )
                 if parent in chain:
                     raise ConfigError(f"families.{name}.{EXTENDS}: a cycle ({' -> '.join((*chain, parent))})")
                 keep = declared_keys(name)
@@ -98,7 +105,7 @@ def variant_hparams(config: dict, variant: str, task: str | None = None) -> dict
     """The resolved hyperparameters a job of this variant (or random init) sees, with `family`;
     with `task`, those of a job that trains on that task (module doc)."""
     if is_random_init(variant):
-        return _random_init_hparams(config, uncalibrated(variant)[len(RANDOM_INIT_PREFIX):])
+        return _random_init_hparams(config, uncalibrated(variant)[len(RANDOM_INIT_PREFIX) :])
     spec = _spec(config, variant)
     family = spec.pop("family")
     hp = family_hparams(config, family, task)

@@ -19,8 +19,17 @@ TEST_CONFIG = REPO / ".test" / "config.yaml"
 MIRROR = Path(os.environ.get("FFREPRO_MIRROR", TEST_DATA)).resolve()
 
 
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "claims.yaml", "conclusions.yaml", "workflow", "ffmodels", "presets",
-                  "envs", ".test")
+WORKFLOW_FILES = (
+    "Snakefile",
+    "config.yaml",
+    "claims.yaml",
+    "conclusions.yaml",
+    "workflow",
+    "ffmodels",
+    "presets",
+    "envs",
+    ".test",
+)
 
 
 def copy_workflow(dest: Path, extra: tuple[str, ...] = ()) -> Path:

@@ -8,8 +8,13 @@ from ffmodels.analysis import METRICS, Context
 from ffmodels.config import load_config
 from ffmodels.analysis.dead_units import never_active_fraction
 from ffmodels.analysis.gradient_share import FirstLayerCapture, first_layer_gradient_shares, first_layer_label_share
-from ffmodels.analysis.label_selectivity import (between_label_fraction, label_crossed_activity, label_share,
-                                                 variance_ratio, variance_ratios)
+from ffmodels.analysis.label_selectivity import (
+    between_label_fraction,
+    label_crossed_activity,
+    label_share,
+    variance_ratio,
+    variance_ratios,
+)
 from ffmodels.analysis.transfer_over_training import TransferOverTraining
 from ffmodels.families.ff import FFHParams, FFNet
 from ffmodels.transfer import fill_label_slot
@@ -19,9 +24,21 @@ HIDDEN = 20
 
 
 def hparams(**kw):
-    base = dict(hidden=[HIDDEN, HIDDEN], epochs=1, batch_size=50, lr=0.03, goodness="mean", threshold=2.0,
-                norm_eps=1e-4, negatives="random_wrong_label", hard_mode="argmax", noise_sigma=0.3, mask_keep=0.7,
-                mix_weight=0.5, hybrid_components=["random_wrong_label", "hard"])
+    base = dict(
+        hidden=[HIDDEN, HIDDEN],
+        epochs=1,
+        batch_size=50,
+        lr=0.03,
+        goodness="mean",
+        threshold=2.0,
+        norm_eps=1e-4,
+        negatives="random_wrong_label",
+        hard_mode="argmax",
+        noise_sigma=0.3,
+        mask_keep=0.7,
+        mix_weight=0.5,
+        hybrid_components=["random_wrong_label", "hard"],
+    )
     base.update(kw)
     return FFHParams(**base)
 
@@ -99,8 +116,9 @@ def test_variance_ratio_responsive_and_median_of_a_known_activity_pattern():
     assert r["variance_ratio_l1"] == pytest.approx(17 / (32 / 18))
     assert r["variance_ratio_responsive_l1"] == pytest.approx(17 / 4)
     assert r["variance_ratio_median_l1"] == float("inf")
-    assert variance_ratio(s["share"], s["total"], 0.1, responsive=s["peak"] > 0.01, reduce="median") == \
-        pytest.approx(17 / 2.5)
+    assert variance_ratio(s["share"], s["total"], 0.1, responsive=s["peak"] > 0.01, reduce="median") == pytest.approx(
+        17 / 2.5
+    )
     # Pooled with a second layer of 20 live units (the two label units and 18 image units, sum
     # of variances 66): 40 units, the top 4 by share are the 4 label units (mean 17); the rest,
     # 36 units with variances summing to 32 + 66 = 98, 26 of them responsive, median 1 (10 zeros,
@@ -168,8 +186,14 @@ def test_gradient_share_batch_and_per_sample_of_two_samples_that_cancel():
     # 2/4 (over 10/20: 1.0). The inputs carry columns 0, 1, 10 only: even share 10/3, so 0.3 and 0.15.
     model = TwoSampleModel()
     r = first_layer_gradient_shares(model, None, None, None)
-    assert r == pytest.approx({"gradient_share": 2.0, "gradient_share_per_sample": 1.0,
-                               "gradient_share_input_cols": 0.3, "gradient_share_per_sample_input_cols": 0.15})
+    assert r == pytest.approx(
+        {
+            "gradient_share": 2.0,
+            "gradient_share_per_sample": 1.0,
+            "gradient_share_input_cols": 0.3,
+            "gradient_share_per_sample_input_cols": 0.15,
+        }
+    )
 
 
 def test_gradient_share_readings_of_a_real_ff_step():
@@ -216,8 +240,10 @@ def test_gradient_share_per_sample_is_nan_when_the_hooks_miss_the_gradient():
     grad[:, :10] = 2.0
     r = first_layer_gradient_shares(GradientStub(grad), None, None, None)
     assert r["gradient_share"] == pytest.approx(78.4)
-    assert all(r[k] != r[k] for k in ("gradient_share_per_sample", "gradient_share_input_cols",
-                                      "gradient_share_per_sample_input_cols"))
+    assert all(
+        r[k] != r[k]
+        for k in ("gradient_share_per_sample", "gradient_share_input_cols", "gradient_share_per_sample_input_cols")
+    )
 
 
 def test_spearman_rho_trained_leaves_out_epoch_0(monkeypatch):
@@ -225,12 +251,23 @@ def test_spearman_rho_trained_leaves_out_epoch_0(monkeypatch):
     # epoch 0, acc ranks 4, 1, 2, 3 against 1, 2, 3, 4: rho = 1 - 6 * 12 / (4 * 15) = -0.2;
     # without it, 1.0.
     curve = {0: 0.9, 1: 0.5, 2: 0.6, 5: 0.7}
-    monkeypatch.setattr("ffmodels.analysis.transfer_over_training.transfer",
-                        lambda model, target, cfg, seed, batch_size: {"test_acc": curve[model]})
+    monkeypatch.setattr(
+        "ffmodels.analysis.transfer_over_training.transfer",
+        lambda model, target, cfg, seed, batch_size: {"test_acc": curve[model]},
+    )
 
     def final(epochs):
-        ctx = Context(epochs=epochs, states={e: e for e in epochs}, make_model=lambda state: state, source={},
-                      target={}, cfg={}, transfer={}, seed=0, batch_size=1)
+        ctx = Context(
+            epochs=epochs,
+            states={e: e for e in epochs},
+            make_model=lambda state: state,
+            source={},
+            target={},
+            cfg={},
+            transfer={},
+            seed=0,
+            batch_size=1,
+        )
         return TransferOverTraining.compute(ctx)["final"]
 
     r = final([0, 1, 2, 5])
@@ -240,7 +277,7 @@ def test_spearman_rho_trained_leaves_out_epoch_0(monkeypatch):
     assert r["spearman_rho"] == pytest.approx(-1.0) and r["spearman_rho_trained"] == 0.0
     curve[1] = 0.7
     r = final([0, 1, 5])  # 90, 70, 70: ranks 3, 1.5, 1.5
-    assert r["spearman_rho"] == pytest.approx(-3 ** 0.5 / 2) and r["spearman_rho_trained"] == 0.0
+    assert r["spearman_rho"] == pytest.approx(-(3**0.5) / 2) and r["spearman_rho_trained"] == 0.0
 
 
 def test_dead_units_known_cases():
@@ -276,8 +313,17 @@ def context(target, epochs=(0, 1)):
         return model.eval()
 
     tcfg = dict(CONFIG["transfer"], probe=dict(CONFIG["transfer"]["probe"], max_epochs=3))
-    return Context(epochs=list(epochs), states=states, make_model=make_model, source=splits(1), target=target,
-                   cfg=dict(CONFIG["analysis"], subset=30, gradient_batch=50), transfer=tcfg, seed=0, batch_size=100)
+    return Context(
+        epochs=list(epochs),
+        states=states,
+        make_model=make_model,
+        source=splits(1),
+        target=target,
+        cfg=dict(CONFIG["analysis"], subset=30, gradient_batch=50),
+        transfer=tcfg,
+        seed=0,
+        batch_size=100,
+    )
 
 
 def test_no_analysis_selects_on_the_target_test_split():
@@ -305,11 +351,28 @@ def test_epoch_0_checkpoint_is_the_random_init_of_the_same_seed(tmp_path, real_s
     from ffmodels.jobs.pretrain import PretrainSpec, pretrain_job
 
     hp = dict(variant_hparams(CONFIG, "random_wrong_label"), epochs=2)
-    pretrain_job(PretrainSpec(variant="random_wrong_label", hp=hp, seed=3, preset="test", task="mnist",
-                              train_subset=500, checkpoint_epochs=[0, 1, 7], source_probe=None,
-                              test_every_epoch=False, code={}, collapse=None, resume_file="", resume=False,
-                              data=real_splits["mnist"], model=tmp_path / "m.pt", metrics=tmp_path / "m.json",
-                              log=tmp_path / "log", checkpoints=tmp_path / "c.pt"))
+    pretrain_job(
+        PretrainSpec(
+            variant="random_wrong_label",
+            hp=hp,
+            seed=3,
+            preset="test",
+            task="mnist",
+            train_subset=500,
+            checkpoint_epochs=[0, 1, 7],
+            source_probe=None,
+            test_every_epoch=False,
+            code={},
+            collapse=None,
+            resume_file="",
+            resume=False,
+            data=real_splits["mnist"],
+            model=tmp_path / "m.pt",
+            metrics=tmp_path / "m.json",
+            log=tmp_path / "log",
+            checkpoints=tmp_path / "c.pt",
+        )
+    )
     saved = torch.load(tmp_path / "c.pt", weights_only=True)
     assert saved["epochs"] == [0, 1, 2]  # 7 is past the end; the last epoch is always kept
     init = new_model(hp, 3, 784, torch.device("cpu")).state_dict()

@@ -1,6 +1,5 @@
 """Each job's code digest covers exactly the ffmodels modules it imports, transitively."""
 
-
 import pytest
 
 from ffmodels import codedeps
@@ -19,10 +18,19 @@ def job_files(script, *extra):
 
 def test_bp_pretraining_depends_on_bp_and_shared_training_but_not_ff_or_statistics():
     deps = job_files("pretrain.py", "ffmodels.families.bp")
-    assert {"ffmodels/families/bp.py", "ffmodels/train.py", "ffmodels/families/base.py", "ffmodels/data.py",
-            "ffmodels/jobs/pretrain.py"} <= deps
-    assert not deps & {"ffmodels/families/ff.py", "ffmodels/negatives.py", "ffmodels/stats.py",
-                       "ffmodels/tables/__init__.py"}
+    assert {
+        "ffmodels/families/bp.py",
+        "ffmodels/train.py",
+        "ffmodels/families/base.py",
+        "ffmodels/data.py",
+        "ffmodels/jobs/pretrain.py",
+    } <= deps
+    assert not deps & {
+        "ffmodels/families/ff.py",
+        "ffmodels/negatives.py",
+        "ffmodels/stats.py",
+        "ffmodels/tables/__init__.py",
+    }
 
 
 def test_ff_jobs_depend_on_the_negative_strategies_through_the_ff_module():
@@ -50,17 +58,25 @@ def test_imports_inside_functions_and_parent_packages_count(tmp_path, monkeypatc
     codedeps.closure.cache_clear()
     try:
         assert codedeps.closure(("ffmodels.a",)) == (
-            "ffmodels", "ffmodels.a", "ffmodels.sub", "ffmodels.sub.b", "ffmodels.sub.c")
+            "ffmodels",
+            "ffmodels.a",
+            "ffmodels.sub",
+            "ffmodels.sub.b",
+            "ffmodels.sub.c",
+        )
     finally:
         codedeps.closure.cache_clear()
 
 
-@pytest.mark.parametrize("edit, changes", [
-    ("x = 1  # a comment\n", False),
-    ("x = 1\n\n\n# another comment\n", False),
-    ("x = 2\n", True),
-    ('x = 1\n"""a docstring-like string"""\n', True),
-])
+@pytest.mark.parametrize(
+    "edit, changes",
+    [
+        ("x = 1  # a comment\n", False),
+        ("x = 1\n\n\n# another comment\n", False),
+        ("x = 2\n", True),
+        ('x = 1\n"""a docstring-like string"""\n', True),
+    ],
+)
 def test_digest_ignores_comments_and_blank_lines_only(tmp_path, edit, changes):
     a, b = tmp_path / "a.py", tmp_path / "b.py"
     a.write_text("x = 1\n")

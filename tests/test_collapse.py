@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from ffmodels.collapse import (AT_CHANCE, NON_FINITE, ONE_CLASS, chance_threshold, collapsed_from_summary, judge,
-                               max_deviation, top_class_share)
+from ffmodels.collapse import (
+    AT_CHANCE,
+    NON_FINITE,
+    ONE_CLASS,
+    chance_threshold,
+    collapsed_from_summary,
+    judge,
+    max_deviation,
+    top_class_share,
+)
 from ffmodels.config import load_config
 from ffmodels.families.base import PretrainModel
 from ffmodels.train import pretrain
@@ -43,6 +51,7 @@ def test_top_class_share():
 
 
 # --- the training loop ------------------------------------------------------------------------
+
 
 class Stub(PretrainModel):
     """A classifier whose predictions are a fixed function of the input; a finite loss."""
@@ -77,15 +86,19 @@ def label(x):
     return (x[:, 0] * 10).round().long()
 
 
-@pytest.mark.parametrize("predict, reason", [
-    (lambda x: torch.full((len(x),), 7), ONE_CLASS),            # one class on every image
-    (lambda x: (label(x) + 1) % 10, AT_CHANCE),                 # every class as often, never right
-    (label, None),                                               # right: not collapsed
-])
+@pytest.mark.parametrize(
+    "predict, reason",
+    [
+        (lambda x: torch.full((len(x),), 7), ONE_CLASS),  # one class on every image
+        (lambda x: (label(x) + 1) % 10, AT_CHANCE),  # every class as often, never right
+        (label, None),  # right: not collapsed
+    ],
+)
 @pytest.mark.parametrize("epochs", [0, 2])  # judged on the last epoch's record, or without any
 def test_a_trained_model_is_judged_on_its_validation_predictions(predict, reason, epochs):
-    result = pretrain(Stub(predict, epochs=epochs), data(), seed=0, eval_batch_size=32, log=lambda _: None,
-                      collapse=RULE)
+    result = pretrain(
+        Stub(predict, epochs=epochs), data(), seed=0, eval_batch_size=32, log=lambda _: None, collapse=RULE
+    )
     assert result["collapse_reason"] == reason
     assert result["status"] == ("collapsed" if reason else "ok")
     assert result["last_good_epoch"] == epochs  # a behavioural collapse trains to the end: no rollback
@@ -95,8 +108,9 @@ def test_a_trained_model_is_judged_on_its_validation_predictions(predict, reason
 
 
 def test_a_non_finite_loss_keeps_its_reason_and_rolls_back():
-    result = pretrain(Stub(label, epochs=3, loss=float("nan")), data(), seed=0, eval_batch_size=32,
-                      log=lambda _: None, collapse=RULE)
+    result = pretrain(
+        Stub(label, epochs=3, loss=float("nan")), data(), seed=0, eval_batch_size=32, log=lambda _: None, collapse=RULE
+    )
     assert result["status"] == "collapsed" and result["collapse_reason"] == NON_FINITE
     assert result["last_good_epoch"] == 0 and result["history"] == []
 
@@ -130,16 +144,28 @@ def test_the_probe_of_a_collapsed_model_keeps_its_status(tmp_path):
     splits = data()
     torch.save(splits, tmp_path / "target.pt")
     model = new_model(hp, 0, 784, torch.device("cpu"))
-    torch.save({"hp": hp, "seed": 0, "status": "collapsed", "collapse_reason": ONE_CLASS,
-                "state_dict": model.state_dict()}, tmp_path / "model.pt")
-    spec = ProbeSpec(variant="random_wrong_label", seed=0, arch={}, transfer=config["transfer"], code={}, hp=hp,
-                     preset="test", data=str(tmp_path / "target.pt"), log=str(tmp_path / "log"),
-                     model=str(tmp_path / "model.pt"))
+    torch.save(
+        {"hp": hp, "seed": 0, "status": "collapsed", "collapse_reason": ONE_CLASS, "state_dict": model.state_dict()},
+        tmp_path / "model.pt",
+    )
+    spec = ProbeSpec(
+        variant="random_wrong_label",
+        seed=0,
+        arch={},
+        transfer=config["transfer"],
+        code={},
+        hp=hp,
+        preset="test",
+        data=str(tmp_path / "target.pt"),
+        log=str(tmp_path / "log"),
+        model=str(tmp_path / "model.pt"),
+    )
     *_, source, status = probe_inputs(spec)
     assert (source, status) == ("pretrained", "collapsed")
 
 
 # --- from a published summary ---------------------------------------------------------------
+
 
 def test_the_bound_holds_and_is_tight():
     rng = np.random.default_rng(0)
@@ -155,12 +181,12 @@ def test_the_bound_holds_and_is_tight():
 
 def test_a_summary_says_all_none_or_cannot_tell():
     threshold = chance_threshold(10, RULE)  # 15 %
-    assert collapsed_from_summary(11.35, 0.0, 5, 10, RULE) == 5          # one class on every seed
+    assert collapsed_from_summary(11.35, 0.0, 5, 10, RULE) == 5  # one class on every seed
     assert collapsed_from_summary(10.0, 0.0, 5, 10, RULE) == 5
-    assert collapsed_from_summary(9.54, 1.31, 5, 10, RULE) == 5          # 9.54 + 1.31 * 4 / sqrt(5) = 11.9
+    assert collapsed_from_summary(9.54, 1.31, 5, 10, RULE) == 5  # 9.54 + 1.31 * 4 / sqrt(5) = 11.9
     assert collapsed_from_summary(97.1, 0.15, 5, 10, RULE) == 0
-    assert collapsed_from_summary(14.0, 1.0, 5, 10, RULE) is None        # a seed may lie above 15
-    assert collapsed_from_summary(16.0, 1.0, 5, 10, RULE) is None        # ... or below
+    assert collapsed_from_summary(14.0, 1.0, 5, 10, RULE) is None  # a seed may lie above 15
+    assert collapsed_from_summary(16.0, 1.0, 5, 10, RULE) is None  # ... or below
     assert collapsed_from_summary(threshold, 0.0, 3, 10, RULE) == 3
     assert collapsed_from_summary(12.0, float("nan"), 1, 10, RULE) == 1  # one seed: no spread
     assert collapsed_from_summary(12.0, float("nan"), 5, 10, RULE) is None
@@ -184,26 +210,38 @@ def test_a_summary_agrees_with_the_seeds_wherever_it_answers():
 
 # --- the tables -------------------------------------------------------------------------------
 
+
 def metrics(variant, values, status="ok"):
-    return [{"variant": variant, "seed": s, "test_acc": v / 100, "status": status, "history": []}
-            for s, v in enumerate(values)]
+    return [
+        {"variant": variant, "seed": s, "test_acc": v / 100, "status": status, "history": []}
+        for s, v in enumerate(values)
+    ]
 
 
-CTX = {"stats": {"paired_test": "ttest", "alpha": 0.05}, "transfer_control": "raw_pixels",
-       "random_init_of": {"pcl": "random_init_ff", "pcl_l1": "random_init_ff"},
-       "calibrated_init_of": {"pcl": None, "pcl_l1": None}}
+CTX = {
+    "stats": {"paired_test": "ttest", "alpha": 0.05},
+    "transfer_control": "raw_pixels",
+    "random_init_of": {"pcl": "random_init_ff", "pcl_l1": "random_init_ff"},
+    "calibrated_init_of": {"pcl": None, "pcl_l1": None},
+}
 
 
 def test_a_sweep_table_says_where_collapse_begins():
     from ffmodels.tables import KINDS
 
     spec = {"kind": "source_transfer", "variants": ["pcl", "pcl_l1"], "reference": "pcl"}
-    records = {"pretrain": metrics("pcl", [96, 96.5, 97]) + metrics("pcl_l1", [11.35] * 3, "collapsed"),
-               "transfer": metrics("pcl", [30, 31, 32]) + metrics("pcl_l1", [10, 10, 10], "collapsed")
-               + metrics("random_init_ff", [85, 85.2, 85.4]) + metrics("raw_pixels", [84, 84.1, 84.3])}
+    records = {
+        "pretrain": metrics("pcl", [96, 96.5, 97]) + metrics("pcl_l1", [11.35] * 3, "collapsed"),
+        "transfer": metrics("pcl", [30, 31, 32])
+        + metrics("pcl_l1", [10, 10, 10], "collapsed")
+        + metrics("random_init_ff", [85, 85.2, 85.4])
+        + metrics("raw_pixels", [84, 84.1, 84.3]),
+    }
     table, notes = KINDS["source_transfer"].build(spec, records, CTX)
-    rows = {(r["variant"], r["metric"], r["reference"] if isinstance(r["reference"], str) else None): r
-            for r in table.to_dict("records")}
+    rows = {
+        (r["variant"], r["metric"], r["reference"] if isinstance(r["reference"], str) else None): r
+        for r in table.to_dict("records")
+    }
     assert rows[("pcl_l1", "source_acc", "pcl")]["status"] == "collapsed (3/3)"
     assert rows[("pcl_l1", "transfer_acc", "random_init_ff")]["n_collapsed"] == 3
     assert rows[("pcl", "source_acc", None)]["status"] == ""
@@ -220,8 +258,11 @@ def test_a_transfer_compare_table_has_the_control_row_outside_holm():
 
     spec = {"kind": "compare", "stage": "transfer", "variants": ["pcl"], "reference": "random_init"}
     assert KINDS["compare"].runs(spec, CTX)["transfer"] == ["pcl", "random_init_ff", "raw_pixels"]
-    records = {"transfer": metrics("pcl", [30, 31, 32]) + metrics("random_init_ff", [85, 85.2, 85.4])
-               + metrics("raw_pixels", [84, 84.1, 84.3])}
+    records = {
+        "transfer": metrics("pcl", [30, 31, 32])
+        + metrics("random_init_ff", [85, 85.2, 85.4])
+        + metrics("raw_pixels", [84, 84.1, 84.3])
+    }
     table, notes = KINDS["compare"].build(spec, records, CTX)
     control = table[table.variant == "raw_pixels"].iloc[0]
     assert math.isnan(control.p) and not isinstance(control.reference, str)
@@ -240,10 +281,27 @@ def test_the_pretraining_job_records_the_facts(tmp_path, real_splits):
     from ffmodels.variants import variant_hparams
 
     hp = dict(variant_hparams(load_config(), "bp"), epochs=1)
-    pretrain_job(PretrainSpec(variant="bp", hp=hp, seed=0, preset="test", task="mnist", train_subset=500,
-                              checkpoint_epochs=[], source_probe=None, test_every_epoch=False, collapse=RULE, code={},
-                              resume_file="", resume=False, data=real_splits["mnist"], model=tmp_path / "m.pt",
-                              metrics=tmp_path / "m.json", log=tmp_path / "log"))
+    pretrain_job(
+        PretrainSpec(
+            variant="bp",
+            hp=hp,
+            seed=0,
+            preset="test",
+            task="mnist",
+            train_subset=500,
+            checkpoint_epochs=[],
+            source_probe=None,
+            test_every_epoch=False,
+            collapse=RULE,
+            code={},
+            resume_file="",
+            resume=False,
+            data=real_splits["mnist"],
+            model=tmp_path / "m.pt",
+            metrics=tmp_path / "m.json",
+            log=tmp_path / "log",
+        )
+    )
     m = json.loads((tmp_path / "m.json").read_text())
     assert {"val_acc", "val_top_class_share", "collapse_reason"} <= set(m)
     assert m["status"] == "ok" and m["collapse_reason"] is None  # BP learns in one epoch

@@ -44,14 +44,17 @@ def test_every_transferred_family_gets_its_random_init():
     assert all(not r.startswith("random_init_") for r in runs["pretrain"])
 
 
-@pytest.mark.parametrize("change, key", [
-    ({"families__ff__lrr": 0.1}, "families.ff.lrr"),
-    ({"variants__hard": {"family": "ff", "negative": "hard"}}, "variants.hard.negative"),
-    ({"variants__hard": {"family": "ff", "negatives": "hardest"}}, "variants.hard.negatives"),
-    ({"families__bp__epochs": "ten"}, "families.bp.epochs"),
-    ({"variants__hard": {"family": "fff"}}, "variants.hard.family"),
-    ({"tables__rq2_transfer__variants": ["bp", "nonexistent"]}, "tables.rq2_transfer.variants"),
-])
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"families__ff__lrr": 0.1}, "families.ff.lrr"),
+        ({"variants__hard": {"family": "ff", "negative": "hard"}}, "variants.hard.negative"),
+        ({"variants__hard": {"family": "ff", "negatives": "hardest"}}, "variants.hard.negatives"),
+        ({"families__bp__epochs": "ten"}, "families.bp.epochs"),
+        ({"variants__hard": {"family": "fff"}}, "variants.hard.family"),
+        ({"tables__rq2_transfer__variants": ["bp", "nonexistent"]}, "tables.rq2_transfer.variants"),
+    ],
+)
 def test_bad_values_are_refused_naming_the_key(change, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         check_config(cfg(**change))
@@ -64,8 +67,10 @@ MISTYPED = [
     ({"families__ff__epochs": -5}, "families.ff.epochs: -5 is not allowed: must be >= 1"),
     ({"families__ff__lr": 0.0}, "families.ff.lr: 0.0 is not allowed: must be > 0"),
     ({"families__ff__lr": -0.03}, "families.ff.lr: -0.03 is not allowed: must be > 0"),
-    ({"families__ff__lr": "1e-3"},
-     "families.ff.lr: '1e-3' is not a number (YAML reads a number like 1e-3 as text: write 1.0e-3)"),
+    (
+        {"families__ff__lr": "1e-3"},
+        "families.ff.lr: '1e-3' is not a number (YAML reads a number like 1e-3 as text: write 1.0e-3)",
+    ),
     ({"families__ff__lr": float("nan")}, "families.ff.lr: not a finite number"),
     ({"families__ff__threshold": float("inf")}, "families.ff.threshold: not a finite number"),
     ({"families__ff__hidden": []}, "families.ff.hidden: [] is not allowed: must be a list of at least 1 item"),
@@ -80,16 +85,27 @@ MISTYPED = [
     ({"families__prospective__iterations": 0}, "families.prospective.iterations: 0 is not allowed: must be >= 1"),
     ({"families__pcl__pcl_lambda": -1.0}, "families.pcl.pcl_lambda: -1.0 is not allowed: must be >= 0"),
     ({"families__cwc__bn_momentum": 0.0}, "families.cwc.bn_momentum: 0.0 is not allowed: must be in (0, 1]"),
-    ({"families__cwc__epochs": 3, "families__cwc__train_from": [1, 1, 1, 4],
-      "families__cwc__train_until": [2, 3, 3, 5]},
-     "families.cwc.train_from: block(s) [4] would start after the last epoch (3) and never train"),
-    ({"families__label_free_ff__mask_threshold": 1.0},
-     "families.label_free_ff.mask_threshold: 1.0 is not allowed: must be in (0, 1)"),
+    (
+        {
+            "families__cwc__epochs": 3,
+            "families__cwc__train_from": [1, 1, 1, 4],
+            "families__cwc__train_until": [2, 3, 3, 5],
+        },
+        "families.cwc.train_from: block(s) [4] would start after the last epoch (3) and never train",
+    ),
+    (
+        {"families__label_free_ff__mask_threshold": 1.0},
+        "families.label_free_ff.mask_threshold: 1.0 is not allowed: must be in (0, 1)",
+    ),
     ({"families__three_factor__extends": "three_factor"}, "families.three_factor.extends: a cycle"),
-    ({"families__three_factor__extends": "nonexistent"},
-     "families.three_factor.extends: 'nonexistent' is not defined under families"),
-    ({"variants__hard": {"family": "ff", "negatives": "hard", "lr": 0}},
-     "variants.hard.lr: 0 is not allowed: must be > 0"),
+    (
+        {"families__three_factor__extends": "nonexistent"},
+        "families.three_factor.extends: 'nonexistent' is not defined under families",
+    ),
+    (
+        {"variants__hard": {"family": "ff", "negatives": "hard", "lr": 0}},
+        "variants.hard.lr: 0 is not allowed: must be > 0",
+    ),
     ({"pretrain__test_every_epoch": ["cwcc"]}, "pretrain.test_every_epoch: 'cwcc' is not defined under variants"),
     ({"start_first": ["cwcc"]}, "start_first: unknown family 'cwcc'"),
 ]
@@ -103,8 +119,14 @@ def test_mistyped_values_are_refused_with_key_value_and_what_is_allowed(change, 
 
 
 def test_per_task_settings_are_inherited_checked_and_apply_only_on_their_task():
-    config = load_config({"families": {"ff": {"tasks": {"fashion-mnist": {"epochs": 7, "lr": 0.01}}},
-                                       "collab": {"tasks": {"fashion-mnist": {"gamma": 0.9}}}}})
+    config = load_config(
+        {
+            "families": {
+                "ff": {"tasks": {"fashion-mnist": {"epochs": 7, "lr": 0.01}}},
+                "collab": {"tasks": {"fashion-mnist": {"gamma": 0.9}}},
+            }
+        }
+    )
     assert variant_hparams(config, "collab_g05", "fashion-mnist")["epochs"] == 7  # inherited from ff
     assert variant_hparams(config, "collab_g05", "mnist")["epochs"] == 60
     # order: family, its task's settings, the variant's own overrides

@@ -17,9 +17,22 @@ torch.set_num_threads(1)
 
 def hparams(**kw):
     """A small network with the published structure (grouped and pooled every other block)."""
-    base = dict(channels=[10, 20, 20, 40], grouped=[False, True, False, True], max_pool=[False, True, False, True],
-                kernel_size=3, bn_eps=1e-4, bn_momentum=0.1, input_mean=0.1307, input_std=0.3081, epochs=5,
-                batch_size=16, lr=0.01, train_from=[1, 1, 1, 1], train_until=[2, 3, 4, 5], probe_features="gap")
+    base = dict(
+        channels=[10, 20, 20, 40],
+        grouped=[False, True, False, True],
+        max_pool=[False, True, False, True],
+        kernel_size=3,
+        bn_eps=1e-4,
+        bn_momentum=0.1,
+        input_mean=0.1307,
+        input_std=0.3081,
+        epochs=5,
+        batch_size=16,
+        lr=0.01,
+        train_from=[1, 1, 1, 1],
+        train_until=[2, 3, 4, 5],
+        probe_features="gap",
+    )
     base.update(kw)
     return CwCHParams(**base)
 
@@ -52,7 +65,7 @@ def test_grouped_convolution_keeps_each_class_group_to_its_own_input_channels(tr
         group_goodness(out, 10)[:, k].sum().backward()
         per_channel = h.grad.abs().sum(dim=(0, 2, 3))
         own = torch.zeros(20, dtype=torch.bool)
-        own[2 * k:2 * k + 2] = True  # 20 input channels in 10 groups: group k's are 2k and 2k + 1
+        own[2 * k : 2 * k + 2] = True  # 20 input channels in 10 groups: group k's are 2k and 2k + 1
         assert (per_channel[~own] == 0).all(), k
         assert (per_channel[own] > 0).all(), k
     h2 = torch.randn(4, 40, 14, 14, requires_grad=True)
@@ -79,10 +92,10 @@ def test_published_architecture_shapes_and_groups():
 def test_cwc_loss_is_cross_entropy_over_group_goodness_by_hand():
     # 2 samples, 20 channels = 10 groups of 2, 1x2 positions.
     h = torch.zeros(2, 20, 1, 2)
-    h[0, 0] = torch.tensor([[1.0, 1.0]])        # group 0, channel 0: squares 1, 1
-    h[0, 1] = torch.tensor([[1.0, -1.0]])       # group 0, channel 1: squares 1, 1 -> G0 = 1
-    h[0, 6] = torch.tensor([[2.0, 0.0]])        # group 3: squares 4, 0 (+ zeros) -> G3 = 1
-    h[1, 19] = torch.tensor([[2.0, 2.0]])       # sample 2, group 9: (0 + 0 + 4 + 4) / 4 = 2
+    h[0, 0] = torch.tensor([[1.0, 1.0]])  # group 0, channel 0: squares 1, 1
+    h[0, 1] = torch.tensor([[1.0, -1.0]])  # group 0, channel 1: squares 1, 1 -> G0 = 1
+    h[0, 6] = torch.tensor([[2.0, 0.0]])  # group 3: squares 4, 0 (+ zeros) -> G3 = 1
+    h[1, 19] = torch.tensor([[2.0, 2.0]])  # sample 2, group 9: (0 + 0 + 4 + 4) / 4 = 2
     g = group_goodness(h, 10)
     assert g[0].tolist() == pytest.approx([1, 0, 0, 1, 0, 0, 0, 0, 0, 0])
     assert g[1].tolist() == pytest.approx([0] * 9 + [2])
@@ -126,8 +139,11 @@ def test_blocks_train_only_in_their_scheduled_epochs(epoch):
 
 def test_a_staggered_schedule():
     net = make(train_from=[1, 2, 3, 4], train_until=[3, 4, 5, 6])  # the published 'Fast' ILT
-    assert [net.scheduled(e) for e in (1, 4, 7)] == [[True, False, False, False], [False, True, True, True],
-                                                       [False, False, False, False]]
+    assert [net.scheduled(e) for e in (1, 4, 7)] == [
+        [True, False, False, False],
+        [False, True, True, True],
+        [False, False, False, False],
+    ]
 
 
 def test_no_gradient_crosses_blocks():
@@ -205,6 +221,7 @@ def test_config_block_passes_the_checks():
 
 # --- calibrated random init (ffmodels/calibration.py) -------------------------------------------
 
+
 def test_calibration_changes_only_batchnorm_running_statistics():
     """Weights, biases and BatchNorm's affine parameters stay bit for bit; the running statistics
     become the plain average of the training-mode batch statistics, block 1's checked by hand."""
@@ -223,7 +240,7 @@ def test_calibration_changes_only_batchnorm_running_statistics():
     means, variances = [], []
     with torch.no_grad():
         for start in (0, 16, 32):  # the batches of 16, 16 and 8 images
-            a = torch.relu(block.conv(net.prepare(x[start:start + 16])))
+            a = torch.relu(block.conv(net.prepare(x[start : start + 16])))
             means.append(a.mean(dim=(0, 2, 3)))
             variances.append(a.var(dim=(0, 2, 3), unbiased=True))
     assert int(after["blocks.0.bn.num_batches_tracked"]) == 3
@@ -256,6 +273,7 @@ def test_a_family_without_batchnorm_cannot_be_calibrated():
 
 
 # --- per-task settings: the published Fashion-MNIST recipe --------------------------------------
+
 
 def test_training_on_fashion_mnist_uses_the_published_fashion_recipe():
     config = load_config()

@@ -14,8 +14,12 @@ SHARED = REPO.parent / "shared" / "PROTOCOL.md"
 
 def cited_sections() -> set[int]:
     found = set()
-    for path in [*REPO.glob("ffmodels/**/*.py"), *REPO.glob("workflow/**/*.smk"), *REPO.glob("*.yaml"),
-                 *REPO.glob("presets/*.yaml")]:
+    for path in [
+        *REPO.glob("ffmodels/**/*.py"),
+        *REPO.glob("workflow/**/*.smk"),
+        *REPO.glob("*.yaml"),
+        *REPO.glob("presets/*.yaml"),
+    ]:
         found |= {int(n) for n in re.findall(r"PROTOCOL (?:section |§)?(\d+)", path.read_text())}
     return found
 

@@ -40,8 +40,10 @@ class ScaledFF(FFNet):
 '''
 
 # The config entry (and the table that should show it), as a user's overlay.
-ENTRY = {"families": {"scaled_ff": {"extends": "ff", "loss_scale": 0.5}},
-         "tables": {"rq2_transfer": {"variants": ["random_wrong_label", "scaled_ff"]}}}
+ENTRY = {
+    "families": {"scaled_ff": {"extends": "ff", "loss_scale": 0.5}},
+    "tables": {"rq2_transfer": {"variants": ["random_wrong_label", "scaled_ff"]}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,9 @@ def test_adding_the_variant_reruns_nothing_that_was_computed(extended):
     new_runs = {path.split("/")[2] for path in changed if path.startswith(("results/pretrain/", "results/transfer/"))}
     assert new_runs == {"scaled_ff", "random_init_scaled_ff"}
     assert {path for path in changed if not path.startswith(("results/pretrain/", "results/transfer/"))} == {
-        "results/tables/rq2_transfer.csv", "results/tables/rq2_transfer.md"}
+        "results/tables/rq2_transfer.csv",
+        "results/tables/rq2_transfer.md",
+    }
 
 
 def test_the_new_family_appears_in_the_table_with_its_own_random_init(extended):

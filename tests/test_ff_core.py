@@ -82,9 +82,8 @@ def test_prediction_is_the_label_with_most_goodness_summed_over_layers():
     torch.manual_seed(0)
     net = FFNet(hparams(hidden=[32, 32]), 784, 10)
     x = torch.rand(5, 784)
-    manual = torch.stack([
-        sum(goodness(h, "mean") for h in net.activations(net.embed(x, torch.full((5,), k))))
-        for k in range(10)
-    ], dim=1)
+    manual = torch.stack(
+        [sum(goodness(h, "mean") for h in net.activations(net.embed(x, torch.full((5,), k)))) for k in range(10)], dim=1
+    )
     assert torch.allclose(net.label_goodness(x), manual, atol=1e-5)
     assert torch.equal(net.predict(x), manual.argmax(dim=1))

@@ -17,8 +17,18 @@ torch.set_num_threads(1)
 
 
 def hparams(**kw):
-    base = dict(hidden=[32, 32], epochs=1, batch_size=64, lr=0.03, goodness="mean", threshold=2.0, norm_eps=1e-4,
-                negatives="hybrid_image", blur_passes=6, mask_threshold=0.5)
+    base = dict(
+        hidden=[32, 32],
+        epochs=1,
+        batch_size=64,
+        lr=0.03,
+        goodness="mean",
+        threshold=2.0,
+        norm_eps=1e-4,
+        negatives="hybrid_image",
+        blur_passes=6,
+        mask_threshold=0.5,
+    )
     base.update(kw)
     return LabelFreeFFHParams(**base)
 
@@ -72,8 +82,13 @@ def test_hybrid_images_do_not_depend_on_the_labels():
     x, y = batch(64)
     hp = hparams()
     a, _ = make_negatives(None, x, y, hp, torch.Generator().manual_seed(5))
-    b, _ = make_negatives(None, x, torch.randint(0, 10, y.shape, generator=torch.Generator().manual_seed(9)),
-                          hp, torch.Generator().manual_seed(5))
+    b, _ = make_negatives(
+        None,
+        x,
+        torch.randint(0, 10, y.shape, generator=torch.Generator().manual_seed(9)),
+        hp,
+        torch.Generator().manual_seed(5),
+    )
     assert torch.equal(a, b)
 
 
@@ -90,8 +105,11 @@ def test_train_step_never_sees_a_label():
     """The same images with garbage or permuted labels give exactly the same update."""
     x, y = batch(64)
     states = []
-    for labels in (y, y[torch.randperm(64, generator=torch.Generator().manual_seed(2))],
-                   torch.randint(0, 10, (64,), generator=torch.Generator().manual_seed(3))):
+    for labels in (
+        y,
+        y[torch.randperm(64, generator=torch.Generator().manual_seed(2))],
+        torch.randint(0, 10, (64,), generator=torch.Generator().manual_seed(3)),
+    ):
         net = make()
         loss = net.train_step(x, labels, torch.Generator().manual_seed(0))
         states.append((loss, [p.detach().clone() for p in net.parameters()]))
@@ -140,7 +158,7 @@ def test_learning_tells_real_digits_from_hybrids(real_splits):
     gen = torch.Generator().manual_seed(0)
     for step in range(400):
         i = step * 100 % 5000
-        net.train_step(data["train_x"][i:i + 100], data["train_y"][i:i + 100], gen)
+        net.train_step(data["train_x"][i : i + 100], data["train_y"][i : i + 100], gen)
     x = data["test_x"][:1000]
     x_neg, _ = make_negatives(net, x, data["test_y"][:1000], net.hp, torch.Generator().manual_seed(1))
     with torch.no_grad():

@@ -15,11 +15,27 @@ def run(tmp_path, real_splits, variant, epochs, n_train, seed=0, tag="a", test_e
     hp.update(epochs=epochs, **hp_changes)
     out = tmp_path / tag
     out.mkdir(exist_ok=True)
-    pretrain_job(PretrainSpec(variant=variant, hp=hp, seed=seed, preset="test", task="mnist", train_subset=n_train,
-                              checkpoint_epochs=[], source_probe=None, test_every_epoch=test_every_epoch, code={},
-                              collapse=CONFIG["stats"]["collapse"], resume_file="", resume=False,
-                              data=real_splits["mnist"], model=out / "model.pt", metrics=out / "metrics.json",
-                              log=out / "log"))
+    pretrain_job(
+        PretrainSpec(
+            variant=variant,
+            hp=hp,
+            seed=seed,
+            preset="test",
+            task="mnist",
+            train_subset=n_train,
+            checkpoint_epochs=[],
+            source_probe=None,
+            test_every_epoch=test_every_epoch,
+            code={},
+            collapse=CONFIG["stats"]["collapse"],
+            resume_file="",
+            resume=False,
+            data=real_splits["mnist"],
+            model=out / "model.pt",
+            metrics=out / "metrics.json",
+            log=out / "log",
+        )
+    )
     return json.loads((out / "metrics.json").read_text()), out
 
 
@@ -45,8 +61,9 @@ def test_the_per_epoch_test_diagnostic_changes_nothing_else(tmp_path, real_split
     """Recording the test accuracy after every epoch (pretrain.test_every_epoch) adds that record
     and nothing else: the same history, the same reported (last-epoch) numbers."""
     plain, _ = run(tmp_path, real_splits, "random_wrong_label", epochs=3, n_train=1000, tag="plain")
-    diag, _ = run(tmp_path, real_splits, "random_wrong_label", epochs=3, n_train=1000, tag="diag",
-                  test_every_epoch=True)
+    diag, _ = run(
+        tmp_path, real_splits, "random_wrong_label", epochs=3, n_train=1000, tag="diag", test_every_epoch=True
+    )
     assert [{k: v for k, v in e.items() if k != "diagnostic_test_acc"} for e in diag["history"]] == plain["history"]
     assert all("diagnostic_test_acc" in e for e in diag["history"]) and "diagnostic_test_acc" not in plain["history"][0]
     assert (diag["val_acc"], diag["test_acc"]) == (plain["val_acc"], plain["test_acc"])
@@ -71,9 +88,21 @@ def test_metrics_record_hyperparameters_seed_and_provenance(tmp_path, real_split
     tcfg = dict(CONFIG["transfer"], train_subset=2000, probe=dict(CONFIG["transfer"]["probe"], max_epochs=2))
     for model_path, name in ((out / "model.pt", "bp"), (None, "random_init_bp")):
         hp = variant_hparams(CONFIG, name)
-        transfer_job(ProbeSpec(variant=name, seed=0, arch={}, transfer=tcfg, code={}, hp=hp, preset="test",
-                               data=real_splits["fashion-mnist"], model=model_path, metrics=out / f"{name}.json",
-                               log=out / "tlog"))
+        transfer_job(
+            ProbeSpec(
+                variant=name,
+                seed=0,
+                arch={},
+                transfer=tcfg,
+                code={},
+                hp=hp,
+                preset="test",
+                data=real_splits["fashion-mnist"],
+                model=model_path,
+                metrics=out / f"{name}.json",
+                log=out / "tlog",
+            )
+        )
         t = json.loads((out / f"{name}.json").read_text())
         assert t["model"] == ("pretrained" if model_path else "random_init")
         assert 0.5 < t["test_acc"] <= 1.0  # a 1000-unit ReLU probe on Fashion-MNIST, even untrained

@@ -1,6 +1,5 @@
 """Each negative strategy obeys its definition in PROTOCOL section 3."""
 
-
 import pytest
 import torch
 
@@ -11,9 +10,21 @@ B = 400
 
 
 def hparams(**kw):
-    base = dict(hidden=[20, 20], epochs=1, batch_size=B, lr=0.03, goodness="mean", threshold=2.0, norm_eps=1e-4,
-                negatives="random_wrong_label", hard_mode="argmax", noise_sigma=0.3, mask_keep=0.7, mix_weight=0.5,
-                hybrid_components=["random_wrong_label", "hard", "gaussian_noise"])
+    base = dict(
+        hidden=[20, 20],
+        epochs=1,
+        batch_size=B,
+        lr=0.03,
+        goodness="mean",
+        threshold=2.0,
+        norm_eps=1e-4,
+        negatives="random_wrong_label",
+        hard_mode="argmax",
+        noise_sigma=0.3,
+        mask_keep=0.7,
+        mix_weight=0.5,
+        hybrid_components=["random_wrong_label", "hard", "gaussian_noise"],
+    )
     base.update(kw)
     return FFHParams(**base)
 
@@ -31,8 +42,16 @@ def negatives(name, x, y, model=None, seed=0, **kw):
 
 
 def test_every_strategy_of_the_protocol_is_registered():
-    assert set(STRATEGIES) == {"random_wrong_label", "hard", "gaussian_noise", "hybrid",
-                               "class_confusion", "image_mix", "masked", "hybrid_image"}
+    assert set(STRATEGIES) == {
+        "random_wrong_label",
+        "hard",
+        "gaussian_noise",
+        "hybrid",
+        "class_confusion",
+        "image_mix",
+        "masked",
+        "hybrid_image",
+    }
     assert set(LABEL_FREE_STRATEGIES) <= set(STRATEGIES)
 
 

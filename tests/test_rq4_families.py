@@ -24,7 +24,7 @@ EXTRA = {
 def make(family, hidden=(16, 16, 16), seed=0, **kw):
     hp = dataclasses.asdict(hparams(hidden=list(hidden), batch_size=20))
     if family.startswith("prospective_t"):  # the protocol's variants prospective_t{T}: iterations = T
-        family, extra = "prospective", dict(EXTRA["prospective"], iterations=int(family[len("prospective_t"):]))
+        family, extra = "prospective", dict(EXTRA["prospective"], iterations=int(family[len("prospective_t") :]))
     else:
         extra = dict(EXTRA.get(family, {}))
     hp.update(extra, **kw)
@@ -73,7 +73,10 @@ def test_the_zero_setting_trains_exactly_like_standard_ff(family, kw, negatives)
 
 
 NONZERO = [("three_factor", dict(modulation=m, kappa=0.5)) for m in ("bottom_up", "top_down", "bidirectional")] + [
-    ("prospective_t3", dict()), ("collab", dict(gamma=0.5)), ("pcl", dict(pcl_lambda=0.5))]
+    ("prospective_t3", dict()),
+    ("collab", dict(gamma=0.5)),
+    ("pcl", dict(pcl_lambda=0.5)),
+]
 
 
 @pytest.mark.parametrize("family,kw", NONZERO, ids=[f"{f}-{list(kw.values())}" for f, kw in NONZERO])
@@ -110,6 +113,7 @@ def test_baseline_family_is_set_exactly_where_untrained_features_are_standard_ff
 
 
 # --- three_factor: the modulator ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("modulation", ["bottom_up", "top_down", "bidirectional"])
 def test_modulators_are_in_minus_one_one(modulation):
@@ -175,6 +179,7 @@ def test_three_factor_gradients_stay_local():
 
 # --- prospective -----------------------------------------------------------------------------
 
+
 def test_prospective_settles_as_defined():
     model = make("prospective_t3", hidden=(8, 8))
     x, _ = batch(4)
@@ -222,6 +227,7 @@ def test_each_prospective_t_has_its_own_random_init_and_t1_shares_the_family_one
 
 # --- pcl ---------------------------------------------------------------------------------------
 
+
 def test_pcl_gradients_stay_local():
     model = make("pcl", pcl_lambda=1.0)
     x, _ = batch()
@@ -258,7 +264,9 @@ def test_pcl_diagnostics_have_the_declared_keys_and_ranges():
         model.train_step(x[:20], y[:20], g)
     diag = model.epoch_diagnostics({"val_x": x, "val_y": y}, batch_size=25)
     assert set(diag) == {f"{k}_l{i}" for k in ("dead_frac", "saturated_frac") for i in (1, 2, 3)} | {
-        "mean_abs_error_l1", "mean_abs_error_l2"}
+        "mean_abs_error_l1",
+        "mean_abs_error_l2",
+    }
     for key, value in diag.items():
         assert isinstance(value, float) and math.isfinite(value)
         if "frac" in key:
@@ -306,6 +314,7 @@ def test_a_diverging_pcl_run_is_collapsed_with_its_history_not_a_crash():
 
 # --- collab ------------------------------------------------------------------------------------
 
+
 def test_collab_goodness_and_gradients():
     model = make("collab", gamma=0.3)
     x, _ = batch()
@@ -324,10 +333,17 @@ def test_collab_goodness_and_gradients():
 # --- config -----------------------------------------------------------------------------------
 
 RQ4_VARIANTS = {
-    "three_factor_bottom_up": "three_factor", "three_factor_top_down": "three_factor",
-    "three_factor_bidirectional": "three_factor", "prospective_t1": "prospective",
-    "prospective_t3": "prospective", "prospective_t5": "prospective", "pcl": "pcl",
-    "collab_g0": "collab", "collab_g03": "collab", "collab_g05": "collab", "collab_g07": "collab",
+    "three_factor_bottom_up": "three_factor",
+    "three_factor_top_down": "three_factor",
+    "three_factor_bidirectional": "three_factor",
+    "prospective_t1": "prospective",
+    "prospective_t3": "prospective",
+    "prospective_t5": "prospective",
+    "pcl": "pcl",
+    "collab_g0": "collab",
+    "collab_g03": "collab",
+    "collab_g05": "collab",
+    "collab_g07": "collab",
     "collab_g1": "collab",
 }
 

@@ -63,8 +63,10 @@ LONG = {"families": {"ff": {"epochs": 12}}}
 # assertions. No account is named: the plugin's guess finds none here and submits without one
 # (its --slurm-no-account flag has no effect in 2.6.1).
 LOCAL_CLUSTER_ARGS = [
-    "--slurm-status-command", "squeue",
-    "--slurm-init-seconds-before-status-checks", "5",
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "5",
     "--slurm-keep-successful-logs",
 ]
 
@@ -81,8 +83,16 @@ def run_slurm(wf: Path, *args, overlays=("tiny.yaml",), timeout=600, log_name="s
     SIGINT (Snakemake waits for its jobs on SIGTERM, cancels them on SIGINT), to snakemake alone:
     a signal to the whole process group would also stop the scancel it runs on the way out."""
     log = wf / log_name
-    cmd = snakemake_cmd("--profile", "profiles/slurm", "--configfile", "presets/quick.yaml", ".test/config.yaml",
-                        *overlays, *LOCAL_CLUSTER_ARGS, *args)
+    cmd = snakemake_cmd(
+        "--profile",
+        "profiles/slurm",
+        "--configfile",
+        "presets/quick.yaml",
+        ".test/config.yaml",
+        *overlays,
+        *LOCAL_CLUSTER_ARGS,
+        *args,
+    )
     start = time.monotonic()
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=wf, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -118,8 +128,12 @@ def cancel_leftovers(text):
 
 def slurm_states(job_ids):
     """{job id: state} from squeue (this cluster keeps finished jobs listed for MinJobAge)."""
-    out = subprocess.run(["squeue", "--noheader", "--states=all", "--format=%i|%T", "--jobs", ",".join(job_ids)],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        ["squeue", "--noheader", "--states=all", "--format=%i|%T", "--jobs", ",".join(job_ids)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     return dict(line.split("|", 1) for line in out.stdout.split())
 
 
@@ -140,10 +154,22 @@ def slurm_wf(tmp_path_factory):
     (wf / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     (wf / "long.yaml").write_text(yaml.safe_dump(LONG))
     out = subprocess.run(
-        snakemake_cmd("--cores", "2", "--configfile", "presets/quick.yaml", ".test/config.yaml", "tiny.yaml",
-                      "--", "resources/data/mnist.pt",
-                      "resources/data/fashion-mnist.pt"),
-        cwd=wf, capture_output=True, text=True, timeout=600)
+        snakemake_cmd(
+            "--cores",
+            "2",
+            "--configfile",
+            "presets/quick.yaml",
+            ".test/config.yaml",
+            "tiny.yaml",
+            "--",
+            "resources/data/mnist.pt",
+            "resources/data/fashion-mnist.pt",
+        ),
+        cwd=wf,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if out.returncode != 0:
         pytest.fail(f"local data stage failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     return wf
@@ -152,13 +178,18 @@ def slurm_wf(tmp_path_factory):
 def test_training_jobs_run_through_sbatch(slurm_wf):
     """A pretraining job and its transfer, and the random-init transfer beside them, each as a
     SLURM job: submitted, run on the node, finished COMPLETED, outputs in place."""
-    targets = ["results/transfer/random_wrong_label/seed0/metrics.json",
-               "results/transfer/random_init_ff/seed0/metrics.json"]
+    targets = [
+        "results/transfer/random_wrong_label/seed0/metrics.json",
+        "results/transfer/random_init_ff/seed0/metrics.json",
+    ]
     code, text, elapsed = run_slurm(slurm_wf, "--", *targets)
     if code != 0:
         fail("SLURM run", code, text)
-    for path in ["results/pretrain/random_wrong_label/seed0/model.pt",
-                 "results/pretrain/random_wrong_label/seed0/metrics.json", *targets]:
+    for path in [
+        "results/pretrain/random_wrong_label/seed0/model.pt",
+        "results/pretrain/random_wrong_label/seed0/metrics.json",
+        *targets,
+    ]:
         assert (slurm_wf / path).is_file(), path
 
     jobs = {rule: submitted(text, rule) for rule in ("pretrain", "transfer")}
@@ -192,9 +223,14 @@ def test_cancelled_training_job_is_resubmitted_and_completes(slurm_wf):
             subprocess.run(["scancel", ids[0]], check=True, timeout=30)
             cancelled.append((ids[0], train_log.read_text().count("epoch ")))
 
-    code, text, elapsed = run_slurm(slurm_wf, "--", target,
-                                    overlays=("tiny.yaml", "long.yaml"), log_name="slurm-cancel.log",
-                                    on_poll=cancel_mid_training)
+    code, text, elapsed = run_slurm(
+        slurm_wf,
+        "--",
+        target,
+        overlays=("tiny.yaml", "long.yaml"),
+        log_name="slurm-cancel.log",
+        on_poll=cancel_mid_training,
+    )
     assert cancelled, f"the training job was never caught mid-training:\n{text[-4000:]}"
     first, epochs_done = cancelled[0]
     assert 1 <= epochs_done < LONG["families"]["ff"]["epochs"], epochs_done

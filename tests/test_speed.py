@@ -66,7 +66,7 @@ def optimised_training(net: FFNet, batches, seed: int) -> list[float]:
 
 def batches(seed: int = 0):
     x, y = mnist_like(STEPS * B, seed)
-    return [(x[i:i + B], y[i:i + B]) for i in range(0, STEPS * B, B)]
+    return [(x[i : i + B], y[i : i + B]) for i in range(0, STEPS * B, B)]
 
 
 def fresh_net(seed: int = 0) -> FFNet:
@@ -106,8 +106,10 @@ def test_shared_image_layer_one_equals_the_embedded_batch():
     fast = net.labelled_activations(x, labels)
     plain = net.activations(torch.cat([net.embed(x, v) for v in labels]))
     sign = torch.linspace(-1, 1, 48)
-    grads = [torch.autograd.grad(torch.stack(net.layer_losses(hs, sign)).sum(), list(net.parameters()))
-             for hs in (fast, plain)]
+    grads = [
+        torch.autograd.grad(torch.stack(net.layer_losses(hs, sign)).sum(), list(net.parameters()))
+        for hs in (fast, plain)
+    ]
     for a, b in zip(fast, plain):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
     for a, b in zip(*grads):

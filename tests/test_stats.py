@@ -71,9 +71,14 @@ def test_standard_error_from_the_sd_or_from_the_ci_of_a_summary():
     assert math.isnan(standard_error(1, 0.5)) and math.isnan(standard_error(4, math.nan))
 
 
-@pytest.mark.parametrize("values,value,tol", [([94.1, 94.6, 94.3, 94.9, 94.4], 94.5, 1.0),   # equivalent
-                                              ([91.0, 93.5, 92.2], 94.5, 1.0),              # lower, not
-                                              ([0.97, 0.99, 1.0, 0.98], 1.0, 0.05)])         # fractions
+@pytest.mark.parametrize(
+    "values,value,tol",
+    [
+        ([94.1, 94.6, 94.3, 94.9, 94.4], 94.5, 1.0),  # equivalent
+        ([91.0, 93.5, 92.2], 94.5, 1.0),  # lower, not
+        ([0.97, 0.99, 1.0, 0.98], 1.0, 0.05),
+    ],
+)  # fractions
 def test_tost_is_the_larger_of_two_one_sided_one_sample_t_tests(values, value, tol):
     s = summarise(values)
     out = tost(s["mean"], standard_error(s["n"], s["sd"]), s["n"] - 1, value, tol)
@@ -100,13 +105,20 @@ def test_a_reading_is_holm_corrected_in_its_claims_place_and_leaves_the_primary_
 
     from ffmodels.tables.root_cause import holm_with_readings
 
-    table = pd.DataFrame({"variant": ["v", "w"] * 4, "metric": ["a", "a", "b", "b", "a2", "a2", "x", "x"],
-                          "p": [0.01, 0.04, 0.02, 0.03, 0.001, 0.2, math.nan, math.nan]})
+    table = pd.DataFrame(
+        {
+            "variant": ["v", "w"] * 4,
+            "metric": ["a", "a", "b", "b", "a2", "a2", "x", "x"],
+            "p": [0.01, 0.04, 0.02, 0.03, 0.001, 0.2, math.nan, math.nan],
+        }
+    )
     claims = {"a": {}, "b": {}, "a2": {"reading_of": "a"}}
     got = holm_with_readings(table, claims)
     primary = holm([0.01, 0.04, 0.02, 0.03])
     assert got[:4] == pytest.approx(primary)
-    assert holm_with_readings(table[table.metric != "a2"].reset_index(drop=True), {"a": {}, "b": {}})[:4] == pytest.approx(primary)
+    assert holm_with_readings(table[table.metric != "a2"].reset_index(drop=True), {"a": {}, "b": {}})[
+        :4
+    ] == pytest.approx(primary)
     assert got[4:6] == pytest.approx([holm([0.02, 0.03, 0.001, 0.2])[2], holm([0.02, 0.03, 0.001, 0.2])[3]])
     assert got[4:6] == pytest.approx([0.004, 0.2 * 1])  # by hand: 0.001 x 4; 0.2 x 1 (largest, step-down max)
     assert all(math.isnan(v) for v in got[6:])

@@ -17,9 +17,11 @@ CONFIG = load_config()  # the shipped config: its families, transfer protocol an
 def toy_features(seed):
     g = torch.Generator().manual_seed(seed)
     centres = torch.randn(10, 20, generator=g) * 1.5
+
     def split(n):
         y = torch.randint(0, 10, (n,), generator=g)
         return centres[y] + torch.randn(n, 20, generator=g) * 2.0, y
+
     (tr, ytr), (va, yva), (te, yte) = split(600), split(200), split(300)
     return {"train": tr, "val": va, "test": te}, {"train": ytr, "val": yva, "test": yte}
 
@@ -59,6 +61,7 @@ def test_label_slot_fill_modes():
 
 # --- the protocol-sensitivity knobs (config `sensitivity`) ------------------------------------------
 
+
 def test_without_early_stopping_the_last_epoch_is_tested():
     """patience None: upstream's probe, every epoch run and the last epoch's weights tested."""
     feats, labels = toy_features(2)
@@ -70,7 +73,9 @@ def test_without_early_stopping_the_last_epoch_is_tested():
 def test_full_batch_is_one_step_per_epoch():
     feats, labels = toy_features(3)
     full = fit_linear_probe(feats, labels, dict(PROBE, batch_size=None, patience=None, max_epochs=5), seed=0)
-    one_batch = fit_linear_probe(feats, labels, dict(PROBE, batch_size=len(feats["train"]), patience=None, max_epochs=5), seed=0)
+    one_batch = fit_linear_probe(
+        feats, labels, dict(PROBE, batch_size=len(feats["train"]), patience=None, max_epochs=5), seed=0
+    )
     minibatch = fit_linear_probe(feats, labels, dict(PROBE, patience=None, max_epochs=5), seed=0)
     assert full["history"] == one_batch["history"] and full["test_acc"] == one_batch["test_acc"]
     assert full["history"] != minibatch["history"]
@@ -88,8 +93,10 @@ def test_standardisation_can_be_switched_off():
 
 def test_a_setting_overrides_only_the_keys_it_names():
     base = {"features": "all", "standardise": True, "probe": {"lr": 0.001, "batch_size": 256, "patience": 5}}
-    out = merge(base,  # what the sensitivity job applies
-                {"probe": {"lr": 0.01, "patience": None}, "features": "last"})
+    out = merge(
+        base,  # what the sensitivity job applies
+        {"probe": {"lr": 0.01, "patience": None}, "features": "last"},
+    )
     assert out == {"features": "last", "standardise": True, "probe": {"lr": 0.01, "batch_size": 256, "patience": None}}
     assert base["probe"]["lr"] == 0.001  # the protocol's config is left as it was
 
@@ -109,8 +116,10 @@ def test_the_sensitivity_job_probes_the_features_the_transfer_job_extracts(famil
         expected = split_features(model, data, cfg, batch_size=4)
         got = probe_features(model, data, cfg, 4, passes)
         assert all(torch.equal(got[s], expected[s]) for s in SPLITS), overrides
-    fills = {(c["label_fill"], c["neutral_value"]) for c in [config["transfer"]] +
-             [merge(config["transfer"], o) for o in config["sensitivity"].values()]}
+    fills = {
+        (c["label_fill"], c["neutral_value"])
+        for c in [config["transfer"]] + [merge(config["transfer"], o) for o in config["sensitivity"].values()]
+    }
     assert len(passes) == (len(fills) if model.uses_label_input else 1)
 
 
@@ -121,16 +130,25 @@ def test_a_setting_that_leaves_a_model_unchanged_adds_no_rows_to_the_holm_family
 
     seeds = range(4)
     ff = {s: 30.0 + s for s in seeds}
-    transfer = [{"variant": v, "seed": s, "status": "ok", "test_acc": acc / 100}
-                for v, accs in (("ff", ff), ("bp", {s: 80.0 + s * 0.5 for s in seeds}),
-                                ("random_init_ff", {s: 85.0 - s * 0.1 for s in seeds}),
-                                ("random_init_bp", {s: 85.5 + s * 0.2 for s in seeds}))
-                for s, acc in accs.items()]
+    transfer = [
+        {"variant": v, "seed": s, "status": "ok", "test_acc": acc / 100}
+        for v, accs in (
+            ("ff", ff),
+            ("bp", {s: 80.0 + s * 0.5 for s in seeds}),
+            ("random_init_ff", {s: 85.0 - s * 0.1 for s in seeds}),
+            ("random_init_bp", {s: 85.5 + s * 0.2 for s in seeds}),
+        )
+        for s, acc in accs.items()
+    ]
     # label_fill changes only ff (label input); bp and the random inits probe the same features
-    sensitivity = [{**m, "settings": {"label_fill_image": {"test_acc": m["test_acc"] - (0.1 if m["variant"] == "ff" else 0)}}}
-                   for m in transfer]
-    ctx = {"random_init_of": {"ff": "random_init_ff", "bp": "random_init_bp"},
-           "stats": {"paired_test": "ttest", "alpha": 0.05}}
+    sensitivity = [
+        {**m, "settings": {"label_fill_image": {"test_acc": m["test_acc"] - (0.1 if m["variant"] == "ff" else 0)}}}
+        for m in transfer
+    ]
+    ctx = {
+        "random_init_of": {"ff": "random_init_ff", "bp": "random_init_bp"},
+        "stats": {"paired_test": "ttest", "alpha": 0.05},
+    }
     table, _ = Sensitivity.build({"variants": ["ff", "bp"]}, {"transfer": transfer, "sensitivity": sensitivity}, ctx)
     fill = table[table.setting == "label_fill_image"]
     # bp and its init unchanged: no rows; ff's init stays, ff's gap under the setting reads against it
@@ -156,8 +174,13 @@ def test_the_raw_pixel_control_probes_the_flattened_images_with_the_same_probe()
     images = {k: v.view(-1, 28, 28) if k.endswith("_x") else v for k, v in data.items()}
     assert torch.equal(split_features(RawPixels(), images, CONFIG["transfer"], 7)["val"], data["val_x"])
     cfg = merge(CONFIG["transfer"], {"probe": {"max_epochs": 2}})
-    direct = fit_linear_probe({s: data[f"{s}_x"] for s in SPLITS}, {s: data[f"{s}_y"] for s in SPLITS},
-                              cfg["probe"], seed=3, standardised=cfg["standardise"])
+    direct = fit_linear_probe(
+        {s: data[f"{s}_x"] for s in SPLITS},
+        {s: data[f"{s}_y"] for s in SPLITS},
+        cfg["probe"],
+        seed=3,
+        standardised=cfg["standardise"],
+    )
     assert transfer(RawPixels(), data, cfg, seed=3, batch_size=7)["test_acc"] == direct["test_acc"]
 
 
@@ -166,10 +189,15 @@ def test_a_random_init_stays_in_a_setting_while_a_model_that_changes_reads_again
     since FF's gap under that setting is read against it."""
     from ffmodels.tables.sensitivity import Sensitivity
 
-    transfer = [{"variant": v, "seed": s, "status": "ok", "test_acc": (base + s) / 100}
-                for v, base in (("ff", 30.0), ("random_init_ff", 85.0)) for s in range(4)]
-    sensitivity = [{**m, "settings": {"fill": {"test_acc": m["test_acc"] - (0.05 if m["variant"] == "ff" else 0)}}}
-                   for m in transfer]
+    transfer = [
+        {"variant": v, "seed": s, "status": "ok", "test_acc": (base + s) / 100}
+        for v, base in (("ff", 30.0), ("random_init_ff", 85.0))
+        for s in range(4)
+    ]
+    sensitivity = [
+        {**m, "settings": {"fill": {"test_acc": m["test_acc"] - (0.05 if m["variant"] == "ff" else 0)}}}
+        for m in transfer
+    ]
     ctx = {"random_init_of": {"ff": "random_init_ff"}, "stats": {"paired_test": "ttest", "alpha": 0.05}}
     table, _ = Sensitivity.build({"variants": ["ff"]}, {"transfer": transfer, "sensitivity": sensitivity}, ctx)
     assert set(table[table.setting == "fill"].variant) == {"ff", "random_init_ff"}

@@ -36,7 +36,7 @@ def planned_outputs(dry_run_text: str) -> set[str]:
     found = set()
     for line in dry_run_text.splitlines():
         if line.startswith("    output: "):
-            found.update(line[len("    output: "):].split(", "))
+            found.update(line[len("    output: ") :].split(", "))
     return found
 
 
@@ -57,7 +57,12 @@ def test_every_table_is_written_with_all_rows_and_seeds(workflow_dir):
     rq2 = read_csv(workflow_dir / "results/tables/rq2_transfer.csv")
     rows = {r["variant"]: r for r in rq2}
     assert set(rows) == set(CONFIG["tables"]["rq2_transfer"]["variants"]) | {
-        "random_init_ff", "random_init_bp", "random_init_cwc", "random_init_label_free_ff", "raw_pixels"}
+        "random_init_ff",
+        "random_init_bp",
+        "random_init_cwc",
+        "random_init_label_free_ff",
+        "raw_pixels",
+    }
     assert rows["random_wrong_label"]["reference"] == "random_init_ff"
     assert rows["bp"]["reference"] == "random_init_bp"
     assert all(0 < float(r["mean"]) <= 100 for r in rq2)
@@ -92,16 +97,29 @@ def test_edit_of_the_bp_module_reruns_exactly_the_bp_jobs_and_their_tables(workf
     planned, dry = plan_after_edit(workflow_dir, tmp_path, "ffmodels/families/bp.py", "\nEDITED = True\n")
     # -n gives the reason: the code digest param, with the edited file's digest before and now
     assert "Params have changed since last execution" in dry and "'ffmodels/families/bp.py'" in dry
-    expected = {f"results/pretrain/bp/seed{s}/{f}" for s in SEEDS
-                for f in ("model.pt", "checkpoints.pt", "metrics.json")}
+    expected = {
+        f"results/pretrain/bp/seed{s}/{f}" for s in SEEDS for f in ("model.pt", "checkpoints.pt", "metrics.json")
+    }
     expected |= {f"results/transfer/{v}/seed{s}/metrics.json" for v in ("bp", "random_init_bp") for s in SEEDS}
-    expected |= {f"results/analysis/{m}/bp/seed{s}.json"
-                 for m in ("transfer_over_training", "dead_units") for s in SEEDS}
-    expected |= {f"results/{stage}/bp/seed{s}/{f}" for stage in ("ceiling", "finetune") for s in SEEDS
-                 for f in ("model.pt", "metrics.json")}
+    expected |= {
+        f"results/analysis/{m}/bp/seed{s}.json" for m in ("transfer_over_training", "dead_units") for s in SEEDS
+    }
+    expected |= {
+        f"results/{stage}/bp/seed{s}/{f}"
+        for stage in ("ceiling", "finetune")
+        for s in SEEDS
+        for f in ("model.pt", "metrics.json")
+    }
     expected |= {f"results/sensitivity/{v}/seed{s}.json" for v in ("bp", "random_init_bp") for s in SEEDS}
-    expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer", "rq3_root_cause", "rq3_over_training",
-                                   "rq_cwc", "rq2_finetune", "rq2_sensitivity")
+    expected |= tables_and_figures(
+        "rq1_negative_strategies",
+        "rq2_transfer",
+        "rq3_root_cause",
+        "rq3_over_training",
+        "rq_cwc",
+        "rq2_finetune",
+        "rq2_sensitivity",
+    )
     expected |= {"results/figures/source_vs_transfer.png"}
     assert planned == expected
 
@@ -207,8 +225,9 @@ def test_changed_hyperparameter_reruns_only_that_variant_and_descendants(workflo
     snakemake(wf, "change.yaml")
     after = snapshot(wf)
     rerun = {path for path in after if after[path] != before.get(path)}
-    expected = {f"results/pretrain/hard/seed{s}/{f}" for s in SEEDS
-                for f in ("model.pt", "checkpoints.pt", "metrics.json")}
+    expected = {
+        f"results/pretrain/hard/seed{s}/{f}" for s in SEEDS for f in ("model.pt", "checkpoints.pt", "metrics.json")
+    }
     expected |= {f"results/transfer/hard/seed{s}/metrics.json" for s in SEEDS}
     expected |= tables_and_figures("rq1_negative_strategies", "rq2_transfer")
     expected |= {"results/figures/source_vs_transfer.png"}
@@ -220,9 +239,12 @@ def test_changed_hyperparameter_reruns_only_that_variant_and_descendants(workflo
 
 def tables_and_figures(*tables):
     """The files of these tables and their figures, and the claims ledger that reads them all."""
-    return ({f"results/tables/{t}.{e}" for t in tables for e in ("csv", "md")}
-            | {f"results/figures/{t}.png" for t in tables}
-            | {f"results/tables/claims_ledger.{e}" for e in ("csv", "md", "rst")} | {"results/tables/conclusions.csv"})
+    return (
+        {f"results/tables/{t}.{e}" for t in tables for e in ("csv", "md")}
+        | {f"results/figures/{t}.png" for t in tables}
+        | {f"results/tables/claims_ledger.{e}" for e in ("csv", "md", "rst")}
+        | {"results/tables/conclusions.csv"}
+    )
 
 
 def test_the_raw_pixel_control_is_a_row_of_every_transfer_table_outside_holm(workflow_dir):
@@ -233,8 +255,9 @@ def test_the_raw_pixel_control_is_a_row_of_every_transfer_table_outside_holm(wor
         assert m["model"] == "raw_pixels" and m["status"] == "ok" and m["feature_dim"] == 784
     assert not (workflow_dir / "results/pretrain/raw_pixels").exists()
     kinds = {"source_transfer"}
-    transfer_tables = [t for t in TABLES if CONFIG["tables"][t]["kind"] in kinds
-                       or CONFIG["tables"][t].get("stage") == "transfer"]
+    transfer_tables = [
+        t for t in TABLES if CONFIG["tables"][t]["kind"] in kinds or CONFIG["tables"][t].get("stage") == "transfer"
+    ]
     assert {"rq2_transfer", "rq4_overview", "rq_cwc"} <= set(transfer_tables)
     for table in transfer_tables:
         rows = read_csv(workflow_dir / f"results/tables/{table}.csv")
@@ -247,8 +270,11 @@ def test_the_raw_pixel_control_is_a_row_of_every_transfer_table_outside_holm(wor
             if r["metric"] == "transfer_acc":
                 assert float(r["delta_vs_control"]) == pytest.approx(float(r["mean"]) - level), (table, r["variant"])
         assert "Δ vs control" in (workflow_dir / f"results/tables/{table}.md").read_text()
-    assert all("raw_pixels" not in {r["variant"] for r in read_csv(workflow_dir / f"results/tables/{t}.csv")}
-               for t in TABLES if t not in transfer_tables)
+    assert all(
+        "raw_pixels" not in {r["variant"] for r in read_csv(workflow_dir / f"results/tables/{t}.csv")}
+        for t in TABLES
+        if t not in transfer_tables
+    )
 
 
 def test_every_figure_is_drawn_for_the_report(workflow_dir):
@@ -269,8 +295,12 @@ def test_tables_of_rq3_and_rq4(workflow_dir):
     over = read_csv(workflow_dir / "results/tables/rq3_over_training.csv")
     assert {r["epoch"] for r in over} == {"0", "1"}  # checkpoints cut to the test run's one epoch
     overview = read_csv(workflow_dir / "results/tables/rq4_overview.csv")
-    assert {r["variant"] for r in overview} == {*CONFIG["tables"]["rq4_overview"]["variants"],
-                                               "random_init_ff", "random_init_prospective_t3", "raw_pixels"}
+    assert {r["variant"] for r in overview} == {
+        *CONFIG["tables"]["rq4_overview"]["variants"],
+        "random_init_ff",
+        "random_init_prospective_t3",
+        "raw_pixels",
+    }
     assert all(r["status"] for r in overview if r["reference"] and r["metric"] == "transfer_acc")
     trace = read_csv(workflow_dir / "results/tables/rq4_pcl_postmortem.csv")
     metrics = {r["metric"] for r in trace}
@@ -295,14 +325,16 @@ def test_table_of_the_label_decoupled_models(workflow_dir):
     assert ("cwc", "transfer_acc", "random_init_cwc_calibrated") in got
     assert {r["variant"] for r in rows if r["variant"].endswith("_calibrated")} == {"random_init_cwc_calibrated"}
     calibrated = json.loads(
-        (workflow_dir / "results/transfer/random_init_cwc_calibrated/seed0/metrics.json").read_text())
+        (workflow_dir / "results/transfer/random_init_cwc_calibrated/seed0/metrics.json").read_text()
+    )
     assert calibrated["model"] == "calibrated_random_init"
     # test-selection optimism where the per-epoch test accuracy was recorded (pretrain.test_every_epoch)
     best = {r["variant"]: r for r in rows if r["metric"] == "source_acc_best_test"}
     assert set(best) == {"cwc", "random_wrong_label", "bp"} & set(CONFIG["tables"]["rq_cwc"]["variants"])
     source = {r["variant"]: r for r in rows if r["metric"] == "source_acc" and r["reference"] != ""}
-    source["random_wrong_label"] = next(r for r in rows
-                                        if r["metric"] == "source_acc" and r["variant"] == "random_wrong_label")
+    source["random_wrong_label"] = next(
+        r for r in rows if r["metric"] == "source_acc" and r["variant"] == "random_wrong_label"
+    )
     for v, r in best.items():
         assert float(r["mean"]) >= float(source[v]["mean"]) - 1e-9 and r["n"] == str(len(SEEDS))
 
@@ -311,6 +343,7 @@ def test_the_fashion_recipe_reaches_the_ceiling_and_finetuning_of_cwc_and_no_oth
     """families.cwc.tasks.fashion-mnist (the published Fashion-MNIST normalisation and schedule)
     holds where CwC-FF trains on Fashion-MNIST, and nowhere else: not its MNIST pretraining, not
     the probe of its random init (the network as built for MNIST), not another family's jobs."""
+
     def hp(stage, run):
         return json.loads((wf / f"results/{stage}/{run}/seed0/metrics.json").read_text())["hparams"]
 
@@ -328,16 +361,32 @@ def test_the_fashion_recipe_reaches_the_ceiling_and_finetuning_of_cwc_and_no_oth
 def test_the_long_families_training_jobs_start_first(workflow_dir):
     """config start_first: a CwC-FF ceiling or fine-tuning job (hours at the published width) is
     scheduled before the others of its stage, so that no core idles beside it at the stage's end."""
-    dry = snakemake(workflow_dir, "-n", "--forcerun", "ceiling", "finetune", "--",
-                    "results/tables/rq_cwc.csv", "results/tables/rq2_finetune.csv").stdout
+    dry = snakemake(
+        workflow_dir,
+        "-n",
+        "--forcerun",
+        "ceiling",
+        "finetune",
+        "--",
+        "results/tables/rq_cwc.csv",
+        "results/tables/rq2_finetune.csv",
+    ).stdout
     blocks = re.split(r"^\[", dry, flags=re.M)  # one per job, each opened by its time stamp
-    jobs = [(re.search(r"^rule (\w+):", block, re.M), re.search(r"variant=(\w+)", block),
-             re.search(r"^ *priority: (\d+)", block, re.M)) for block in blocks]
+    jobs = [
+        (
+            re.search(r"^rule (\w+):", block, re.M),
+            re.search(r"variant=(\w+)", block),
+            re.search(r"^ *priority: (\d+)", block, re.M),
+        )
+        for block in blocks
+    ]
     priority = {(rule[1], variant[1]): int(p[1]) if p else 0 for rule, variant, p in jobs if rule and variant}
     assert {("ceiling", "cwc"), ("ceiling", "bp"), ("finetune", "bp")} <= set(priority)
-    assert {key for key, p in priority.items() if p} == {
-        key for key in priority if variant_hparams(CONFIG, key[1])["family"] in CONFIG["start_first"]
-    } == {("ceiling", "cwc")}
+    assert (
+        {key for key, p in priority.items() if p}
+        == {key for key in priority if variant_hparams(CONFIG, key[1])["family"] in CONFIG["start_first"]}
+        == {("ceiling", "cwc")}
+    )
 
 
 def test_sensitivity_finetune_and_noise_tables(workflow_dir):
@@ -345,20 +394,24 @@ def test_sensitivity_finetune_and_noise_tables(workflow_dir):
     settings = {r["setting"] for r in sens}
     assert settings == {"protocol", *CONFIG["sensitivity"]}
     for setting in settings:  # every model's gap to its random init, under every setting
-        got = {(r["variant"], r["reference"]) for r in sens
-               if r["setting"] == setting and r["metric"] == "transfer_acc"}
+        got = {
+            (r["variant"], r["reference"]) for r in sens if r["setting"] == setting and r["metric"] == "transfer_acc"
+        }
         assert {("random_wrong_label", "random_init_ff"), ("bp", "random_init_bp"), ("random_init_ff", "")} <= got
     shifts = [r for r in sens if r["metric"] == "gap_shift"]
     assert len(shifts) == 2 * len(CONFIG["sensitivity"]) and all(r["p"] for r in shifts)
     # the protocol rows are the transfer stage's own numbers
     rq2 = {(r["variant"], r["reference"]): r for r in read_csv(workflow_dir / "results/tables/rq2_transfer.csv")}
-    protocol = {(r["variant"], r["reference"]): r for r in sens
-                if r["setting"] == "protocol" and r["metric"] == "transfer_acc"}
+    protocol = {
+        (r["variant"], r["reference"]): r for r in sens if r["setting"] == "protocol" and r["metric"] == "transfer_acc"
+    }
     assert protocol[("bp", "random_init_bp")]["mean"] == rq2[("bp", "random_init_bp")]["mean"]
     tune = read_csv(workflow_dir / "results/tables/rq2_finetune.csv")
     assert {(r["variant"], r["metric"], r["reference"]) for r in tune} == {
-        (v, m, ref) for v in ("random_wrong_label", "bp")
-        for m, ref in (("scratch_acc", ""), ("finetune_acc", "scratch"))}
+        (v, m, ref)
+        for v in ("random_wrong_label", "bp")
+        for m, ref in (("scratch_acc", ""), ("finetune_acc", "scratch"))
+    }
     tuned = json.loads((workflow_dir / "results/finetune/bp/seed0/metrics.json").read_text())
     assert tuned["init"] == "pretrained" and tuned["task"] == "fashion-mnist"
 
@@ -422,8 +475,21 @@ def browser():
 
 
 def headless(exe, *args, cwd):
-    out = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                          "--virtual-time-budget=20000", *args], cwd=cwd, capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=20000",
+            *args,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
 
@@ -480,4 +546,3 @@ def test_snakemake_report_holds_the_tables(workflow_dir, tmp_path):
     assert any(n.endswith("rq1_negative_strategies.md") for n in names)
     assert any(n.endswith("rq2_transfer.csv") for n in names)
     assert any(n.endswith("rq3_over_training.png") for n in names) and any(n.endswith("rq3_weights.png") for n in names)
-

@@ -37,8 +37,18 @@ from ffmodels.families import FAMILIES, build
 
 REPO = Path(__file__).resolve().parent.parent
 IN_DIM, N_CLASSES = 784, 10
-COLUMNS = ["family", "device", "threads", "batch", "samples_per_s", "ratio_to_reference",
-           "matmul_gflop_per_step", "matmul_gflops", "peak_gflops", "share_of_peak"]
+COLUMNS = [
+    "family",
+    "device",
+    "threads",
+    "batch",
+    "samples_per_s",
+    "ratio_to_reference",
+    "matmul_gflop_per_step",
+    "matmul_gflops",
+    "peak_gflops",
+    "share_of_peak",
+]
 
 
 class ReferenceFF:
@@ -58,7 +68,7 @@ class ReferenceFF:
 
     def overlay(self, x, labels):
         out = x.clone()
-        out[:, :self.n_classes] = 0.0
+        out[:, : self.n_classes] = 0.0
         out[torch.arange(len(x), device=x.device), labels] = x.max(dim=1).values
         return out
 
@@ -90,8 +100,15 @@ def sync(device: torch.device | None) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_steps(model, batches: list, gen: torch.Generator, steps: int, start: int = 0, clock=time.perf_counter,
-               device: torch.device | None = None) -> float:
+def time_steps(
+    model,
+    batches: list,
+    gen: torch.Generator,
+    steps: int,
+    start: int = 0,
+    clock=time.perf_counter,
+    device: torch.device | None = None,
+) -> float:
     """Seconds `steps` train_steps of a model take, on minibatches start, start + 1, ... of
     `batches` (cycled), by `clock`: wall time (time.perf_counter, the default: what a run waits
     for) or time.process_time (CPU time, which other load on the machine hardly changes).
@@ -117,7 +134,7 @@ def matmul_peak(device: torch.device, n: int, repeats: int) -> float:
         torch.mm(a, b)
         sync(device)
         times.append(time.perf_counter() - start)
-    return 2 * n ** 3 / min(times) / 1e9
+    return 2 * n**3 / min(times) / 1e9
 
 
 def matmul_flops(model, x, y, gen) -> int:
@@ -186,8 +203,13 @@ def bench_setting(device, threads, batch, hparams, reference_hp, peak, quick, lo
     """Rows of one (device, threads, batch): every block of a family is preceded and followed by
     a block of the reference, and its ratio is to the mean rate of those two."""
     gen = torch.Generator().manual_seed(0)
-    data = [((torch.rand(batch, IN_DIM, generator=gen) * (torch.rand(batch, IN_DIM, generator=gen) < 0.2)).to(device),
-             torch.randint(0, N_CLASSES, (batch,), generator=gen).to(device)) for _ in range(2 if quick else 8)]
+    data = [
+        (
+            (torch.rand(batch, IN_DIM, generator=gen) * (torch.rand(batch, IN_DIM, generator=gen) < 0.2)).to(device),
+            torch.randint(0, N_CLASSES, (batch,), generator=gen).to(device),
+        )
+        for _ in range(2 if quick else 8)
+    ]
     warmup, repeats, block_s, budget_s = (1, 3, 0.02, 0.5) if quick else (3, 7, 0.25, 5.0)
     (_, ref_model), *models = make_models(hparams, reference_hp, device, log)
     reference, others = Candidate("reference", ref_model, data, device), []
@@ -216,10 +238,20 @@ def bench_setting(device, threads, batch, hparams, reference_hp, peak, quick, lo
         rate = statistics.median(c.rates)
         gflop = c.flops / 1e9
         achieved = gflop * rate / batch
-        rows.append({"family": c.name, "device": device.type, "threads": threads, "batch": batch,
-                     "samples_per_s": round(rate, 1), "ratio_to_reference": round(statistics.median(c.ratios), 3),
-                     "matmul_gflop_per_step": round(gflop, 4), "matmul_gflops": round(achieved, 2),
-                     "peak_gflops": round(peak, 2), "share_of_peak": round(achieved / peak, 3)})
+        rows.append(
+            {
+                "family": c.name,
+                "device": device.type,
+                "threads": threads,
+                "batch": batch,
+                "samples_per_s": round(rate, 1),
+                "ratio_to_reference": round(statistics.median(c.ratios), 3),
+                "matmul_gflop_per_step": round(gflop, 4),
+                "matmul_gflops": round(achieved, 2),
+                "peak_gflops": round(peak, 2),
+                "share_of_peak": round(achieved / peak, 3),
+            }
+        )
     return rows
 
 

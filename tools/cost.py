@@ -51,8 +51,18 @@ from ffmodels.names import is_calibrated, is_control
 TRAINING = ("pretrain", "ceiling", "finetune")
 PROBES = ("transfer", "sensitivity")
 # Snakemake's benchmark columns, in its order (a published listing puts the job path first).
-BENCHMARK_FIELDS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load",
-                    "cpu_time"]
+BENCHMARK_FIELDS = [
+    "s",
+    "h:m:s",
+    "max_rss",
+    "max_vms",
+    "max_uss",
+    "max_pss",
+    "io_in",
+    "io_out",
+    "mean_load",
+    "cpu_time",
+]
 START_UP_S = 6.0  # a job's Python, torch and data loading before its first step (quick-preset benchmarks)
 # A training job continued from its resume file after a stop logs this (ffmodels/train.py); Snakemake's
 # benchmark of it then covers its last stretch only. A published benchmarks.tsv keeps the epoch in RESUMED_COLUMN.
@@ -68,8 +78,9 @@ def job_key(benchmark: str) -> tuple[str, str, str | None]:
     return (parts[0], parts[2], parts[1]) if parts[0] == "analysis" and len(parts) == 4 else (parts[0], parts[1], None)
 
 
-def planned_jobs(configfiles: list | tuple = (), targets: list | tuple = (),
-                 workdir: Path = REPO) -> list[tuple[str, str, str | None]]:
+def planned_jobs(
+    configfiles: list | tuple = (), targets: list | tuple = (), workdir: Path = REPO
+) -> list[tuple[str, str, str | None]]:
     """(rule, run, metric) of every job of the workflow's DAG that has a benchmark (training, probe
     and analysis jobs; not data, tables, figures or the ledger), one per seed: Snakemake's own job
     list, from a dry run of every job (--forceall) the targets need (default: everything) under
@@ -81,9 +92,22 @@ def planned_jobs(configfiles: list | tuple = (), targets: list | tuple = (),
 def _dry_run(configfiles: tuple[str, ...], targets: tuple[str, ...], workdir: str) -> tuple:
     """planned_jobs' dry run, once per process for the same arguments (a stage plan asks for
     each stage's tables)."""
-    cmd = [sys.executable, "-m", "snakemake", "--dry-run", "--forceall", "--nolock", "--cores", "1",
-           "--directory", workdir, "--snakefile", str(REPO / "Snakefile"),
-           *(["--configfile", *configfiles] if configfiles else []), *(["--", *targets] if targets else [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--dry-run",
+        "--forceall",
+        "--nolock",
+        "--cores",
+        "1",
+        "--directory",
+        workdir,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        *(["--configfile", *configfiles] if configfiles else []),
+        *(["--", *targets] if targets else []),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if out.returncode != 0:
         raise ConfigError(f"snakemake --dry-run failed:\n{(out.stderr or out.stdout)[-2000:]}")
@@ -97,8 +121,9 @@ def resumed_after(log: Path) -> str:
     return found.group(1) if found else ""
 
 
-def read_benchmarks(paths: list[Path], wall: bool = False,
-                    whole: bool = False) -> dict[tuple[str, str, str | None], list[float]]:
+def read_benchmarks(
+    paths: list[Path], wall: bool = False, whole: bool = False
+) -> dict[tuple[str, str, str | None], list[float]]:
     """{(rule, run, metric): [CPU seconds]} of finished jobs, from benchmark folders (one TSV per
     job, Snakemake's `benchmark:`) or files listing `<job path>.tsv` and that TSV's fields per
     line (the published benchmarks.tsv / timing.txt). CPU time (the last field, `cpu_time`)
@@ -129,8 +154,12 @@ def read_benchmarks(paths: list[Path], wall: bool = False,
             fields = line.split("\t")
             if fields[0] == "job" and RESUMED_COLUMN in fields:
                 resumed = fields.index(RESUMED_COLUMN)
-            if len(fields) > 1 and fields[0].endswith(".tsv") and re.fullmatch(r"[\d.]+", fields[1]) \
-                    and not (whole and resumed is not None and fields[resumed]):
+            if (
+                len(fields) > 1
+                and fields[0].endswith(".tsv")
+                and re.fullmatch(r"[\d.]+", fields[1])
+                and not (whole and resumed is not None and fields[resumed])
+            ):
                 add(fields[0], *cpu_or_wall(BENCHMARK_FIELDS[: len(fields) - 1], fields[1:]))
     return dict(found)
 
@@ -176,8 +205,9 @@ def probe_inputs(uses_label_input: bool, tcfg: dict, settings: dict | None) -> i
     return len({(c["label_fill"], c["neutral_value"]) for c in (merge(tcfg, o) for o in settings.values())})
 
 
-def time_feature_pass(hp: dict, tcfg: dict, settings: dict | None, n_images: int, batch: int,
-                      calibration_images: int = 0) -> float:
+def time_feature_pass(
+    hp: dict, tcfg: dict, settings: dict | None, n_images: int, batch: int, calibration_images: int = 0
+) -> float:
     """CPU seconds a probe job spends in its network on one thread: a pass over n_images per
     input (probe_inputs), plus a calibrated random init's pass over the source images; timed on
     one batch of random images after a warm-up."""
@@ -206,8 +236,9 @@ def family_name(config: dict, run: str) -> str | None:
         return None
 
 
-def estimate(config: dict, jobs: list[tuple[str, str, str | None]], benchmarks: dict, steps: int,
-             log=print) -> list[dict]:
+def estimate(
+    config: dict, jobs: list[tuple[str, str, str | None]], benchmarks: dict, steps: int, log=print
+) -> list[dict]:
     """One row per (rule, run, metric) of `jobs` (planned_jobs: the workflow's own job list under
     the same config): jobs, seconds per job, and where the number comes from."""
     count = defaultdict(int)
@@ -228,9 +259,14 @@ def estimate(config: dict, jobs: list[tuple[str, str, str | None]], benchmarks: 
             passes[(rule, run)] = 0.0  # no network: the probe's fit only
         if (rule, run) not in passes:
             settings = config["sensitivity"] if rule == "sensitivity" else None
-            passes[(rule, run)] = time_feature_pass(variant_hparams(config, run), config["transfer"], settings,
-                                                    n_probe, config["pretrain"]["eval_batch_size"],
-                                                    n_train if is_calibrated(run) else 0)
+            passes[(rule, run)] = time_feature_pass(
+                variant_hparams(config, run),
+                config["transfer"],
+                settings,
+                n_probe,
+                config["pretrain"]["eval_batch_size"],
+                n_train if is_calibrated(run) else 0,
+            )
         return passes[(rule, run)]
 
     fit_s: dict[str, list[float]] = {}  # per probe rule, filled on first use
@@ -252,8 +288,16 @@ def estimate(config: dict, jobs: list[tuple[str, str, str | None]], benchmarks: 
     for (rule, run, metric), n in sorted(count.items()):
         measured = benchmarks.get((rule, run, metric))
         if measured:
-            rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": statistics.mean(measured),
-                         "source": f"measured ({len(measured)} job{'s' if len(measured) > 1 else ''})"})
+            rows.append(
+                {
+                    "rule": rule,
+                    "run": run,
+                    "metric": metric,
+                    "jobs": n,
+                    "s_per_job": statistics.mean(measured),
+                    "source": f"measured ({len(measured)} job{'s' if len(measured) > 1 else ''})",
+                }
+            )
             continue
         if rule in TRAINING:
             task = config["data"]["source"] if rule == "pretrain" else config["data"]["target"]
@@ -262,12 +306,21 @@ def estimate(config: dict, jobs: list[tuple[str, str, str | None]], benchmarks: 
             if key not in timed:
                 diag = run in config["pretrain"]["test_every_epoch"]
                 timed[key] = time_training(hp, n_train, n_val, steps, diag)
-                log(f"timed {run} on {task}: {timed[key]['train_s']:.1f} s training + {timed[key]['eval_s']:.1f} s "
-                    f"evaluation per epoch")
+                log(
+                    f"timed {run} on {task}: {timed[key]['train_s']:.1f} s training + {timed[key]['eval_s']:.1f} s "
+                    f"evaluation per epoch"
+                )
             per_epoch = timed[key]["train_s"] + timed[key]["eval_s"]
-            rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n,
-                         "s_per_job": START_UP_S + hp["epochs"] * per_epoch,
-                         "source": f"estimated: {steps} timed steps x {hp['epochs']} epochs"})
+            rows.append(
+                {
+                    "rule": rule,
+                    "run": run,
+                    "metric": metric,
+                    "jobs": n,
+                    "s_per_job": START_UP_S + hp["epochs"] * per_epoch,
+                    "source": f"estimated: {steps} timed steps x {hp['epochs']} epochs",
+                }
+            )
             continue
         family = family_name(config, run)
         kin = by_family.get((rule, metric, family))
@@ -277,19 +330,42 @@ def estimate(config: dict, jobs: list[tuple[str, str, str | None]], benchmarks: 
             # a job costs what its network's forward passes cost: a family's own jobs say it
             # better than the others'
             seconds, whose = (kin, f"{family} ") if kin else (like, "")
-            rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": statistics.mean(seconds),
-                         "source": f"estimated: mean of {len(seconds)} measured {whose}{rule} jobs"
-                                   + (f" ({metric})" if metric else "")})
+            rows.append(
+                {
+                    "rule": rule,
+                    "run": run,
+                    "metric": metric,
+                    "jobs": n,
+                    "s_per_job": statistics.mean(seconds),
+                    "source": f"estimated: mean of {len(seconds)} measured {whose}{rule} jobs"
+                    + (f" ({metric})" if metric else ""),
+                }
+            )
         elif fits:
             # a probe is its network's pass over the target images (CwC-FF's CNN ~150x an MLP's)
             # and the linear probes' fit, which depends on the feature width, not the network
-            rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n,
-                         "s_per_job": pass_s(rule, run) + statistics.mean(fits),
-                         "source": f"estimated: its network's timed pass over {n_probe} images "
-                                   f"+ the probes' fit of {whose_fits}"})
+            rows.append(
+                {
+                    "rule": rule,
+                    "run": run,
+                    "metric": metric,
+                    "jobs": n,
+                    "s_per_job": pass_s(rule, run) + statistics.mean(fits),
+                    "source": f"estimated: its network's timed pass over {n_probe} images "
+                    f"+ the probes' fit of {whose_fits}",
+                }
+            )
         else:
-            rows.append({"rule": rule, "run": run, "metric": metric, "jobs": n, "s_per_job": math.nan,
-                         "source": "no measurement"})
+            rows.append(
+                {
+                    "rule": rule,
+                    "run": run,
+                    "metric": metric,
+                    "jobs": n,
+                    "s_per_job": math.nan,
+                    "source": "no measurement",
+                }
+            )
     return rows
 
 
@@ -309,12 +385,16 @@ def summary(rows: list[dict], cores: int) -> str:
     total = measured = 0.0
     for rule, c in sorted(per_rule.items(), key=lambda kv: -kv[1]["s"]):
         share = f"{100 * c['measured_s'] / c['s']:.0f} %" if c["s"] else "–"
-        lines.append(f"| {rule} | {c['jobs']} | {c['s'] / 3600:.1f} | {share} |"
-                     + (f" ({c['unknown']} jobs without any measurement)" if c["unknown"] else ""))
+        lines.append(
+            f"| {rule} | {c['jobs']} | {c['s'] / 3600:.1f} | {share} |"
+            + (f" ({c['unknown']} jobs without any measurement)" if c["unknown"] else "")
+        )
         total += c["s"]
         measured += c["measured_s"]
-    lines.append(f"| **all** | {sum(c['jobs'] for c in per_rule.values())} | **{total / 3600:.1f}** | "
-                 f"{100 * measured / total:.0f} % |")
+    lines.append(
+        f"| **all** | {sum(c['jobs'] for c in per_rule.values())} | **{total / 3600:.1f}** | "
+        f"{100 * measured / total:.0f} % |"
+    )
     lines += ["", f"At --cores {cores}: at least {total / cores / 3600:.1f} h of wall time."]
     return "\n".join(lines) + "\n"
 
@@ -322,8 +402,10 @@ def summary(rows: list[dict], cores: int) -> str:
 def detail(rows: list[dict]) -> str:
     """Markdown: every job kind's cost and where it comes from (read back by read_estimate)."""
     lines = ["| rule | run | metric | jobs | s per job | source |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['rule']} | {r['run']} | {r['metric'] or ''} | {r['jobs']} | {r['s_per_job']:.0f} | {r['source']} |"
-              for r in rows]
+    lines += [
+        f"| {r['rule']} | {r['run']} | {r['metric'] or ''} | {r['jobs']} | {r['s_per_job']:.0f} | {r['source']} |"
+        for r in rows
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -365,8 +447,10 @@ def against_estimate(estimate: dict, actual: dict, resumed: dict[str, int] | Non
             cell[0] += len(seconds)
             cell[1] += estimate[key] * len(seconds)
             cell[2] += sum(seconds)
-    lines = ["| rule | finished jobs | estimated core-hours | actual core-hours | actual / estimated |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| rule | finished jobs | estimated core-hours | actual core-hours | actual / estimated |",
+        "|---|---|---|---|---|",
+    ]
     for rule, (n, est, act) in sorted(per_rule.items(), key=lambda kv: -kv[1][2]):
         lines.append(f"| {rule} | {n} | {est / 3600:.2f} | {act / 3600:.2f} | {act / est:.2f} |")
     if per_rule:
@@ -375,13 +459,17 @@ def against_estimate(estimate: dict, actual: dict, resumed: dict[str, int] | Non
     if resumed:
         n = sum(resumed.values())
         per_rule = ", ".join(f"{rule} {count}" for rule, count in sorted(resumed.items()))
-        lines += ["", f"Left out: {n} job{'s' * (n != 1)} resumed after a stop, whose benchmark holds "
-                      f"{'their' if n != 1 else 'its'} last stretch only ({per_rule})."]
+        lines += [
+            "",
+            f"Left out: {n} job{'s' * (n != 1)} resumed after a stop, whose benchmark holds "
+            f"{'their' if n != 1 else 'its'} last stretch only ({per_rule}).",
+        ]
     return "\n".join(lines) + "\n"
 
 
-def stage_costs(config: dict, estimate: dict, stages: list[list[str]], finished: dict | None = None,
-                configfiles: list | tuple = ()) -> list[dict]:
+def stage_costs(
+    config: dict, estimate: dict, stages: list[list[str]], finished: dict | None = None, configfiles: list | tuple = ()
+) -> list[dict]:
     """Per stage of a run order (each a list of tables; `make full-run` asks Snakemake for one
     stage after the other, then for everything): the jobs its tables need that no earlier stage
     ran and that have not finished (`finished`: {(rule, run, metric): seeds done}), and their
@@ -398,11 +486,14 @@ def stage_costs(config: dict, estimate: dict, stages: list[list[str]], finished:
         jobs = set(planned_jobs(configfiles, [f"results/tables/{t}.csv" for t in stage]) if stage else []) - done
         done |= jobs
         left = {job: max(len(config["seeds"]) - (finished or {}).get(job, 0), 0) for job in jobs}
-        out.append({"stage": "+".join(stage) if len(out) < len(stages) else "everything",
-                    "jobs": sum(left.values()),
-                    "s": sum(n * estimate[job] for job, n in left.items()
-                             if not math.isnan(estimate.get(job, math.nan))),
-                    "unknown": sum(n for job, n in left.items() if math.isnan(estimate.get(job, math.nan)))})
+        out.append(
+            {
+                "stage": "+".join(stage) if len(out) < len(stages) else "everything",
+                "jobs": sum(left.values()),
+                "s": sum(n * estimate[job] for job, n in left.items() if not math.isnan(estimate.get(job, math.nan))),
+                "unknown": sum(n for job, n in left.items() if math.isnan(estimate.get(job, math.nan))),
+            }
+        )
     return out
 
 
@@ -421,22 +512,38 @@ def stage_summary(stages: list[dict], cores: int) -> str:
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configfile", nargs="*", default=[], help="overlays on config.yaml, as for snakemake")
-    parser.add_argument("--benchmarks", nargs="*", default=[], type=Path,
-                        help="benchmark folders or files of finished jobs of the same preset")
+    parser.add_argument(
+        "--benchmarks",
+        nargs="*",
+        default=[],
+        type=Path,
+        help="benchmark folders or files of finished jobs of the same preset",
+    )
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per variant")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--out", type=Path, help="also write the per-job rows and the summary here (markdown)")
-    parser.add_argument("--against", type=Path, metavar="COST_MD",
-                        help="instead: the --benchmarks' jobs against the cost table COST_MD written before the run")
-    parser.add_argument("--stages", metavar="ORDER",
-                        help="instead: what each stage of this run order adds (tables joined by +, stages by spaces, "
-                             "as make full-run's FULL_RUN_ORDER), with the costs of --estimate, "
-                             "or of --benchmarks where measured")
-    parser.add_argument("--estimate", type=Path, metavar="COST_MD",
-                        help="the cost table --stages reads (written by --out)")
-    parser.add_argument("--finished", type=Path, metavar="BENCHMARKS",
-                        help="with --stages: the benchmarks/ folder of the run being continued; "
-                             "its finished jobs are not counted")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="COST_MD",
+        help="instead: the --benchmarks' jobs against the cost table COST_MD written before the run",
+    )
+    parser.add_argument(
+        "--stages",
+        metavar="ORDER",
+        help="instead: what each stage of this run order adds (tables joined by +, stages by spaces, "
+        "as make full-run's FULL_RUN_ORDER), with the costs of --estimate, "
+        "or of --benchmarks where measured",
+    )
+    parser.add_argument(
+        "--estimate", type=Path, metavar="COST_MD", help="the cost table --stages reads (written by --out)"
+    )
+    parser.add_argument(
+        "--finished",
+        type=Path,
+        metavar="BENCHMARKS",
+        help="with --stages: the benchmarks/ folder of the run being continued; its finished jobs are not counted",
+    )
     args = parser.parse_args(argv)
     if args.stages is not None:
         if not args.estimate:
@@ -448,8 +555,18 @@ def main(argv=None) -> list[dict]:
         measured = {**read_benchmarks(args.benchmarks, whole=True), **read_benchmarks(folder, whole=True)}
         costs = {**read_estimate(args.estimate), **{job: statistics.mean(s) for job, s in measured.items()}}
         try:
-            print(stage_summary(stage_costs(load_config(*args.configfile), costs, stages,
-                                            {job: len(s) for job, s in finished.items()}, args.configfile), args.cores))
+            print(
+                stage_summary(
+                    stage_costs(
+                        load_config(*args.configfile),
+                        costs,
+                        stages,
+                        {job: len(s) for job, s in finished.items()},
+                        args.configfile,
+                    ),
+                    args.cores,
+                )
+            )
         except ConfigError as err:
             raise SystemExit(f"tools.cost: {err}") from None
         return []

@@ -66,8 +66,11 @@ def this_machine() -> str:
     machine, agreed to the last digit on some jobs and differed in the second decimal on others, and
     nothing recorded which CPU each ran on."""
     import torch
-    return (f"{platform.machine()} ({cpu_model()}; torch {torch.__version__}, CPU kernels "
-            f"{torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores, {platform.system()}")
+
+    return (
+        f"{platform.machine()} ({cpu_model()}; torch {torch.__version__}, CPU kernels "
+        f"{torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores, {platform.system()}"
+    )
 
 
 def cpu_model() -> str:
@@ -78,8 +81,9 @@ def cpu_model() -> str:
     return platform.processor() or "CPU model unknown"
 
 
-def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: str | None,
-                machine: str | None = None) -> Path:
+def publish_run(
+    name: str, workdir: Path, command: str, wall: str | None, note: str | None, machine: str | None = None
+) -> Path:
     """machine: where the run ran, when not here (results fetched from a GPU machine, say)."""
     tables, figures = workdir / "results" / "tables", workdir / "results" / "figures"
     out = PUBLISHED / name
@@ -92,14 +96,18 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     for src in sorted(tables.glob("*.csv")) + sorted(tables.glob("*.md")) + sorted(figures.glob("*.png")):
         if src.suffix == ".csv" and src.stem != "claims_ledger":
             # A table this commit published before, unchanged, keeps the date it was first published.
-            same = (earlier.get(src.stem, ("",))[0] == commit and (out / src.name).is_file()
-                    and filecmp.cmp(src, out / src.name, shallow=False))
+            same = (
+                earlier.get(src.stem, ("",))[0] == commit
+                and (out / src.name).is_file()
+                and filecmp.cmp(src, out / src.name, shallow=False)
+            )
             fresh[src.stem] = earlier[src.stem] if same else (commit, now)
         shutil.copy2(src, out / src.name)
         copied.append(src.name)
     sources = {**kept, **fresh}
-    (out / TABLE_SOURCES).write_text("table\tcommit\tpublished\n" + "".join(
-        f"{t}\t{c}\t{p}\n" for t, (c, p) in sorted(sources.items())))
+    (out / TABLE_SOURCES).write_text(
+        "table\tcommit\tpublished\n" + "".join(f"{t}\t{c}\t{p}\n" for t, (c, p) in sorted(sources.items()))
+    )
     if "claims_ledger.csv" not in copied:  # an earlier folder's ledger does not speak for these tables
         for stale in ("claims_ledger.csv", "claims_ledger.md"):
             (out / stale).unlink(missing_ok=True)
@@ -109,38 +117,52 @@ def publish_run(name: str, workdir: Path, command: str, wall: str | None, note: 
     folder = folder_key(measured[2]) if measured else commit
     n_jobs, n_here = merge_benchmarks(out, workdir, folder)
     n_results = merge_results(out, workdir, folder)
-    all_folders = [f"- wall time of all its folders: {_hours(sum(float(r['running_s']) for r in folders))} running in "
-                   f"{len(folders)} workflow folders ({FOLDERS}: a lost machine's folder counted to its last "
-                   "publication)"] if len(folders) > 1 else []
+    all_folders = (
+        [
+            f"- wall time of all its folders: {_hours(sum(float(r['running_s']) for r in folders))} running in "
+            f"{len(folders)} workflow folders ({FOLDERS}: a lost machine's folder counted to its last "
+            "publication)"
+        ]
+        if len(folders) > 1
+        else []
+    )
     ledger = ", the claims ledger" if "claims_ledger.csv" in copied else ""
     earlier_jobs = f"; {n_here} from this folder, the others from earlier folders" if n_here < n_jobs else ""
-    lines = [f"# Run `{name}`", "",
-             f"- preset: {preset}",
-             f"- command: `{command}`",
-             f"- commit: `{commit}`",
-             f"- published: {now}",
-             f"- machine: {machine or this_machine()}",
-             f"- wall time so far: {wall or _wall_words(measured) or 'not given'}",
-             *all_folders,
-             f"- contents: {n_tables} table{'s' * (n_tables != 1)}{ledger}, "
-             f"{len(list(out.glob('*.png')))} figures, {n_jobs} job benchmarks (benchmarks.tsv{earlier_jobs})"
-             + (f", {n_results} job result files ({RESULTS}: each job's per-seed metrics)" if n_results else "")]
+    lines = [
+        f"# Run `{name}`",
+        "",
+        f"- preset: {preset}",
+        f"- command: `{command}`",
+        f"- commit: `{commit}`",
+        f"- published: {now}",
+        f"- machine: {machine or this_machine()}",
+        f"- wall time so far: {wall or _wall_words(measured) or 'not given'}",
+        *all_folders,
+        f"- contents: {n_tables} table{'s' * (n_tables != 1)}{ledger}, "
+        f"{len(list(out.glob('*.png')))} figures, {n_jobs} job benchmarks (benchmarks.tsv{earlier_jobs})"
+        + (f", {n_results} job result files ({RESULTS}: each job's per-seed metrics)" if n_results else ""),
+    ]
     if kept:
         by_run = {}
         for table, source in sorted(kept.items()):
             by_run.setdefault(source, []).append(table)
-        lines.append("- tables kept from an earlier run: " + "; ".join(
-            f"{', '.join(ts)} (commit `{c}`, published {p})" for (c, p), ts in by_run.items())
-            + f", until this run builds its own ({TABLE_SOURCES})")
+        lines.append(
+            "- tables kept from an earlier run: "
+            + "; ".join(f"{', '.join(ts)} (commit `{c}`, published {p})" for (c, p), ts in by_run.items())
+            + f", until this run builds its own ({TABLE_SOURCES})"
+        )
     if "claims_ledger.csv" not in copied and sources:
         lines.append("- claims ledger: not built yet (the workflow's ledger job builds it once every table is)")
     if n_jobs and (out / "cost-estimate.md").is_file():  # the cost table written before the run
         from tools import cost
 
-        lines += ["", "Finished jobs' CPU time against the cost table written before the run "
-                  "(cost-estimate.md; `python -m tools.cost --against`):", "",
-                  cost.against_benchmarks(cost.read_estimate(out / "cost-estimate.md"),
-                                          [out / "benchmarks.tsv"]).rstrip()]
+        lines += [
+            "",
+            "Finished jobs' CPU time against the cost table written before the run "
+            "(cost-estimate.md; `python -m tools.cost --against`):",
+            "",
+            cost.against_benchmarks(cost.read_estimate(out / "cost-estimate.md"), [out / "benchmarks.tsv"]).rstrip(),
+        ]
     if note:
         lines += ["", note]
     (out / "RUN.md").write_text("\n".join(lines) + "\n")
@@ -176,16 +198,18 @@ def merge_benchmarks(out: Path, workdir: Path, folder: str) -> tuple[int, int]:
         columns = lines[0].split("\t")
         # files published before rows named their folder (unknown), or before they named resumed jobs (not known: '')
         extra = [c for c in ("folder", RESUMED_COLUMN) if c in columns]
-        header = header or "\t".join(columns[1:len(columns) - len(extra)])
+        header = header or "\t".join(columns[1 : len(columns) - len(extra)])
         for line in lines[1:]:
             job, *values = line.split("\t")
-            tail = dict(zip(extra, values[len(values) - len(extra):]))
-            fields = "\t".join(values[:len(values) - len(extra)])
+            tail = dict(zip(extra, values[len(values) - len(extra) :]))
+            fields = "\t".join(values[: len(values) - len(extra)])
             earlier[job] = ((fields, tail.get(RESUMED_COLUMN, "")), tail.get("folder", "unknown"))
     rows = by_folder(earlier, here, folder)
     if rows:
-        path.write_text(f"job\t{header}\tfolder\t{RESUMED_COLUMN}\n" + "".join(
-            f"{job}\t{fields}\t{ran}\t{resumed}\n" for job, ((fields, resumed), ran) in sorted(rows.items())))
+        path.write_text(
+            f"job\t{header}\tfolder\t{RESUMED_COLUMN}\n"
+            + "".join(f"{job}\t{fields}\t{ran}\t{resumed}\n" for job, ((fields, resumed), ran) in sorted(rows.items()))
+        )
     else:
         path.unlink(missing_ok=True)
     return len(rows), len(here)
@@ -209,8 +233,11 @@ def merge_results(out: Path, workdir: Path, folder: str) -> int:
     import tarfile
 
     results = workdir / "results"
-    here = {str(p.relative_to(workdir)): p.read_bytes() for p in sorted(results.glob("*/**/*.json"))
-            if p.relative_to(results).parts[0] not in ("published", "tables", "figures")}
+    here = {
+        str(p.relative_to(workdir)): p.read_bytes()
+        for p in sorted(results.glob("*/**/*.json"))
+        if p.relative_to(results).parts[0] not in ("published", "tables", "figures")
+    }
     path, earlier = out / RESULTS, {}
     if path.is_file():
         with tarfile.open(path) as tar:
@@ -220,8 +247,10 @@ def merge_results(out: Path, workdir: Path, folder: str) -> int:
         path.unlink(missing_ok=True)
         return 0
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for name, (data, ran) in sorted(files.items()):
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.pax_headers = len(data), 0o644, {"comment": FOLDER_COMMENT + ran}
@@ -249,16 +278,19 @@ def _wall_words(measured: tuple[float, int, datetime.datetime, float] | None) ->
     if measured is None:
         return None
     running, stretches, first, now_s = measured
-    return (f"{_hours(running)} running in {stretches} stretch{'es' * (stretches != 1)}, "
-            f"{_hours(now_s - first.timestamp())} since the first start {first:%Y-%m-%d %H:%M} UTC")
+    return (
+        f"{_hours(running)} running in {stretches} stretch{'es' * (stretches != 1)}, "
+        f"{_hours(now_s - first.timestamp())} since the first start {first:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def _hours(seconds: float) -> str:
     return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
 
 
-def wall_seconds(workdir: Path,
-                 now: datetime.datetime | None = None) -> tuple[float, int, datetime.datetime, float] | None:
+def wall_seconds(
+    workdir: Path, now: datetime.datetime | None = None
+) -> tuple[float, int, datetime.datetime, float] | None:
     """(seconds running, stretches, first start, now) of a long run so far, from its RUN_LOG: lines
     `started|exited N|stopped|paused|resumed YYYY-MM-DD HH:MM:SS` (UTC). A stretch with no end line
     was stopped from outside (a killed session, a lost lock); it ended with the run folder's last
@@ -295,8 +327,9 @@ def folder_key(first_start: datetime.datetime) -> str:
     return f"{first_start:%Y-%m-%d %H:%M} UTC"
 
 
-def record_folder(out: Path, commit: str, first_start: datetime.datetime, running_s: float,
-                  published: str) -> list[dict]:
+def record_folder(
+    out: Path, commit: str, first_start: datetime.datetime, running_s: float, published: str
+) -> list[dict]:
     """Add or update this workflow folder's row in out/FOLDERS and return every row: a long run
     restarted in new folders (a lost machine) costs what all of them ran, each counted up to its
     last publication. A folder is known by its first start (RUN_LOG); its commit is the last one
@@ -309,11 +342,13 @@ def record_folder(out: Path, commit: str, first_start: datetime.datetime, runnin
         with open(path) as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
     rows = [r for r in rows if r["first_start"] != key] + [
-        {"first_start": key, "commit": commit, "running_s": f"{running_s:.0f}", "published": published}]
+        {"first_start": key, "commit": commit, "running_s": f"{running_s:.0f}", "published": published}
+    ]
     rows.sort(key=lambda r: r["first_start"])
     with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, ["first_start", "commit", "running_s", "published"], delimiter="\t",
-                                lineterminator="\n")
+        writer = csv.DictWriter(
+            fh, ["first_start", "commit", "running_s", "published"], delimiter="\t", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
     return rows
@@ -329,8 +364,9 @@ def table_sources(out: Path) -> dict[str, tuple[str, str]]:
         return {r["table"]: (r["commit"], r["published"]) for r in csv.DictReader(fh, delimiter="\t")}
 
 
-def kept_tables(out: Path, fresh: set[str], preset: str,
-                sources: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+def kept_tables(
+    out: Path, fresh: set[str], preset: str, sources: dict[str, tuple[str, str]]
+) -> dict[str, tuple[str, str]]:
     """The tables an earlier run published in out that this run has not built (yet), each with
     the commit and date of the run that did: e.g. a long run restarted on a new machine, whose
     first folder's tables stay published until the new folder rebuilds them. Tables of another
@@ -346,10 +382,13 @@ def kept_tables(out: Path, fresh: set[str], preset: str,
         with open(out / f"{table}.csv") as fh:
             theirs = next(csv.DictReader(fh), {}).get("preset")
         if theirs != preset and preset != "unknown":  # unknown: this run has finished nothing yet
-            raise SystemExit(f"{out / table}.csv is of preset {theirs!r}, this run of {preset!r}: publish under "
-                             f"another name, or remove the earlier run's files from {out} first")
-        kept[table] = sources.get(table, (fields.get("commit", "unknown").strip("`"),
-                                          fields.get("published", "unknown")))
+            raise SystemExit(
+                f"{out / table}.csv is of preset {theirs!r}, this run of {preset!r}: publish under "
+                f"another name, or remove the earlier run's files from {out} first"
+            )
+        kept[table] = sources.get(
+            table, (fields.get("commit", "unknown").strip("`"), fields.get("published", "unknown"))
+        )
     return kept
 
 
@@ -377,18 +416,26 @@ def history_table(metrics: dict) -> str:
     history = metrics["history"]
     keys = [k for k in ("val_acc", "diagnostic_test_acc") if k in history[0]]
     names = {"val_acc": "validation accuracy (%)", "diagnostic_test_acc": "test accuracy (%, diagnostic)"}
-    lines = [f"Per-epoch record of `{metrics['variant']}` seed {metrics['seed']} (preset {metrics['preset']}, "
-             f"commit `{metrics['provenance'].get('git_commit', '?')}`, {metrics['train_images']} training images, "
-             f"{metrics['provenance']['wall_time_s'] / 60:.0f} min): reported (last epoch) validation "
-             f"{100 * metrics['val_acc']:.2f} %, test {100 * metrics['test_acc']:.2f} %.", ""]
+    lines = [
+        f"Per-epoch record of `{metrics['variant']}` seed {metrics['seed']} (preset {metrics['preset']}, "
+        f"commit `{metrics['provenance'].get('git_commit', '?')}`, {metrics['train_images']} training images, "
+        f"{metrics['provenance']['wall_time_s'] / 60:.0f} min): reported (last epoch) validation "
+        f"{100 * metrics['val_acc']:.2f} %, test {100 * metrics['test_acc']:.2f} %.",
+        "",
+    ]
     if "diagnostic_test_acc" in keys:
         best = max(history, key=lambda e: e["diagnostic_test_acc"])
-        lines += [f"Best test accuracy over epochs (what a test-selected number would report): "
-                  f"{100 * best['diagnostic_test_acc']:.2f} % at epoch {best['epoch']}, "
-                  f"{100 * (best['diagnostic_test_acc'] - metrics['test_acc']):+.2f} pp over the reported number.", ""]
+        lines += [
+            f"Best test accuracy over epochs (what a test-selected number would report): "
+            f"{100 * best['diagnostic_test_acc']:.2f} % at epoch {best['epoch']}, "
+            f"{100 * (best['diagnostic_test_acc'] - metrics['test_acc']):+.2f} pp over the reported number.",
+            "",
+        ]
     extra = ["trained blocks"] if "trained_blocks" in history[0] else []
-    lines += ["| epoch | " + " | ".join([names[k] for k in keys] + extra) + " |",
-              "|---" * (1 + len(keys) + len(extra)) + "|"]
+    lines += [
+        "| epoch | " + " | ".join([names[k] for k in keys] + extra) + " |",
+        "|---" * (1 + len(keys) + len(extra)) + "|",
+    ]
     for e in history:
         cells = [f"{100 * e[k]:.2f}" for k in keys]
         cells += [", ".join(map(str, e["trained_blocks"])) or "none"] if extra else []
@@ -404,8 +451,12 @@ def run_page(folder: Path) -> str:
     """A published run's page: its RUN.md (or, for older folders, its section.md / timing.txt
     header), what tools/rejudge changed, the per-epoch record of each training run published as
     <name>.metrics.json, its conclusions and claims ledger, then its tables."""
-    parts = ["<!-- written by `python -m tools.publish docs` from this folder; edits here are overwritten -->", "",
-             _header(folder).rstrip(), ""]
+    parts = [
+        "<!-- written by `python -m tools.publish docs` from this folder; edits here are overwritten -->",
+        "",
+        _header(folder).rstrip(),
+        "",
+    ]
     if (folder / REJUDGED).is_file():  # tools/rejudge: today's rules applied to the run's summaries
         parts += [(folder / REJUDGED).read_text().replace("# ", "## ", 1).rstrip(), ""]
     for path in sorted(folder.glob("*.metrics.json")):  # published training runs: their epochs
@@ -435,9 +486,17 @@ def verdict_changes(a: Path, b: Path) -> list[dict]:
             return {r["id"]: r for r in csv.DictReader(fh)}
 
     first, second = read(a), read(b)
-    return [{"id": cid, a.name: first[cid]["verdict"], f"{a.name} ours": first[cid]["ours"],
-             b.name: second[cid]["verdict"], f"{b.name} ours": second[cid]["ours"]}
-            for cid in first if cid in second and first[cid]["verdict"] != second[cid]["verdict"]]
+    return [
+        {
+            "id": cid,
+            a.name: first[cid]["verdict"],
+            f"{a.name} ours": first[cid]["ours"],
+            b.name: second[cid]["verdict"],
+            f"{b.name} ours": second[cid]["ours"],
+        }
+        for cid in first
+        if cid in second and first[cid]["verdict"] != second[cid]["verdict"]
+    ]
 
 
 def published_rows(folder: Path) -> list[dict]:
@@ -471,6 +530,7 @@ def shared_rows(first: dict, second: dict) -> list[tuple[str, dict, dict]]:
     """(label, row, row) for each table row two runs' `table_rows` both hold: matched by place and
     reference, in table order of epochs (2 before 10). Where a place has no reference in common
     (a table of an older format tested it against another or none), its mean is still compared once."""
+
     def natural(place):
         return [(0, int(w), "") if w.isdigit() else (1, 0, w) for part in place for w in part.split(" ")]
 
@@ -491,9 +551,13 @@ def table_changes(pairs: list[tuple[str, dict, dict]], names: tuple[str, str]) -
     disagree: the 95 % CIs of the mean do not overlap, or the paired test against the same
     reference differs in significance or in the sign of the difference. For runs published
     before a ledger (or with tables of an older format), this is what can be compared."""
+
     def text(r):
-        delta = f", Δ {float(r['delta_vs_ref']):+.2f} vs {r['reference']} (p_holm {float(r['p_holm']):.2g})" \
-            if r.get("delta_vs_ref") and r.get("p_holm") else ""
+        delta = (
+            f", Δ {float(r['delta_vs_ref']):+.2f} vs {r['reference']} (p_holm {float(r['p_holm']):.2g})"
+            if r.get("delta_vs_ref") and r.get("p_holm")
+            else ""
+        )
         return f"{float(r['mean']):.2f} [{float(r['ci_low']):.2f}, {float(r['ci_high']):.2f}]{delta}"
 
     def verdict(r):
@@ -504,8 +568,14 @@ def table_changes(pairs: list[tuple[str, dict, dict]], names: tuple[str, str]) -
         apart = float(x["ci_high"]) < float(y["ci_low"]) or float(y["ci_high"]) < float(x["ci_low"])
         test_differs = x.get("reference") == y.get("reference") and verdict(x) != verdict(y)
         if apart or test_differs:
-            out.append({"row": label, names[0]: text(x), names[1]: text(y),
-                        "differs": ", ".join(w for w, c in (("CIs apart", apart), ("test", test_differs)) if c)})
+            out.append(
+                {
+                    "row": label,
+                    names[0]: text(x),
+                    names[1]: text(y),
+                    "differs": ", ".join(w for w, c in (("CIs apart", apart), ("test", test_differs)) if c),
+                }
+            )
     return out
 
 
@@ -543,8 +613,16 @@ def job_changes(first: dict, second: dict, names: tuple[str, str], alpha: float)
         a, b = [first[job][s] for s in seeds], [second[job][s] for s in seeds]
         if seeds:
             test = stats.paired_test(a, b)  # p nan for one pair
-            rows.append({"job": "/".join(job), "seeds": len(seeds), names[0]: mean_sd(a), names[1]: mean_sd(b),
-                         "delta": test["diff"], "p": test["p"]})
+            rows.append(
+                {
+                    "job": "/".join(job),
+                    "seeds": len(seeds),
+                    names[0]: mean_sd(a),
+                    names[1]: mean_sd(b),
+                    "delta": test["diff"],
+                    "p": test["p"],
+                }
+            )
     for row, p_holm in zip(rows, stats.holm([r["p"] for r in rows])):
         row["p_holm"], row["differs"] = p_holm, p_holm < alpha
     return rows
@@ -558,8 +636,9 @@ def check_comparable(a: Path, b: Path, tables: bool, jobs: bool = False) -> tupl
     runs = sorted(p.name for p in a.parent.iterdir() if p.is_dir()) if a.parent.is_dir() else []
     for folder in (a, b):
         if not folder.is_dir():
-            raise SystemExit(f"no published run {folder.name!r} in {folder.parent}: "
-                             f"published runs are {', '.join(runs)}")
+            raise SystemExit(
+                f"no published run {folder.name!r} in {folder.parent}: published runs are {', '.join(runs)}"
+            )
     if jobs:
         found = job_accuracies(a), job_accuracies(b)
         for folder, accuracies in zip((a, b), found):
@@ -569,8 +648,9 @@ def check_comparable(a: Path, b: Path, tables: bool, jobs: bool = False) -> tupl
     if not tables:
         for folder in (a, b):
             if not (folder / "claims_ledger.csv").is_file():
-                raise SystemExit(f"{folder} has no claims ledger (claims_ledger.csv): "
-                                 "compare its tables instead (--tables)")
+                raise SystemExit(
+                    f"{folder} has no claims ledger (claims_ledger.csv): compare its tables instead (--tables)"
+                )
         return None
     rows = table_rows(a), table_rows(b)
     for folder, found in zip((a, b), rows):
@@ -593,11 +673,14 @@ def main(argv=None) -> None:
     compare = sub.add_parser("compare", help="the claims whose verdict differs between two published runs")
     compare.add_argument("first")
     compare.add_argument("second")
-    compare.add_argument("--tables", action="store_true",
-                         help="compare the shared table rows instead (CIs apart, or the test differs)")
-    compare.add_argument("--jobs", action="store_true",
-                         help=f"compare the jobs both finished instead, seed by seed "
-                              f"({RESULTS}: test accuracy, paired t, Holm)")
+    compare.add_argument(
+        "--tables", action="store_true", help="compare the shared table rows instead (CIs apart, or the test differs)"
+    )
+    compare.add_argument(
+        "--jobs",
+        action="store_true",
+        help=f"compare the jobs both finished instead, seed by seed ({RESULTS}: test accuracy, paired t, Holm)",
+    )
     args = parser.parse_args(argv)
     if args.what == "compare":
         a, b = PUBLISHED / args.first, PUBLISHED / args.second
@@ -607,10 +690,14 @@ def main(argv=None) -> None:
 
             alpha = load_config()["stats"]["alpha"]
             changes = job_changes(*rows, (a.name, b.name), alpha)
-            summary = (f"{sum(c['differs'] for c in changes)} of the {len(changes)} jobs both runs finished differ "
-                       f"(paired by seed, t-test, Holm, alpha {alpha})")
-            changes = [{**c, "delta": f"{c['delta']:+.2f}", "p": f"{c['p']:.2g}", "p_holm": f"{c['p_holm']:.2g}"}
-                       for c in changes]
+            summary = (
+                f"{sum(c['differs'] for c in changes)} of the {len(changes)} jobs both runs finished differ "
+                f"(paired by seed, t-test, Holm, alpha {alpha})"
+            )
+            changes = [
+                {**c, "delta": f"{c['delta']:+.2f}", "p": f"{c['p']:.2g}", "p_holm": f"{c['p_holm']:.2g}"}
+                for c in changes
+            ]
             print(" | ".join(changes[0]) if changes else "")
         elif rows:
             pairs = shared_rows(*rows)

@@ -48,10 +48,14 @@ def answer_section(published: Path, config: dict) -> str:
         return "The full run has no conclusions yet.\n"
     conclusions = _rows(lead / "conclusions.csv")
     claims = {r["id"]: r for r in _rows(lead / "claims_ledger.csv")}
-    lines = [f"Of the deck's {len(conclusions)} conclusions, judged on the full run "
-             f"(n = {max(int(r['n']) for r in claims.values() if r['n'])} seeds): "
-             f"{verdict_counts(r['verdict'] for r in conclusions)}.", "",
-             "| the deck concludes | verdict | deciding numbers: ours (slides) |", "|---|---|---|"]
+    lines = [
+        f"Of the deck's {len(conclusions)} conclusions, judged on the full run "
+        f"(n = {max(int(r['n']) for r in claims.values() if r['n'])} seeds): "
+        f"{verdict_counts(r['verdict'] for r in conclusions)}.",
+        "",
+        "| the deck concludes | verdict | deciding numbers: ours (slides) |",
+        "|---|---|---|",
+    ]
     for r in conclusions:
         lines.append(f"| {r['conclusion']} | **{r['verdict']}** | {deciding_numbers(r, claims)} |")
     return "\n".join(lines) + "\n"
@@ -70,7 +74,7 @@ def deciding_numbers(conclusion: dict, claims: dict[str, dict]) -> str:
             for reading in claims[cid]["readings"].split("; "):
                 name, _, rest = reading.partition(": ")
                 if f"{name} (" in conclusion["verdict"] and "(" in rest:
-                    named.setdefault(name, rest[rest.index("(") + 1:-1])
+                    named.setdefault(name, rest[rest.index("(") + 1 : -1])
         parts += [f"{name}: {ours}" for name, ours in named.items()]
     return "; ".join(parts)
 
@@ -80,8 +84,10 @@ def preset_cost(published: Path, preset: str) -> str:
     folder = published / PRESET_RUNS[preset]
     if (folder / "benchmarks.tsv").is_file() and preset == "full":
         seconds = sum(float(r["cpu_time"]) for r in csv.DictReader(open(folder / "benchmarks.tsv"), delimiter="\t"))
-        return (f"{seconds / 3600:.0f} core-hours of CPU jobs on a 2-core machine "
-                f"([run `{folder.name}`]({folder}/RUN.md)); a GPU box runs several jobs at once")
+        return (
+            f"{seconds / 3600:.0f} core-hours of CPU jobs on a 2-core machine "
+            f"([run `{folder.name}`]({folder}/RUN.md)); a GPU box runs several jobs at once"
+        )
     if (folder / "RUN.md").is_file():
         wall = run_fields(folder).get("wall time so far", "?").split(" (")[0]
         return f"{wall} on 2 CPU cores ([run `{folder.name}`]({folder}/RUN.md))"
@@ -120,8 +126,9 @@ def generated(readme: str, published: Path, config: dict) -> str:
     return readme
 
 
-def write(readme: Path = Path("README.md"), published: Path = Path("results/published"),
-          config: Path = Path("config.yaml")) -> Path:
+def write(
+    readme: Path = Path("README.md"), published: Path = Path("results/published"), config: Path = Path("config.yaml")
+) -> Path:
     readme.write_text(generated(readme.read_text(), published, yaml.safe_load(config.read_text())))
     return readme
 

@@ -64,8 +64,11 @@ def drop_repeats(table: pd.DataFrame, random_init_of: dict, alpha: float) -> tup
         if setting == PROTOCOL:
             continue
         here = table[table.setting == setting]
-        models = {v for v in here.variant.unique() if not is_random_init(v)
-                  and unchanged(v, setting) and unchanged(random_init_of.get(v), setting)}
+        models = {
+            v
+            for v in here.variant.unique()
+            if not is_random_init(v) and unchanged(v, setting) and unchanged(random_init_of.get(v), setting)
+        }
         needed = {random_init_of.get(v) for v in here.variant.unique() if not is_random_init(v) and v not in models}
         inits = {r for r in here.variant.unique() if is_random_init(r) and r not in needed and unchanged(r, setting)}
         drop += list(here.index[here.variant.isin(models | inits)])
@@ -76,8 +79,10 @@ def drop_repeats(table: pd.DataFrame, random_init_of: dict, alpha: float) -> tup
     kept["p_holm"] = stats.holm(kept.p)
     kept["significant"] = kept.p_holm < alpha
     pairs = sorted({f"{r.variant} under {r.setting}" for r in gone.itertuples() if not is_random_init(r.variant)})
-    return kept, [f"dropped {len(drop)} rows that repeat the protocol's ({', '.join(pairs)}; their random inits "
-                  f"too), Holm rerun over the {int(kept.p.notna().sum())} tests that stay"]
+    return kept, [
+        f"dropped {len(drop)} rows that repeat the protocol's ({', '.join(pairs)}; their random inits "
+        f"too), Holm rerun over the {int(kept.p.notna().sum())} tests that stay"
+    ]
 
 
 def collapsed_variants(tables: dict[str, pd.DataFrame], rule: dict) -> dict[str, int]:
@@ -120,8 +125,7 @@ def notes_of(md: str) -> list[str]:
 
 def rejudge(folder: Path, config: dict) -> list[str]:
     tables_cfg = enabled_tables(config)
-    tables = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))
-              if p.stem in tables_cfg}
+    tables = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv")) if p.stem in tables_cfg}
     random_init_of = {v: random_init_of_variant(config, v) for v in variant_names(config)}
     control = config.get("transfer_control")
     control_files = sorted((folder / control).glob("seed*.metrics.json")) if control else []
@@ -135,7 +139,8 @@ def rejudge(folder: Path, config: dict) -> list[str]:
         changes += mark_collapsed(table, found)
         control_notes = []
         reports_transfer = spec["kind"] == "source_transfer" or (
-            spec["kind"] == "compare" and spec.get("stage") == "transfer")
+            spec["kind"] == "compare" and spec.get("stage") == "transfer"
+        )
         if records is not None and reports_transfer:
             changes += add_control(table, control, records)
             if CONTROL_COLUMN not in table or table[CONTROL_COLUMN].isna().all():
@@ -155,16 +160,34 @@ def rejudge(folder: Path, config: dict) -> list[str]:
         if "analysis" in definition or not all((folder / f"{t}.csv").is_file() for t in sources):
             continue
         if any(line.startswith(tuple(f"{t}:" for t in sources)) for line in log):
-            figure_job(FigureSpec(figure=fig, definition=definition, preset=config["preset"], code={},
-                                  title=definition.get("title") or tables_cfg[definition["table"]].get("title", fig),
-                                  inputs={"tables": [str(folder / f"{t}.csv") for t in sources]},
-                                  png=str(folder / f"{fig}.png"), log=str(folder / ".rejudge.log")))
-    ledger_job(LedgerSpec(alpha=config["stats"]["alpha"], tolerance=config["stats"]["tolerance"],
-                          preset=config["preset"], code={}, tables=[str(folder / f"{t}.csv") for t in tables],
-                          claims=config["claims"], conclusions=config["conclusions"],
-                          conclusions_csv=str(folder / "conclusions.csv"), csv=str(folder / "claims_ledger.csv"),
-                          md=str(folder / "claims_ledger.md"), rst=str(folder / ".claims_ledger.rst"),
-                          log=str(folder / ".rejudge.log")))
+            figure_job(
+                FigureSpec(
+                    figure=fig,
+                    definition=definition,
+                    preset=config["preset"],
+                    code={},
+                    title=definition.get("title") or tables_cfg[definition["table"]].get("title", fig),
+                    inputs={"tables": [str(folder / f"{t}.csv") for t in sources]},
+                    png=str(folder / f"{fig}.png"),
+                    log=str(folder / ".rejudge.log"),
+                )
+            )
+    ledger_job(
+        LedgerSpec(
+            alpha=config["stats"]["alpha"],
+            tolerance=config["stats"]["tolerance"],
+            preset=config["preset"],
+            code={},
+            tables=[str(folder / f"{t}.csv") for t in tables],
+            claims=config["claims"],
+            conclusions=config["conclusions"],
+            conclusions_csv=str(folder / "conclusions.csv"),
+            csv=str(folder / "claims_ledger.csv"),
+            md=str(folder / "claims_ledger.md"),
+            rst=str(folder / ".claims_ledger.rst"),
+            log=str(folder / ".rejudge.log"),
+        )
+    )
     for scratch in (".rejudge.log", ".claims_ledger.rst"):
         (folder / scratch).unlink(missing_ok=True)
     return log
@@ -173,10 +196,19 @@ def rejudge(folder: Path, config: dict) -> list[str]:
 def record(folder: Path, log: list[str], command: str) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"# Re-judged `{folder.name}` by today's rules", "", f"- command: `{command}`", f"- commit: `{commit}`",
-             f"- date: {now}", "- what: the tables' summaries under the rules of docs/protocol.md section 8, then the "
-             "ledger and the conclusions rebuilt from them (tools/rejudge.py says what can and cannot be re-derived "
-             "from summaries)", "", "Changes:", ""] + [f"- {line}" for line in log]
+    lines = [
+        f"# Re-judged `{folder.name}` by today's rules",
+        "",
+        f"- command: `{command}`",
+        f"- commit: `{commit}`",
+        f"- date: {now}",
+        "- what: the tables' summaries under the rules of docs/protocol.md section 8, then the "
+        "ledger and the conclusions rebuilt from them (tools/rejudge.py says what can and cannot be re-derived "
+        "from summaries)",
+        "",
+        "Changes:",
+        "",
+    ] + [f"- {line}" for line in log]
     (folder / REJUDGED).write_text("\n".join(lines) + "\n")
 
 

@@ -14,7 +14,7 @@ from ffmodels.transfer import fill_label_slot
 def never_active_fraction(model, x: torch.Tensor, threshold: float, batch_size: int) -> list[float]:
     peak = None
     for i in range(0, len(x), batch_size):
-        hs = [h.amax(dim=0) for h in model.layer_features(x[i:i + batch_size])]
+        hs = [h.amax(dim=0) for h in model.layer_features(x[i : i + batch_size])]
         peak = hs if peak is None else [torch.maximum(p, h) for p, h in zip(peak, hs)]
     return [float((p <= threshold).float().mean()) for p in peak]
 

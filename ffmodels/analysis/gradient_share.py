@@ -25,8 +25,12 @@ import torch
 from ffmodels.analysis import LabelInputMetric, fixed_subset, metric
 from ffmodels.names import N_LABEL_PIXELS
 
-READINGS = ("gradient_share", "gradient_share_per_sample", "gradient_share_input_cols",
-            "gradient_share_per_sample_input_cols")
+READINGS = (
+    "gradient_share",
+    "gradient_share_per_sample",
+    "gradient_share_input_cols",
+    "gradient_share_per_sample_input_cols",
+)
 # The captured per-sample gradients must add up to the batch gradient (to float rounding);
 # if they do not, something reached layer 1's weight past its module and the per-sample
 # readings are nan rather than wrong.
@@ -110,10 +114,12 @@ def first_layer_gradient_shares(model, x: torch.Tensor, y: torch.Tensor, gen: to
     err = (rebuilt - grad.double()).norm()
     if not (err <= RECONSTRUCTION_RTOL * grad.double().norm()):  # the capture missed part of the gradient
         per_sample_sq, n_carrying = torch.full_like(per_sample_sq, float("nan")), 0
-    return {"gradient_share": label_column_share(batch_sq, n_all),
-            "gradient_share_per_sample": label_column_share(per_sample_sq, n_all),
-            "gradient_share_input_cols": label_column_share(batch_sq, n_carrying),
-            "gradient_share_per_sample_input_cols": label_column_share(per_sample_sq, n_carrying)}
+    return {
+        "gradient_share": label_column_share(batch_sq, n_all),
+        "gradient_share_per_sample": label_column_share(per_sample_sq, n_all),
+        "gradient_share_input_cols": label_column_share(batch_sq, n_carrying),
+        "gradient_share_per_sample_input_cols": label_column_share(per_sample_sq, n_carrying),
+    }
 
 
 def first_layer_label_share(model, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> float:

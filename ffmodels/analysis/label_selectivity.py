@@ -32,7 +32,7 @@ def label_crossed_activity(model, x: torch.Tensor, batch_size: int) -> list[torc
     out = None
     step = max(1, batch_size // k)
     for i in range(0, n, step):
-        xb = x[i:i + step]
+        xb = x[i : i + step]
         labels = torch.arange(k, device=x.device).repeat(len(xb))
         hs = model.layer_features(model.embed(xb.repeat_interleave(k, dim=0), labels))
         hs = [h.view(len(xb), k, -1) for h in hs]
@@ -56,8 +56,13 @@ def median(t: torch.Tensor) -> torch.Tensor:
     return torch.quantile(t.double(), 0.5) if len(t) else t.new_tensor(float("nan"))
 
 
-def variance_ratio(share: torch.Tensor, total: torch.Tensor, top_fraction: float,
-                   responsive: torch.Tensor | None = None, reduce: str = "mean") -> float:
+def variance_ratio(
+    share: torch.Tensor,
+    total: torch.Tensor,
+    top_fraction: float,
+    responsive: torch.Tensor | None = None,
+    reduce: str = "mean",
+) -> float:
     """Activation variance of the top `top_fraction` of units by label share (taken over all
     units) over the rest's, each group reduced by its mean or median; with `responsive` (a mask),
     the non-responsive units are left out of the rest."""
@@ -75,9 +80,11 @@ def variance_ratios(stats: list[dict], top_fraction: float, threshold: float, su
     """The three readings of the label neurons' variance ratio over the units of `stats`' layers, pooled."""
     share, total = torch.cat([s["share"] for s in stats]), torch.cat([s["total"] for s in stats])
     responsive = torch.cat([s["peak"] > threshold for s in stats])
-    return {f"variance_ratio{suffix}": variance_ratio(share, total, top_fraction),
-            f"variance_ratio_responsive{suffix}": variance_ratio(share, total, top_fraction, responsive),
-            f"variance_ratio_median{suffix}": variance_ratio(share, total, top_fraction, reduce="median")}
+    return {
+        f"variance_ratio{suffix}": variance_ratio(share, total, top_fraction),
+        f"variance_ratio_responsive{suffix}": variance_ratio(share, total, top_fraction, responsive),
+        f"variance_ratio_median{suffix}": variance_ratio(share, total, top_fraction, reduce="median"),
+    }
 
 
 def between_label_fraction(h: torch.Tensor) -> float:

@@ -30,10 +30,16 @@ class TransferOverTraining:
 
     @staticmethod
     def compute(ctx) -> dict:
-        acc = [100.0 * transfer(ctx.model_at(e), ctx.target, ctx.transfer, ctx.seed, ctx.batch_size)["test_acc"]
-               for e in ctx.epochs]
+        acc = [
+            100.0 * transfer(ctx.model_at(e), ctx.target, ctx.transfer, ctx.seed, ctx.batch_size)["test_acc"]
+            for e in ctx.epochs
+        ]
         trained = [(e, a) for e, a in zip(ctx.epochs, acc) if e > 0]
-        return {"curves": {"transfer_acc": acc},
-                "final": {"spearman_rho": spearman_rho(ctx.epochs, acc),
-                          "spearman_rho_trained": spearman_rho([e for e, _ in trained], [a for _, a in trained]),
-                          "transfer_acc_end_minus_start": acc[-1] - acc[0]}}
+        return {
+            "curves": {"transfer_acc": acc},
+            "final": {
+                "spearman_rho": spearman_rho(ctx.epochs, acc),
+                "spearman_rho_trained": spearman_rho([e for e, _ in trained], [a for _, a in trained]),
+                "transfer_acc_end_minus_start": acc[-1] - acc[0],
+            },
+        }

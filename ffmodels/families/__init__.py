@@ -29,8 +29,9 @@ def check_hparams(family: str, hp: dict, where: str) -> None:
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(hp) - fields)
     if unknown:
-        raise ConfigError(f"{where}.{unknown[0]}: unknown hyperparameter for family '{family}'; "
-                          f"known: {sorted(fields)}")
+        raise ConfigError(
+            f"{where}.{unknown[0]}: unknown hyperparameter for family '{family}'; known: {sorted(fields)}"
+        )
     missing = sorted(fields - set(hp))
     if missing:
         raise ConfigError(f"{where}.{missing[0]}: missing hyperparameter for family '{family}'")

@@ -75,17 +75,17 @@ EVAL_CHUNK = 128
 
 @dataclasses.dataclass(frozen=True)
 class CwCHParams(Checked):
-    channels: LayerSizes          # output channels per block
-    grouped: list[bool]           # per block: grouped convolution with groups = n_classes (CFSE)
-    max_pool: list[bool]          # per block: 2x2 max-pool after the ReLU
-    kernel_size: PositiveInt      # odd; padding kernel_size // 2 keeps the size
+    channels: LayerSizes  # output channels per block
+    grouped: list[bool]  # per block: grouped convolution with groups = n_classes (CFSE)
+    max_pool: list[bool]  # per block: 2x2 max-pool after the ReLU
+    kernel_size: PositiveInt  # odd; padding kernel_size // 2 keeps the size
     bn_eps: PositiveFloat
     bn_momentum: Annotated[float, Domain(0, 1, low_open=True)]  # 0 would never update the running statistics
-    input_mean: float             # input normalisation (x - mean) / std, part of the model
+    input_mean: float  # input normalisation (x - mean) / std, part of the model
     input_std: PositiveFloat
     epochs: PositiveInt
     batch_size: PositiveInt
-    lr: PositiveFloat             # Adam, one optimiser per block
+    lr: PositiveFloat  # Adam, one optimiser per block
     train_from: list[PositiveInt]  # per block: first epoch (1-based) it trains
     train_until: list[PositiveInt]  # per block: last epoch (inclusive) it trains
     probe_features: Literal["gap", "flat"]
@@ -100,8 +100,9 @@ class CwCHParams(Checked):
             raise ValueError("train_from: each block needs 1 <= train_from <= train_until")
         late = [i + 1 for i, s in enumerate(self.train_from) if s > self.epochs]
         if late:
-            raise ValueError(f"train_from: block(s) {late} would start after the last epoch ({self.epochs}) "
-                             "and never train")
+            raise ValueError(
+                f"train_from: block(s) {late} would start after the last epoch ({self.epochs}) and never train"
+            )
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError("kernel_size: must be odd (same-size padding)")
 
@@ -138,8 +139,17 @@ class CwCBlock(nn.Module):
 class CwCNet(PretrainModel):
     family = "cwc"
     HParams = CwCHParams
-    ARCH_KEYS = ("channels", "grouped", "max_pool", "kernel_size", "bn_eps", "bn_momentum",
-                 "input_mean", "input_std", "probe_features")
+    ARCH_KEYS = (
+        "channels",
+        "grouped",
+        "max_pool",
+        "kernel_size",
+        "bn_eps",
+        "bn_momentum",
+        "input_mean",
+        "input_std",
+        "probe_features",
+    )
     uses_label_input = False
     has_classifier = True
     has_running_statistics = True  # BatchNorm in every block
@@ -230,7 +240,7 @@ class CwCNet(PretrainModel):
         chunks = []
         with self.evaluating():
             for i in range(0, len(x), EVAL_CHUNK):
-                results, h = [], self.prepare(x[i:i + EVAL_CHUNK])
+                results, h = [], self.prepare(x[i : i + EVAL_CHUNK])
                 for k, block in enumerate(self.blocks):
                     a, h = block(h)
                     if not only_last or k == len(self.blocks) - 1:
@@ -265,8 +275,8 @@ class CwCNet(PretrainModel):
         x, y = data["val_x"], data["val_y"]
         correct = [0] * len(self.blocks)
         for i in range(0, len(x), batch_size):
-            for k, g in enumerate(self.all_group_goodness(x[i:i + batch_size])):
-                correct[k] += (g.argmax(dim=1) == y[i:i + batch_size]).sum().item()
+            for k, g in enumerate(self.all_group_goodness(x[i : i + batch_size])):
+                correct[k] += (g.argmax(dim=1) == y[i : i + batch_size]).sum().item()
         out = {f"val_acc_block{k + 1}": c / len(x) for k, c in enumerate(correct)}
         out["trained_blocks"] = [k + 1 for k, a in enumerate(self.active) if a]
         return out

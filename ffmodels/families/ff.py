@@ -183,8 +183,9 @@ class FFNet(PretrainModel):
         self.optimizer.step()
         return loss.item()
 
-    def step_with_auxiliary(self, loss: torch.Tensor, aux_losses: list[torch.Tensor],
-                            aux_optimizer: torch.optim.Optimizer) -> float:
+    def step_with_auxiliary(
+        self, loss: torch.Tensor, aux_losses: list[torch.Tensor], aux_optimizer: torch.optim.Optimizer
+    ) -> float:
         """One step of the FF layers on `loss` and of a variant's auxiliary weights (top-down
         predictors or feedback) on their own local losses, each by its own optimiser, in one
         backward: their parameters are disjoint, so each loss reaches only its own. Returns the

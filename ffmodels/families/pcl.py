@@ -104,7 +104,7 @@ class PCLFFNet(FFNet):
         pos_count = [0] * n_layers
         err_sum = [0.0] * (n_layers - 1)
         for i in range(0, len(x), batch_size):
-            hs = self.activations(self.embed(x[i:i + batch_size], y[i:i + batch_size]))
+            hs = self.activations(self.embed(x[i : i + batch_size], y[i : i + batch_size]))
             for l, h in enumerate(hs):
                 m = h.max(dim=0).values
                 s = h.sum(dim=0)

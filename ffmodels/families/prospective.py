@@ -104,4 +104,3 @@ class ProspectiveFFNet(FFNet):
         # T = 1 never uses B (h(0) = 0): it is not trained, which saves ~30% of the step.
         fb = self.feedback_losses(hs) if self.hp.iterations > 1 else []
         return self.step_with_auxiliary(loss, fb, self.feedback_optimizer)
-

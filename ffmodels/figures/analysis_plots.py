@@ -40,8 +40,10 @@ def weights(inputs: dict, title: str, preset: str, spec: dict):
     """Layer-1 weight vectors as 28x28 pictures: the most (top row) and least (bottom row)
     label-selective units of the first run; the label slot (first 10 pixels) outlined in red."""
     run = inputs["analysis"][0]
-    rows = [("most", run["weights_most_selective"], run["share_most_selective"]),
-            ("least", run["weights_least_selective"], run["share_least_selective"])]
+    rows = [
+        ("most", run["weights_most_selective"], run["share_most_selective"]),
+        ("least", run["weights_least_selective"], run["share_least_selective"]),
+    ]
     n = len(rows[0][1])
     side = int(math.isqrt(len(rows[0][1][0])))
     fig, axes = plt.subplots(2, n, figsize=(0.9 * n, 2.6), squeeze=False)
@@ -55,6 +57,7 @@ def weights(inputs: dict, title: str, preset: str, spec: dict):
             ax.set_title(f"{share:.2f}", fontsize=6)
             ax.axis("off")
         axes[r][0].text(-4, side / 2, which, rotation=90, va="center", ha="right", fontsize=7)
-    fig.suptitle(f"{title}\n{run['variant']} seed {run['seed']}, preset {preset}; number: the unit's label share",
-                 fontsize=8)
+    fig.suptitle(
+        f"{title}\n{run['variant']} seed {run['seed']}, preset {preset}; number: the unit's label share", fontsize=8
+    )
     return fig

@@ -71,15 +71,18 @@ def curves(inputs: dict, title: str, preset: str, spec: dict):
     trace = table[table.epoch.notna()]
     metrics = spec.get("metrics") or list(dict.fromkeys(trace.metric))
     fig, axes = _grid(len(metrics), 4.2)
-    collapse = table[(table.metric == "last_good_epoch") & table.get("status", pd.Series("", index=table.index))
-                     .fillna("").str.startswith("collapsed")]
+    collapse = table[
+        (table.metric == "last_good_epoch")
+        & table.get("status", pd.Series("", index=table.index)).fillna("").str.startswith("collapsed")
+    ]
     for ax, name in zip(axes, metrics):
         for i, (variant, rows) in enumerate(trace[trace.metric == name].groupby("variant", sort=False)):
             rows = rows.sort_values("epoch")
             colour = f"C{i % 10}"
             ax.plot(rows.epoch.to_numpy(), rows["mean"].to_numpy(), marker="o", ms=3, color=colour, label=variant)
-            ax.fill_between(rows.epoch.to_numpy(), rows.ci_low.to_numpy(), rows.ci_high.to_numpy(), color=colour,
-                            alpha=0.2, lw=0)
+            ax.fill_between(
+                rows.epoch.to_numpy(), rows.ci_low.to_numpy(), rows.ci_high.to_numpy(), color=colour, alpha=0.2, lw=0
+            )
             start = rows[rows.epoch == 0]
             if len(start):
                 ax.axhline(float(start["mean"].iloc[0]), ls="--", lw=0.8, color=colour)
@@ -94,8 +97,10 @@ def curves(inputs: dict, title: str, preset: str, spec: dict):
 
 def _ci_bar(row) -> list[list[float]]:
     """[[below], [above]] the mean to the 95 % CI bounds, 0 where there is no interval (n = 1)."""
-    return [[max(row["mean"] - row.ci_low, 0) if pd.notna(row.ci_low) else 0],
-            [max(row.ci_high - row["mean"], 0) if pd.notna(row.ci_high) else 0]]
+    return [
+        [max(row["mean"] - row.ci_low, 0) if pd.notna(row.ci_low) else 0],
+        [max(row.ci_high - row["mean"], 0) if pd.notna(row.ci_high) else 0],
+    ]
 
 
 @plot("source_vs_transfer")
@@ -106,18 +111,33 @@ def source_vs_transfer(inputs: dict, title: str, preset: str, spec: dict):
     transfer control's (the same probe on raw pixels) as a dotted black line; where a ceiling
     was trained, a cross at the variant's target ceiling."""
     table = inputs["table"].drop_duplicates(["variant", "metric"]).set_index(["variant", "metric"])
-    variants = [v for v in dict.fromkeys(table.index.get_level_values(0))
-                if (v, "source_acc") in table.index and (v, "transfer_acc") in table.index]
+    variants = [
+        v
+        for v in dict.fromkeys(table.index.get_level_values(0))
+        if (v, "source_acc") in table.index and (v, "transfer_acc") in table.index
+    ]
     fig, ax = plt.subplots(figsize=(8.4, 5.2), layout="constrained")
     for i, v in enumerate(variants):
         src, tr = table.loc[(v, "source_acc")], table.loc[(v, "transfer_acc")]
         colour, marker = f"C{i % 10}", "osD^v"[i // 10 % 5]  # distinct beyond ten variants
-        ax.errorbar([src["mean"]], [tr["mean"]], xerr=_ci_bar(src), yerr=_ci_bar(tr), fmt=marker, ms=5, capsize=3,
-                    color=colour, label=v)
+        ax.errorbar(
+            [src["mean"]],
+            [tr["mean"]],
+            xerr=_ci_bar(src),
+            yerr=_ci_bar(tr),
+            fmt=marker,
+            ms=5,
+            capsize=3,
+            color=colour,
+            label=v,
+        )
         if (v, "ceiling_acc") in table.index:
             ax.plot([src["mean"]], [table.loc[(v, "ceiling_acc")]["mean"]], "x", ms=8, color=colour)
-    inits = [v for v in dict.fromkeys(table.index.get_level_values(0)) if is_random_init(v)
-             and (v, "transfer_acc") in table.index]
+    inits = [
+        v
+        for v in dict.fromkeys(table.index.get_level_values(0))
+        if is_random_init(v) and (v, "transfer_acc") in table.index
+    ]
     ax.set_xlim(0, 100)  # accuracies; a wide CI of few seeds runs off the panel
     ax.set_ylim(0, 100)
     for j, v in enumerate(inits):  # levels lie within a point or two: named in the legend, not on the lines
@@ -147,8 +167,10 @@ def sensitivity(inputs: dict, title: str, preset: str, spec: dict):
     fig, axes = _grid(len(models) + 1, max(3.4, 0.5 * len(settings) + 1.2))
     for ax, model in zip(axes, models):
         rows = gaps[gaps.variant == model].set_index("setting").reindex(settings)
-        err = [(rows.delta_vs_ref - rows.delta_ci_low).clip(lower=0).fillna(0).to_numpy(),
-               (rows.delta_ci_high - rows.delta_vs_ref).clip(lower=0).fillna(0).to_numpy()]
+        err = [
+            (rows.delta_vs_ref - rows.delta_ci_low).clip(lower=0).fillna(0).to_numpy(),
+            (rows.delta_ci_high - rows.delta_vs_ref).clip(lower=0).fillna(0).to_numpy(),
+        ]
         colours = ["0.6" if s == settings[0] else "C0" for s in settings]
         ax.bar(range(len(settings)), rows.delta_vs_ref.to_numpy(), yerr=err, color=colours, capsize=3)
         ax.axhline(0, color="k", lw=0.8)

@@ -56,12 +56,30 @@ def analysis_job(spec: AnalysisSpec) -> None:
         model.load_state_dict(state)
         return model.eval()
 
-    ctx = Context(epochs=saved["epochs"], states=saved["states"], make_model=make_model, source=source,
-                  target=target, cfg=spec.analysis, transfer=tcfg, seed=seed, batch_size=spec.eval_batch_size)
+    ctx = Context(
+        epochs=saved["epochs"],
+        states=saved["states"],
+        make_model=make_model,
+        source=source,
+        target=target,
+        cfg=spec.analysis,
+        transfer=tcfg,
+        seed=seed,
+        batch_size=spec.eval_batch_size,
+    )
     result = METRICS[metric].compute(ctx)
     log.info(f"{metric} {variant} seed {seed}: {result['final']}")
-    write_json(spec.result, {
-        "metric": metric, "variant": variant, "family": hp["family"], "seed": seed, "preset": spec.preset,
-        "status": saved["status"], "epochs": saved["epochs"], **result,
-        "provenance": provenance(device, time.perf_counter() - start),
-    })
+    write_json(
+        spec.result,
+        {
+            "metric": metric,
+            "variant": variant,
+            "family": hp["family"],
+            "seed": seed,
+            "preset": spec.preset,
+            "status": saved["status"],
+            "epochs": saved["epochs"],
+            **result,
+            "provenance": provenance(device, time.perf_counter() - start),
+        },
+    )

@@ -51,5 +51,6 @@ def prepare_job(spec: PrepareSpec) -> None:
 
     raw_dir = Path(spec.idx[0]).parent
     torch.save(ffdata.prepare_splits(raw_dir, spec.val_size, spec.split_seed), spec.splits)
-    get_logger(spec.log).info(f"{spec.splits}: {spec.dataset} split "
-                              f"(validation {spec.val_size}, seed {spec.split_seed})")
+    get_logger(spec.log).info(
+        f"{spec.splits}: {spec.dataset} split (validation {spec.val_size}, seed {spec.split_seed})"
+    )

@@ -29,8 +29,10 @@ class FigureSpec(JobSpec):
 
 def figure_job(spec: FigureSpec) -> None:
     tables = spec.inputs.get("tables", [])
-    inputs = {"table": pd.concat([pd.read_csv(p) for p in tables], ignore_index=True) if tables else None,
-              "analysis": [read_json(p) for p in spec.inputs.get("analysis", [])]}  # one long table: same columns
+    inputs = {
+        "table": pd.concat([pd.read_csv(p) for p in tables], ignore_index=True) if tables else None,
+        "analysis": [read_json(p) for p in spec.inputs.get("analysis", [])],
+    }  # one long table: same columns
     fig = PLOTS[spec.definition["plot"]](inputs, spec.title, spec.preset, spec.definition)
     save(fig, spec.png)
     plt.close(fig)

@@ -73,10 +73,18 @@ def pretrain_job(spec: PretrainSpec) -> None:
     wanted = checkpoint_epochs(list(spec.checkpoint_epochs), hp["epochs"]) if spec.checkpoints else []
     resume = None
     if spec.resume:
-        key = job_key(variant=spec.variant, hp=hp, seed=seed, data=ffdata.md5_of(Path(spec.data)),
-                      train_subset=spec.train_subset, checkpoint_at=wanted, probe=spec.source_probe, code=spec.code,
-                      test_every_epoch=spec.test_every_epoch,
-                      init=ffdata.md5_of(Path(spec.init)) if spec.init else None)
+        key = job_key(
+            variant=spec.variant,
+            hp=hp,
+            seed=seed,
+            data=ffdata.md5_of(Path(spec.data)),
+            train_subset=spec.train_subset,
+            checkpoint_at=wanted,
+            probe=spec.source_probe,
+            code=spec.code,
+            test_every_epoch=spec.test_every_epoch,
+            init=ffdata.md5_of(Path(spec.init)) if spec.init else None,
+        )
         resume = ResumeFile(spec.resume_file, key, log=log.info)
     saved: dict[int, dict] = resume.extra if resume is not None else {}  # restored with the training state
 
@@ -84,22 +92,58 @@ def pretrain_job(spec: PretrainSpec) -> None:
         if epoch in wanted:
             saved[epoch] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
 
-    result = pretrain(model, data, seed, spec.eval_batch_size, log=log.info, on_epoch_end=keep, probe=spec.source_probe,
-                      resume=resume, test_every_epoch=spec.test_every_epoch, collapse=spec.collapse)
+    result = pretrain(
+        model,
+        data,
+        seed,
+        spec.eval_batch_size,
+        log=log.info,
+        on_epoch_end=keep,
+        probe=spec.source_probe,
+        resume=resume,
+        test_every_epoch=spec.test_every_epoch,
+        collapse=spec.collapse,
+    )
     final = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     # the status travels with the model: a probe of a collapsed model stays marked collapsed
-    torch.save({"hp": hp, "seed": seed, "status": result["status"], "collapse_reason": result["collapse_reason"],
-                "state_dict": final}, spec.model)
+    torch.save(
+        {
+            "hp": hp,
+            "seed": seed,
+            "status": result["status"],
+            "collapse_reason": result["collapse_reason"],
+            "state_dict": final,
+        },
+        spec.model,
+    )
     if spec.checkpoints is not None:
         states = {e: saved.get(e, copy.deepcopy(final)) for e in wanted}
-        torch.save({"hp": hp, "seed": seed, "status": result["status"],
-                    "last_good_epoch": result["last_good_epoch"], "epochs": wanted, "states": states},
-                   spec.checkpoints)
-    write_json(spec.metrics, {
-        "variant": spec.variant, "family": hp["family"], "seed": seed, "preset": spec.preset, "hparams": hp,
-        "task": spec.task, "init": "pretrained" if spec.init else "random_init", "train_images": len(data["train_x"]),
-        "checkpoint_epochs": wanted, **result,
-        "provenance": provenance(device, time.perf_counter() - start),
-    })
+        torch.save(
+            {
+                "hp": hp,
+                "seed": seed,
+                "status": result["status"],
+                "last_good_epoch": result["last_good_epoch"],
+                "epochs": wanted,
+                "states": states,
+            },
+            spec.checkpoints,
+        )
+    write_json(
+        spec.metrics,
+        {
+            "variant": spec.variant,
+            "family": hp["family"],
+            "seed": seed,
+            "preset": spec.preset,
+            "hparams": hp,
+            "task": spec.task,
+            "init": "pretrained" if spec.init else "random_init",
+            "train_images": len(data["train_x"]),
+            "checkpoint_epochs": wanted,
+            **result,
+            "provenance": provenance(device, time.perf_counter() - start),
+        },
+    )
     if resume is not None:
         resume.clear()  # the outputs are complete

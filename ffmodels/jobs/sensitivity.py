@@ -29,9 +29,19 @@ def sensitivity_job(spec: ProbeSpec) -> None:
         log.info(f"{variant} seed {seed} {name}: test {result['test_acc']:.4f} (epoch {result['best_epoch']})")
         results[name] = {"transfer_config": cfg, **result}
     log.info(f"{variant} seed {seed}: {len(results)} settings from {len(passes)} pass(es) of the network")
-    write_json(spec.json, {"variant": variant, "family": spec.hp["family"], "seed": seed, "preset": spec.preset,
-                     "model": source, "status": status, "settings": results,
-                     "provenance": provenance(device, time.perf_counter() - start)})
+    write_json(
+        spec.json,
+        {
+            "variant": variant,
+            "family": spec.hp["family"],
+            "seed": seed,
+            "preset": spec.preset,
+            "model": source,
+            "status": status,
+            "settings": results,
+            "provenance": provenance(device, time.perf_counter() - start),
+        },
+    )
 
 
 def probe_features(model, data: dict, cfg: dict, batch_size: int, passes: dict) -> dict:
@@ -45,4 +55,3 @@ def probe_features(model, data: dict, cfg: dict, batch_size: int, passes: dict) 
         passes[fill] = {s: extract_layer_features(model, data[f"{s}_x"], cfg, batch_size) for s in SPLITS}
     layers = passes[fill]
     return {s: layers[s][-1] if cfg["features"] == "last" else torch.cat(layers[s], dim=1) for s in SPLITS}
-

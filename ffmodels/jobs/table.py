@@ -33,4 +33,6 @@ class TableSpec(JobSpec):
 def table_job(spec: TableSpec) -> None:
     records = {stage: [read_json(p) for p in files] for stage, files in spec.inputs.items()}
     table, notes = KINDS[spec.definition["kind"]].build(spec.definition, records, spec.ctx)
-    write_table(table, spec.table, spec.definition["title"], spec.ctx["preset"], notes + COMMON_NOTES, spec.csv, spec.md)
+    write_table(
+        table, spec.table, spec.definition["title"], spec.ctx["preset"], notes + COMMON_NOTES, spec.csv, spec.md
+    )

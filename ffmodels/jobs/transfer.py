@@ -29,7 +29,10 @@ class ProbeSpec(JobSpec):
     pretrained model's probe reruns when its model file does."""
 
     runtime: typing.ClassVar[dict] = {
-        "hp": lambda smk: {} if is_control(smk.wildcards.variant) else variant_hparams(smk.config, smk.wildcards.variant)}
+        "hp": lambda smk: (
+            {} if is_control(smk.wildcards.variant) else variant_hparams(smk.config, smk.wildcards.variant)
+        )
+    }
 
     # what it computes (the rule's params and wildcards)
     variant: str
@@ -44,7 +47,9 @@ class ProbeSpec(JobSpec):
     log: str
     model: str | None = None  # None: the random init of hp's network for this seed
     calibration: str | None = None  # a calibrated random init: the source task's splits, to estimate its statistics on
-    calibration_images: int | None = None  # the first N source training images (config pretrain.train_subset; None: all)
+    calibration_images: int | None = (
+        None  # the first N source training images (config pretrain.train_subset; None: all)
+    )
     metrics: str | None = None  # the transfer job's output
     json: str | None = None  # the sensitivity job's output
     settings: dict | None = None  # sensitivity: config `sensitivity`, one knob changed per entry
@@ -82,11 +87,23 @@ def transfer_job(spec: ProbeSpec) -> None:
     log = get_logger(spec.log)
     device, data, model, source, status = probe_inputs(spec)
     result = transfer(model, data, spec.transfer, spec.seed, spec.eval_batch_size)
-    log.info(f"{spec.variant} seed {spec.seed}: best epoch {result['best_epoch']}, val {result['val_acc']:.4f}, "
-             f"test {result['test_acc']:.4f}")
-    write_json(spec.metrics, {
-        "variant": spec.variant, "family": spec.hp.get("family"), "seed": spec.seed, "preset": spec.preset,
-        "hparams": spec.hp, "model": source, "status": status, "transfer_config": spec.transfer,
-        "probe_train_images": len(data["train_x"]), **result,
-        "provenance": provenance(device, time.perf_counter() - start),
-    })
+    log.info(
+        f"{spec.variant} seed {spec.seed}: best epoch {result['best_epoch']}, val {result['val_acc']:.4f}, "
+        f"test {result['test_acc']:.4f}"
+    )
+    write_json(
+        spec.metrics,
+        {
+            "variant": spec.variant,
+            "family": spec.hp.get("family"),
+            "seed": spec.seed,
+            "preset": spec.preset,
+            "hparams": spec.hp,
+            "model": source,
+            "status": status,
+            "transfer_config": spec.transfer,
+            "probe_train_images": len(data["train_x"]),
+            **result,
+            "provenance": provenance(device, time.perf_counter() - start),
+        },
+    )

@@ -23,8 +23,28 @@ pd = lazy_import("pandas")
 KINDS: dict[str, type] = {}
 
 # Every table has these columns, in this order (extra columns, e.g. epoch or status, follow).
-COLUMNS = ["preset", "table", "variant", "metric", "n", "mean", "sd", "ci_low", "ci_high", "n_collapsed",
-           "reference", "delta_vs_ref", "delta_ci_low", "delta_ci_high", "n_pairs", "test", "p", "p_holm", "cohen_d", "significant"]
+COLUMNS = [
+    "preset",
+    "table",
+    "variant",
+    "metric",
+    "n",
+    "mean",
+    "sd",
+    "ci_low",
+    "ci_high",
+    "n_collapsed",
+    "reference",
+    "delta_vs_ref",
+    "delta_ci_low",
+    "delta_ci_high",
+    "n_pairs",
+    "test",
+    "p",
+    "p_holm",
+    "cohen_d",
+    "significant",
+]
 
 
 # Presets whose numbers come from reduced seeds, epochs and data: every table and the ledger say so.
@@ -63,8 +83,10 @@ def collapse_note(table: pd.DataFrame, metric: str) -> list[str]:
     if rows.empty:
         return []
     found = ", ".join(f"{r.variant} {int(r.n_collapsed)}/{int(r.n)}" for r in rows.itertuples())
-    return [f"collapsed runs (loss non-finite, or validation predictions one class or at chance; config "
-            f"stats.collapse): {found}; every other row none."]
+    return [
+        f"collapsed runs (loss non-finite, or validation predictions one class or at chance; config "
+        f"stats.collapse): {found}; every other row none."
+    ]
 
 
 # The transfer control's column (config transfer_control): each transfer row's mean minus the
@@ -94,9 +116,11 @@ def add_control_delta(table: pd.DataFrame, control: str | None) -> list[str]:
     level = table.loc[(table.variant == control) & (table.metric == TRANSFER_METRIC), "mean"]
     level = level.iloc[0] if len(level) else math.nan
     table[CONTROL_COLUMN] = (table["mean"] - level).where(table.metric == TRANSFER_METRIC)
-    return [f"Δ vs control: each transfer_acc row's mean minus that of {control} (the same probe on the target "
-            f"images' raw pixels, no network), pp; descriptive, no test. {control} has no reference and no test, so "
-            "it is outside the table's Holm family."]
+    return [
+        f"Δ vs control: each transfer_acc row's mean minus that of {control} (the same probe on the target "
+        f"images' raw pixels, no network), pp; descriptive, no test. {control} has no reference and no test, so "
+        "it is outside the table's Holm family."
+    ]
 
 
 def paired_or_welch(a: pd.Series, b: pd.Series, method: str) -> dict:
@@ -108,12 +132,20 @@ def paired_or_welch(a: pd.Series, b: pd.Series, method: str) -> dict:
     else:
         out = stats.welch_test(a, b)
         out.update(test="welch", n_pairs=0)
-    return {"delta_vs_ref": out["diff"], "delta_ci_low": out["ci_low"], "delta_ci_high": out["ci_high"],
-            "n_pairs": out["n_pairs"], "p": out["p"], "cohen_d": out["cohen_d"], "test": out["test"]}
+    return {
+        "delta_vs_ref": out["diff"],
+        "delta_ci_low": out["ci_low"],
+        "delta_ci_high": out["ci_high"],
+        "n_pairs": out["n_pairs"],
+        "p": out["p"],
+        "cohen_d": out["cohen_d"],
+        "test": out["test"],
+    }
 
 
-def comparison_table(records: pd.DataFrame, rows: list[str], reference_of: dict[str, str | None],
-                     method: str, alpha: float) -> pd.DataFrame:
+def comparison_table(
+    records: pd.DataFrame, rows: list[str], reference_of: dict[str, str | None], method: str, alpha: float
+) -> pd.DataFrame:
     """records: columns variant, seed, value, status (one metric). reference_of: row -> reference
     row (None for rows that are themselves references)."""
     out = []
@@ -137,8 +169,9 @@ def finish(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return table
 
 
-def write_table(table: pd.DataFrame, name: str, title: str, preset: str, notes: list[str],
-                csv_out: str, md_out: str) -> None:
+def write_table(
+    table: pd.DataFrame, name: str, title: str, preset: str, notes: list[str], csv_out: str, md_out: str
+) -> None:
     table = table.copy()
     table["preset"], table["table"] = preset, name
     table = table[COLUMNS + [c for c in table.columns if c not in COLUMNS]]
@@ -174,17 +207,49 @@ def to_markdown(table: pd.DataFrame, title: str, preset: str, notes: list[str]) 
     quick = reduced_banner(preset)
     optional = [c for c in ("setting", "metric", "epoch") if c in table and table[c].nunique(dropna=True) > 1]
     control = CONTROL_COLUMN in table
-    head = ["variant", *optional, "n", "mean ± sd", "95 % CI", "Δ vs ref [95 % CI]", "ref", "test", "p (Holm)",
-            "Cohen's d", "collapsed"] + (["Δ vs control"] if control else []) + (["status"] if "status" in table else [])
-    lines = [f"### {title}", "", f"**preset: {preset}**{quick}", "", "| " + " | ".join(head) + " |",
-             "|" + "---|" * len(head)]
+    head = (
+        [
+            "variant",
+            *optional,
+            "n",
+            "mean ± sd",
+            "95 % CI",
+            "Δ vs ref [95 % CI]",
+            "ref",
+            "test",
+            "p (Holm)",
+            "Cohen's d",
+            "collapsed",
+        ]
+        + (["Δ vs control"] if control else [])
+        + (["status"] if "status" in table else [])
+    )
+    lines = [
+        f"### {title}",
+        "",
+        f"**preset: {preset}**{quick}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for r in table.to_dict("records"):
-        cells = [r["variant"], *("–" if pd.isna(r[c]) else str(r[c]) for c in optional), str(r["n"]), f"{_fmt(r['mean'])} ± {_fmt(r['sd'])}",
-                 f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]", _fmt_delta(r),
-                 r["reference"] if isinstance(r["reference"], str) else "–",
-                 r["test"] if isinstance(r["test"], str) else "–", _fmt_p(r["p_holm"]), _fmt(r["cohen_d"]),
-                 str(r["n_collapsed"])] + ([_fmt(r[CONTROL_COLUMN])] if control else []) \
+        cells = (
+            [
+                r["variant"],
+                *("–" if pd.isna(r[c]) else str(r[c]) for c in optional),
+                str(r["n"]),
+                f"{_fmt(r['mean'])} ± {_fmt(r['sd'])}",
+                f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]",
+                _fmt_delta(r),
+                r["reference"] if isinstance(r["reference"], str) else "–",
+                r["test"] if isinstance(r["test"], str) else "–",
+                _fmt_p(r["p_holm"]),
+                _fmt(r["cohen_d"]),
+                str(r["n_collapsed"]),
+            ]
+            + ([_fmt(r[CONTROL_COLUMN])] if control else [])
             + ([str(r["status"])] if "status" in table else [])
+        )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n"
 

@@ -26,10 +26,20 @@ class Finetune:
         out = []
         for v in spec["variants"]:
             base, mine = scratch[scratch.variant == v], tuned[tuned.variant == v]
-            out.append({"variant": v, "metric": "scratch_acc", **summary_row(base.value, base.status), "reference": None})
-            out.append({"variant": v, "metric": "finetune_acc", **summary_row(mine.value, mine.status),
-                        "reference": "scratch", **paired_or_welch(mine.value, base.value, ctx["stats"]["paired_test"])})
+            out.append(
+                {"variant": v, "metric": "scratch_acc", **summary_row(base.value, base.status), "reference": None}
+            )
+            out.append(
+                {
+                    "variant": v,
+                    "metric": "finetune_acc",
+                    **summary_row(mine.value, mine.status),
+                    "reference": "scratch",
+                    **paired_or_welch(mine.value, base.value, ctx["stats"]["paired_test"]),
+                }
+            )
         return finish(pd.DataFrame(out), ctx["stats"]["alpha"]), [
             "finetune_acc: the pretrained model trained on the target task with its own rule; scratch_acc: the same "
             "variant trained there from its random init with the same budget (its ceiling run). Δ vs ref: "
-            "fine-tuned minus scratch, paired by seed."]
+            "fine-tuned minus scratch, paired by seed."
+        ]

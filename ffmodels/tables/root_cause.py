@@ -31,9 +31,14 @@ def values_by(records: dict, field: str) -> dict[tuple[str, str], pd.DataFrame]:
     for stage_records in records.values():
         for r in stage_records:
             for name, value in r[field].items():
-                rows = ([{"seed": r["seed"], "value": v, "epoch": e, "status": r["status"]}
-                         for e, v in zip(r["epochs"], value)] if field == "curves" else
-                        [{"seed": r["seed"], "value": value, "status": r["status"]}])
+                rows = (
+                    [
+                        {"seed": r["seed"], "value": v, "epoch": e, "status": r["status"]}
+                        for e, v in zip(r["epochs"], value)
+                    ]
+                    if field == "curves"
+                    else [{"seed": r["seed"], "value": value, "status": r["status"]}]
+                )
                 out.setdefault((r["variant"], name), []).extend(rows)
     return {k: pd.DataFrame(v) for k, v in out.items()}
 
@@ -56,22 +61,35 @@ class RootCause:
             if name in claims:
                 claim = claims[name]
                 test = stats.one_sample_test(frame.value, claim["value"], claim["alternative"])
-                row.update(reference=f"{SYMBOL[claim['alternative']]} {claim['value']}", delta_vs_ref=test["diff"],
-                           n_pairs=len(frame), p=test["p"], cohen_d=test["cohen_d"],
-                           test=f"one-sample t ({claim['alternative']})")
+                row.update(
+                    reference=f"{SYMBOL[claim['alternative']]} {claim['value']}",
+                    delta_vs_ref=test["diff"],
+                    n_pairs=len(frame),
+                    p=test["p"],
+                    cohen_d=test["cohen_d"],
+                    test=f"one-sample t ({claim['alternative']})",
+                )
             out.append(row)
         order = {v: i for i, v in enumerate(spec["variants"])}
-        table = pd.DataFrame(out).sort_values(["variant", "metric"], key=lambda c: c.map(order) if c.name == "variant" else c)
+        table = pd.DataFrame(out).sort_values(
+            ["variant", "metric"], key=lambda c: c.map(order) if c.name == "variant" else c
+        )
         table = finish(table.reset_index(drop=True), ctx["stats"]["alpha"])
         table["p_holm"] = holm_with_readings(table, claims)
         table["significant"] = table.p_holm < ctx["stats"]["alpha"]
         primary = [k for k, c in claims.items() if "reading_of" not in c]
-        notes = ["Values at the last checkpoint (end of training). Claims tested one-sided against the slides' "
-                 "direction: " + "; ".join(f"{k} {SYMBOL[claims[k]['alternative']]} {claims[k]['value']}" for k in primary) + "."]
+        notes = [
+            "Values at the last checkpoint (end of training). Claims tested one-sided against the slides' "
+            "direction: "
+            + "; ".join(f"{k} {SYMBOL[claims[k]['alternative']]} {claims[k]['value']}" for k in primary)
+            + "."
+        ]
         readings = [k for k, c in claims.items() if "reading_of" in c]
         if readings:
-            notes.append("Other readings of those claims, each tested the same way and Holm-corrected as if it stood in "
-                         "its claim's place (with the other claims' tests): " + ", ".join(readings) + ".")
+            notes.append(
+                "Other readings of those claims, each tested the same way and Holm-corrected as if it stood in "
+                "its claim's place (with the other claims' tests): " + ", ".join(readings) + "."
+            )
         return table, notes
 
 
@@ -106,9 +124,11 @@ class OverTraining:
         out = []
         for (variant, name), frame in values_by(records, "curves").items():
             for epoch, at in frame.groupby("epoch"):
-                out.append({"variant": variant, "metric": name, "epoch": int(epoch),
-                            **summary_row(at.value, at.status)})
+                out.append(
+                    {"variant": variant, "metric": name, "epoch": int(epoch), **summary_row(at.value, at.status)}
+                )
         order = {v: i for i, v in enumerate(spec["variants"])}
-        table = pd.DataFrame(out).sort_values(["variant", "metric", "epoch"],
-                                              key=lambda c: c.map(order) if c.name == "variant" else c)
+        table = pd.DataFrame(out).sort_values(
+            ["variant", "metric", "epoch"], key=lambda c: c.map(order) if c.name == "variant" else c
+        )
         return finish(table.reset_index(drop=True), ctx["stats"]["alpha"]), ["Epoch 0 is the untrained network."]

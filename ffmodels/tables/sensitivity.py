@@ -17,10 +17,27 @@ PROTOCOL = "protocol"  # the setting name of the unchanged protocol
 
 def setting_records(records: dict) -> pd.DataFrame:
     """variant, seed, setting, value (test accuracy %), status."""
-    rows = [{"variant": m["variant"], "seed": m["seed"], "setting": PROTOCOL, "value": 100.0 * m["test_acc"],
-             "status": m["status"]} for m in records["transfer"]]
-    rows += [{"variant": m["variant"], "seed": m["seed"], "setting": name, "value": 100.0 * r["test_acc"],
-              "status": m["status"]} for m in records["sensitivity"] for name, r in m["settings"].items()]
+    rows = [
+        {
+            "variant": m["variant"],
+            "seed": m["seed"],
+            "setting": PROTOCOL,
+            "value": 100.0 * m["test_acc"],
+            "status": m["status"],
+        }
+        for m in records["transfer"]
+    ]
+    rows += [
+        {
+            "variant": m["variant"],
+            "seed": m["seed"],
+            "setting": name,
+            "value": 100.0 * r["test_acc"],
+            "status": m["status"],
+        }
+        for m in records["sensitivity"]
+        for name, r in m["settings"].items()
+    ]
     return pd.DataFrame(rows, columns=["variant", "seed", "setting", "value", "status"])
 
 
@@ -62,8 +79,9 @@ class Sensitivity:
         def repeated(setting) -> set[str]:
             """The runs whose rows under this setting would repeat the protocol's: a model the knob
             leaves unchanged with its random init, and a random init every such model's only."""
-            models = {v for v in spec["variants"]
-                      if unchanged(v, setting) and unchanged(ctx["random_init_of"][v], setting)}
+            models = {
+                v for v in spec["variants"] if unchanged(v, setting) and unchanged(ctx["random_init_of"][v], setting)
+            }
             needed = {ctx["random_init_of"][v] for v in spec["variants"] if v not in models}
             return models | {r for r in runs if is_random_init(r) and r not in needed and unchanged(r, setting)}
 
@@ -85,14 +103,25 @@ class Sensitivity:
                 if v in skip:
                     continue
                 shift, base = gaps(v, setting), gaps(v, PROTOCOL)
-                out.append({"variant": v, "setting": setting, "metric": "gap_shift", **summary_row((shift - base).dropna()),
-                            "reference": f"gap under {PROTOCOL}", **paired_or_welch(shift, base, method)})
+                out.append(
+                    {
+                        "variant": v,
+                        "setting": setting,
+                        "metric": "gap_shift",
+                        **summary_row((shift - base).dropna()),
+                        "reference": f"gap under {PROTOCOL}",
+                        **paired_or_welch(shift, base, method),
+                    }
+                )
         table = finish(pd.DataFrame(out), ctx["stats"]["alpha"])
         return table, [
-            "transfer_acc rows: Δ vs ref is the gap to the variant's random init under the same setting, paired by seed.",
-            "gap_shift rows: that gap minus the gap under the protocol (config transfer), paired by seed: how much of a "
-            "headline gap the knob moves.",
+            "transfer_acc rows: Δ vs ref is the gap to the variant's random init under the same setting, "
+            "paired by seed.",
+            "gap_shift rows: that gap minus the gap under the protocol (config transfer), paired by seed: how much "
+            "of a headline gap the knob moves.",
             "A setting that leaves a model's probe unchanged on every seed (label fill for a model without label "
             "input) has no rows for it: they would repeat the protocol's tests in this table's Holm family.",
             f"settings: {PROTOCOL} (config transfer) and, each with one knob of it changed, "
-            + ", ".join(s for s in settings if s != PROTOCOL) + " (config sensitivity)."]
+            + ", ".join(s for s in settings if s != PROTOCOL)
+            + " (config sensitivity).",
+        ]

@@ -28,21 +28,35 @@ class TrainingTrace:
         out = []
         for variant in spec["variants"]:
             runs = [m for m in records["pretrain"] if m["variant"] == variant]
-            trace = pd.DataFrame([{**entry, "seed": m["seed"], "status": m["status"]}
-                                  for m in runs for entry in m["history"]])
+            trace = pd.DataFrame(
+                [{**entry, "seed": m["seed"], "status": m["status"]} for m in runs for entry in m["history"]]
+            )
             keys = spec.get("metrics") or [k for k in trace.columns if k not in ("epoch", "seed", "status")]
             for key in keys:
                 for epoch, at in trace.groupby("epoch"):
                     values = at[key].dropna()
-                    out.append({"variant": variant, "metric": key, "epoch": int(epoch),
-                                **summary_row(values, at.status[values.index])})
+                    out.append(
+                        {
+                            "variant": variant,
+                            "metric": key,
+                            "epoch": int(epoch),
+                            **summary_row(values, at.status[values.index]),
+                        }
+                    )
             statuses = [m["status"] for m in runs]
             collapsed = sum(s == "collapsed" for s in statuses)
-            out.append({"variant": variant, "metric": "last_good_epoch",
-                        **summary_row(pd.Series([m["last_good_epoch"] for m in runs], dtype=float), statuses),
-                        "status": f"collapsed ({collapsed}/{len(runs)})" if collapsed else "ok"})
+            out.append(
+                {
+                    "variant": variant,
+                    "metric": "last_good_epoch",
+                    **summary_row(pd.Series([m["last_good_epoch"] for m in runs], dtype=float), statuses),
+                    "status": f"collapsed ({collapsed}/{len(runs)})" if collapsed else "ok",
+                }
+            )
         table = finish(pd.DataFrame(out), ctx["stats"]["alpha"])
         table["status"] = table["status"].fillna("")
-        notes = ["Per epoch: mean over the seeds whose run reached that epoch (n); a collapsed run stops at its "
-                 "last finite epoch. last_good_epoch: the epoch each run was rolled back to (its last)."]
+        notes = [
+            "Per epoch: mean over the seeds whose run reached that epoch (n); a collapsed run stops at its "
+            "last finite epoch. last_good_epoch: the epoch each run was rolled back to (its last)."
+        ]
         return table, notes

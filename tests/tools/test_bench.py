@@ -14,12 +14,39 @@ B = 100  # the batch the quick run below uses
 
 def test_benchmark_quick_run_writes_the_table(tmp_path):
     out = tmp_path / "throughput.csv"
-    subprocess.run([sys.executable, "-m", "tools.bench", "--quick", "--batch", "100", "--threads", "1",
-                    "--families", "ff,bp", "--out", str(out)], cwd=REPO, check=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.bench",
+            "--quick",
+            "--batch",
+            "100",
+            "--threads",
+            "1",
+            "--families",
+            "ff,bp",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        check=True,
+        timeout=120,
+    )
     with out.open() as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["family", "device", "threads", "batch", "samples_per_s", "ratio_to_reference",
-                             "matmul_gflop_per_step", "matmul_gflops", "peak_gflops", "share_of_peak"]
+    assert list(rows[0]) == [
+        "family",
+        "device",
+        "threads",
+        "batch",
+        "samples_per_s",
+        "ratio_to_reference",
+        "matmul_gflop_per_step",
+        "matmul_gflops",
+        "peak_gflops",
+        "share_of_peak",
+    ]
     by_family = {r["family"]: r for r in rows if r["device"] == "cpu"}
     assert set(by_family) == {"reference", "ff", "bp"}
     for r in rows:

@@ -18,10 +18,15 @@ COUNTED = ("pretrain", "ceiling", "finetune", "transfer", "sensitivity", "analys
 
 def test_the_planned_jobs_are_the_ones_snakemake_plans(tmp_path):
     wf = copy_workflow(tmp_path)
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", *OVERLAYS],
-                         cwd=wf, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", *OVERLAYS],
+        cwd=wf,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
-    stats = out.stdout[out.stdout.index("Job stats:"):]
+    stats = out.stdout[out.stdout.index("Job stats:") :]
     planned = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m[1] in COUNTED}
     ours = {}
     for rule, _, _ in cost.planned_jobs([REPO / o for o in OVERLAYS]):
@@ -38,21 +43,28 @@ def test_benchmarks_are_read_from_a_run_folder_and_from_a_published_listing(tmp_
     (run / "pretrain" / "bp" / "seed1.tsv").write_text(head + "110.5\t0:01:50\t900\t0.00\n")
     (run / "analysis" / "gradient_share" / "bp" / "seed0.tsv").write_text(head + "7.0\t0:00:07\t900\n")
     listing = tmp_path / "timing.txt"
-    listing.write_text("# a comment\nbenchmarks/transfer/random_init_bp/seed3.tsv\t55.25\t0:00:55\n"
-                       "transfer/bp/seed0.tsv\t64.85\t0:01:04\t1792.44\t4792.36\t1444.99\t1566.83\t11.32\t0.01\t67.23\t44.07\n")
+    listing.write_text(
+        "# a comment\nbenchmarks/transfer/random_init_bp/seed3.tsv\t55.25\t0:00:55\n"
+        "transfer/bp/seed0.tsv\t64.85\t0:01:04\t1792.44\t4792.36\t1444.99\t1566.83\t11.32\t0.01\t67.23\t44.07\n"
+    )
     got = cost.read_benchmarks([run, listing])
     # CPU time where the benchmark has it (0 = not measured), else the wall time
-    assert got == {("pretrain", "bp", None): [90.5, 110.5], ("analysis", "bp", "gradient_share"): [7.0],
-                   ("transfer", "random_init_bp", None): [55.25], ("transfer", "bp", None): [44.07]}
+    assert got == {
+        ("pretrain", "bp", None): [90.5, 110.5],
+        ("analysis", "bp", "gradient_share"): [7.0],
+        ("transfer", "random_init_bp", None): [55.25],
+        ("transfer", "bp", None): [44.07],
+    }
 
 
 def test_a_job_resumed_after_a_stop_is_left_out_of_what_jobs_cost(tmp_path):
     """Snakemake's benchmark restarts with each attempt: a resumed training job's holds its last
     stretch only, so costs and the estimate check use the jobs measured whole and name the others."""
     run = tmp_path / "run"
-    for seed, cpu, log in ((0, 5000.0, "epoch 1: ...\nepoch 20: ...\n"),
-                           (1, 400.0, "cwc seed 1 on cpu: ...\n"
-                                      "resuming after epoch 18 from resume/ceiling/cwc/seed1.pt\n")):
+    for seed, cpu, log in (
+        (0, 5000.0, "epoch 1: ...\nepoch 20: ...\n"),
+        (1, 400.0, "cwc seed 1 on cpu: ...\nresuming after epoch 18 from resume/ceiling/cwc/seed1.pt\n"),
+    ):
         (run / "benchmarks" / "ceiling" / "cwc").mkdir(parents=True, exist_ok=True)
         (run / "benchmarks" / "ceiling" / "cwc" / f"seed{seed}.tsv").write_text(f"s\tcpu_time\n{cpu + 9}\t{cpu}\n")
         (run / "logs" / "ceiling" / "cwc").mkdir(parents=True, exist_ok=True)
@@ -61,9 +73,11 @@ def test_a_job_resumed_after_a_stop_is_left_out_of_what_jobs_cost(tmp_path):
     assert cost.read_benchmarks([run / "benchmarks"]) == {("ceiling", "cwc", None): [5000.0, 400.0]}  # finished: both
     assert cost.read_benchmarks([run / "benchmarks"], whole=True) == {("ceiling", "cwc", None): [5000.0]}
     listing = tmp_path / "benchmarks.tsv"  # as published: the resumed epoch in its own column
-    listing.write_text(f"job\t{chr(9).join(cost.BENCHMARK_FIELDS)}\tfolder\t{cost.RESUMED_COLUMN}\n"
-                       "ceiling/cwc/seed0.tsv\t5009\t0\t0\t0\t0\t0\t0\t0\t0\t5000\tf1\t\n"
-                       "ceiling/cwc/seed1.tsv\t409\t0\t0\t0\t0\t0\t0\t0\t0\t400\tf1\t18\n")
+    listing.write_text(
+        f"job\t{chr(9).join(cost.BENCHMARK_FIELDS)}\tfolder\t{cost.RESUMED_COLUMN}\n"
+        "ceiling/cwc/seed0.tsv\t5009\t0\t0\t0\t0\t0\t0\t0\t0\t5000\tf1\t\n"
+        "ceiling/cwc/seed1.tsv\t409\t0\t0\t0\t0\t0\t0\t0\t0\t400\tf1\t18\n"
+    )
     assert cost.read_benchmarks([listing], whole=True) == {("ceiling", "cwc", None): [5000.0]}
     text = cost.against_benchmarks({("ceiling", "cwc", None): 4000.0}, [listing])
     assert "| ceiling | 1 | 1.11 | 1.39 | 1.25 |" in text
@@ -81,15 +95,26 @@ def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatc
     monkeypatch.setattr(cost, "time_training", fake_time)
     # a CNN's pass over the probe's images is dearer than an MLP's; a label-input model (FF) is passed
     # once per label fill its sensitivity settings show it
-    monkeypatch.setattr(cost, "time_feature_pass", lambda hp, tcfg, settings, n, batch, calibration=0:
-                        (200.0 if hp["family"] == "cwc" else 1.0) * (2 if settings and hp["family"] == "ff" else 1)
-                        + calibration / 1000)
-    benchmarks = {("pretrain", "bp", None): [30.0, 50.0], ("transfer", "bp", None): [8.0],
-                  ("transfer", "random_init_bp", None): [4.0], ("transfer", "random_init_cwc", None): [240.0],
-                  ("transfer", "not_in_this_config", None): [1.0]}
+    monkeypatch.setattr(
+        cost,
+        "time_feature_pass",
+        lambda hp, tcfg, settings, n, batch, calibration=0: (
+            (200.0 if hp["family"] == "cwc" else 1.0) * (2 if settings and hp["family"] == "ff" else 1)
+            + calibration / 1000
+        ),
+    )
+    benchmarks = {
+        ("pretrain", "bp", None): [30.0, 50.0],
+        ("transfer", "bp", None): [8.0],
+        ("transfer", "random_init_bp", None): [4.0],
+        ("transfer", "random_init_cwc", None): [240.0],
+        ("transfer", "not_in_this_config", None): [1.0],
+    }
     jobs = cost.planned_jobs([REPO / o for o in OVERLAYS])
-    rows = {(r["rule"], r["run"], r["metric"]): r
-            for r in cost.estimate(config, jobs, benchmarks, steps=3, log=lambda *_: None)}
+    rows = {
+        (r["rule"], r["run"], r["metric"]): r
+        for r in cost.estimate(config, jobs, benchmarks, steps=3, log=lambda *_: None)
+    }
     bp = rows[("pretrain", "bp", None)]
     assert bp["s_per_job"] == 40.0 and bp["source"].startswith("measured")
     ff = rows[("pretrain", "random_wrong_label", None)]
@@ -114,8 +139,10 @@ def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatc
     text = cost.summary(list(rows.values()), cores=2)
     assert "| pretrain |" in text and "without any measurement" in text
     # without any CwC-FF probe measured, it is the CNN's pass over the target and the source images
-    alone = {(r["rule"], r["run"]): r["s_per_job"]
-             for r in cost.estimate(config, jobs, {("transfer", "bp", None): [8.0]}, steps=3, log=lambda *_: None)}
+    alone = {
+        (r["rule"], r["run"]): r["s_per_job"]
+        for r in cost.estimate(config, jobs, {("transfer", "bp", None): [8.0]}, steps=3, log=lambda *_: None)
+    }
     n_train = config["pretrain"]["train_subset"] or 60000 - config["data"]["val_size"]
     assert alone[("transfer", "random_init_cwc_calibrated")] == pytest.approx(200 + n_train / 1000 + (8 - 1))
 
@@ -123,8 +150,10 @@ def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatc
 def test_a_probes_network_pass_is_timed_for_its_own_network_and_each_input_it_sees():
     config = load_config()  # the full preset's networks
     tcfg = config["transfer"]
-    ff, cwc = (cost.time_feature_pass(cost.variant_hparams(config, run), tcfg, None, 1000, 200)
-               for run in ("random_wrong_label", "cwc"))
+    ff, cwc = (
+        cost.time_feature_pass(cost.variant_hparams(config, run), tcfg, None, 1000, 200)
+        for run in ("random_wrong_label", "cwc")
+    )
     assert 0 < ff and cwc > 10 * ff  # a 4-block CNN against an MLP, one thread (~150x here)
     # a model that reads the label from its input (FF) sees zero, neutral and image fills in the
     # sensitivity settings; CwC-FF one input whatever the fill; a transfer job one
@@ -136,18 +165,22 @@ def test_a_probes_network_pass_is_timed_for_its_own_network_and_each_input_it_se
 
 
 def test_finished_jobs_are_set_against_the_cost_table_written_before_the_run(tmp_path):
-    rows = [{"rule": "pretrain", "run": "bp", "metric": None, "jobs": 5, "s_per_job": 300.0, "source": "estimated"},
-            {"rule": "analysis", "run": "bp", "metric": "dead_units", "jobs": 5, "s_per_job": 7.0,
-             "source": "measured"},
-            {"rule": "ceiling", "run": "cwc", "metric": None, "jobs": 5, "s_per_job": math.nan, "source": "none"}]
+    rows = [
+        {"rule": "pretrain", "run": "bp", "metric": None, "jobs": 5, "s_per_job": 300.0, "source": "estimated"},
+        {"rule": "analysis", "run": "bp", "metric": "dead_units", "jobs": 5, "s_per_job": 7.0, "source": "measured"},
+        {"rule": "ceiling", "run": "cwc", "metric": None, "jobs": 5, "s_per_job": math.nan, "source": "none"},
+    ]
     table = tmp_path / "cost.md"
     table.write_text("preset full\n\n" + cost.summary(rows, 2) + "\n" + cost.detail(rows))
     assert cost.read_summary(table) == cost.summary(rows, 2)
     estimate = cost.read_estimate(table)
     assert estimate[("pretrain", "bp", None)] == 300.0 and estimate[("analysis", "bp", "dead_units")] == 7.0
     assert math.isnan(estimate[("ceiling", "cwc", None)]) and len(estimate) == 3  # the summary rows are not jobs
-    actual = {("pretrain", "bp", None): [330.0, 390.0], ("analysis", "bp", "dead_units"): [7.0],
-              ("ceiling", "cwc", None): [4000.0]}  # no estimate to compare with: left out
+    actual = {
+        ("pretrain", "bp", None): [330.0, 390.0],
+        ("analysis", "bp", "dead_units"): [7.0],
+        ("ceiling", "cwc", None): [4000.0],
+    }  # no estimate to compare with: left out
     text = cost.against_estimate(estimate, actual)
     assert "| pretrain | 2 | 0.17 | 0.20 | 1.20 |" in text
     assert "| analysis | 1 | 0.00 | 0.00 | 1.00 |" in text
@@ -171,12 +204,15 @@ def test_each_stage_of_a_run_order_costs_the_jobs_no_earlier_stage_ran():
     every = cost.planned_jobs(overlays)
     jobs = set(every)
     estimate = {job: 10.0 for job in jobs if job[1] != "cwc"}  # CwC-FF's jobs have no row
-    stages = cost.stage_costs(config, estimate, [["rq4_pcl_postmortem"], ["rq1_negative_strategies", "rq4_overview"]],
-                              configfiles=overlays)
+    stages = cost.stage_costs(
+        config, estimate, [["rq4_pcl_postmortem"], ["rq1_negative_strategies", "rq4_overview"]], configfiles=overlays
+    )
     assert [s["stage"] for s in stages] == ["rq4_pcl_postmortem", "rq1_negative_strategies+rq4_overview", "everything"]
     n = len(config["seeds"])
-    alone = {t: set(cost.planned_jobs(overlays, [f"results/tables/{t}.csv"]))
-             for t in ("rq4_pcl_postmortem", "rq1_negative_strategies", "rq4_overview")}
+    alone = {
+        t: set(cost.planned_jobs(overlays, [f"results/tables/{t}.csv"]))
+        for t in ("rq4_pcl_postmortem", "rq1_negative_strategies", "rq4_overview")
+    }
     assert stages[0]["jobs"] == n * len(alone["rq4_pcl_postmortem"]) and stages[0]["s"] == 10.0 * stages[0]["jobs"]
     # the second stage does not count again the standard-FF runs the first one ran
     second = (alone["rq1_negative_strategies"] | alone["rq4_overview"]) - alone["rq4_pcl_postmortem"]
@@ -191,8 +227,9 @@ def test_each_stage_of_a_run_order_costs_the_jobs_no_earlier_stage_ran():
     # a continued run: finished seeds (its benchmarks) are not counted again
     one = sorted(alone["rq4_pcl_postmortem"])[0]
     for seeds_done, fewer in ((1, 1), (n, n), (n + 3, n)):  # a job kind is done at most once per seed
-        again = cost.stage_costs(config, estimate, [["rq4_pcl_postmortem"]], finished={one: seeds_done},
-                                 configfiles=overlays)
+        again = cost.stage_costs(
+            config, estimate, [["rq4_pcl_postmortem"]], finished={one: seeds_done}, configfiles=overlays
+        )
         assert again[0]["jobs"] == stages[0]["jobs"] - fewer and again[0]["s"] == stages[0]["s"] - 10.0 * fewer
     with pytest.raises(cost.ConfigError, match=r"\['rq4_colab'\] not tables of this config"):
         cost.stage_costs(config, estimate, [["rq4_colab"]], configfiles=overlays)
@@ -200,12 +237,22 @@ def test_each_stage_of_a_run_order_costs_the_jobs_no_earlier_stage_ran():
 
 def test_the_stage_plan_costs_a_measured_job_at_what_it_took(tmp_path, capsys):
     overlays = [REPO / o for o in OVERLAYS]
-    rows = [{"rule": rule, "run": run, "metric": metric, "jobs": 1, "s_per_job": 36.0, "source": "estimated"}
-            for rule, run, metric in sorted(set(cost.planned_jobs(overlays)))]
+    rows = [
+        {"rule": rule, "run": run, "metric": metric, "jobs": 1, "s_per_job": 36.0, "source": "estimated"}
+        for rule, run, metric in sorted(set(cost.planned_jobs(overlays)))
+    ]
     table = tmp_path / "cost.md"
     table.write_text("preset test\n\n" + cost.summary(rows, 2) + "\n" + cost.detail(rows))
-    argv = ["--configfile", *(str(REPO / o) for o in OVERLAYS), "--stages", "rq4_pcl_postmortem",
-            "--estimate", str(table), "--cores", "1"]
+    argv = [
+        "--configfile",
+        *(str(REPO / o) for o in OVERLAYS),
+        "--stages",
+        "rq4_pcl_postmortem",
+        "--estimate",
+        str(table),
+        "--cores",
+        "1",
+    ]
     jobs = len(set(cost.planned_jobs(overlays, ["results/tables/rq4_pcl_postmortem.csv"])))
     n = len(load_config(*overlays)["seeds"])
     cost.main(argv)

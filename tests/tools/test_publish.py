@@ -59,16 +59,21 @@ def test_a_restarted_run_keeps_the_earlier_runs_tables_until_it_builds_its_own(t
     monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)  # each folder its own "commit"
     (tmp_path / "published" / "long").mkdir(parents=True)
     (tmp_path / "published" / "long" / "benchmarks.tsv").write_text("job\ts\n")  # of a run before these
-    for folder, tables in (("first", ["rq1_negative_strategies", "rq2_transfer"]), ("second", ["rq_cwc"]),
-                           ("third", ["rq1_negative_strategies", "rq_cwc"])):
+    for folder, tables in (
+        ("first", ["rq1_negative_strategies", "rq2_transfer"]),
+        ("second", ["rq_cwc"]),
+        ("third", ["rq1_negative_strategies", "rq_cwc"]),
+    ):
         run = workflow_folder(tmp_path / folder, tables)
         out = publish.publish_run("long", run, "make full-run", None, None)
         sources = {r["table"]: r["commit"] for r in csv.DictReader(open(out / "tables.tsv"), delimiter="\t")}
         assert not (out / "benchmarks.tsv").exists()  # no folder here has finished jobs: no earlier run's file left
         if folder == "second":  # the first folder's tables kept beside the second's, the ledger over all three
             assert sources == {"rq1_negative_strategies": "first", "rq2_transfer": "first", "rq_cwc": "second"}
-            assert ("- tables kept from an earlier run: rq1_negative_strategies, rq2_transfer (commit `first`"
-                    in (out / "RUN.md").read_text())
+            assert (
+                "- tables kept from an earlier run: rq1_negative_strategies, rq2_transfer (commit `first`"
+                in (out / "RUN.md").read_text()
+            )
             assert not (out / "claims_ledger.csv").exists()  # the workflow's to build, over all its tables
     # the third rebuilt rq1 and rq_cwc; rq2 is still the first folder's
     assert sources == {"rq1_negative_strategies": "third", "rq2_transfer": "first", "rq_cwc": "third"}
@@ -83,8 +88,10 @@ def test_a_table_published_again_unchanged_keeps_the_date_it_was_first_published
     run = workflow_folder(tmp_path / "run", ["rq1_negative_strategies", "rq2_transfer"])
     out = publish.publish_run("again", run, "make full-run", "1 h", None)
     first = "2000-01-01 00:00 UTC"  # stands for an earlier publication's time
-    (out / "tables.tsv").write_text("table\tcommit\tpublished\n" + "".join(
-        f"{t}\tabc1234\t{first}\n" for t in ("rq1_negative_strategies", "rq2_transfer")))
+    (out / "tables.tsv").write_text(
+        "table\tcommit\tpublished\n"
+        + "".join(f"{t}\tabc1234\t{first}\n" for t in ("rq1_negative_strategies", "rq2_transfer"))
+    )
     changed = run / "results" / "tables" / "rq1_negative_strategies.csv"
     changed.write_text(changed.read_text() + "\n")
     publish.publish_run("again", run, "make full-run", "2 h", None)
@@ -100,12 +107,14 @@ def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_
     (run / "benchmarks" / "pretrain" / "bp").mkdir(parents=True)
     (run / "benchmarks" / "pretrain" / "bp" / "seed0.tsv").write_text(
         "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-        "400\t0:06:40\t900\t900\t900\t900\t0\t0\t98\t360\n")
+        "400\t0:06:40\t900\t900\t900\t900\t0\t0\t98\t360\n"
+    )
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
     (tmp_path / "published" / "early").mkdir(parents=True)  # the cost table published before the run
     (tmp_path / "published" / "early" / "cost-estimate.md").write_text(
         "| rule | run | metric | jobs | s per job | source |\n|---|---|---|---|---|---|\n"
-        "| pretrain | bp |  | 5 | 300 | estimated |\n")
+        "| pretrain | bp |  | 5 | 300 | estimated |\n"
+    )
     out = publish.publish_run("early", run, "make full-run", None, None)
     text = (out / "RUN.md").read_text()
     assert "- preset: full" in text and not (out / "claims_ledger.csv").exists()
@@ -118,8 +127,10 @@ def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_
 
 def test_verdicts_that_differ_between_two_published_ledgers(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    for folder, verdicts in ((a, ["reproduced", "not run", "inconclusive"]),
-                             (b, ["reproduced", "contradicted", "not reproduced"])):
+    for folder, verdicts in (
+        (a, ["reproduced", "not run", "inconclusive"]),
+        (b, ["reproduced", "contradicted", "not reproduced"]),
+    ):
         folder.mkdir()
         with open(folder / "claims_ledger.csv", "w", newline="") as fh:
             w = csv.DictWriter(fh, ["id", "verdict", "ours"])
@@ -137,14 +148,16 @@ def test_the_readme_results_and_each_runs_page_are_what_the_published_runs_say(m
     monkeypatch.chdir(REPO)
     readme = (REPO / "README.md").read_text()
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    assert readme_results.generated(readme, readme_results.Path("results/published"), config) == readme, \
+    assert readme_results.generated(readme, readme_results.Path("results/published"), config) == readme, (
         "run make docs (python -m tools.readme)"
+    )
     folders = sorted(p for p in (REPO / "results" / "published").iterdir() if p.is_dir())
     assert folders
     for folder in folders:
         page = folder / publish.PAGE
-        assert page.is_file() and page.read_text() == publish.run_page(folder), \
+        assert page.is_file() and page.read_text() == publish.run_page(folder), (
             "run make docs (python -m tools.publish docs)"
+        )
     assert not (REPO / "docs" / "results.md").exists()  # docs/ holds no generated results
 
 
@@ -172,21 +185,39 @@ def test_the_readme_answer_is_the_full_runs_conclusions_with_their_deciding_numb
 
 
 def test_shared_table_rows_of_two_runs_are_compared_by_their_intervals_and_tests(tmp_path):
-    head = ["table", "variant", "metric", "mean", "ci_low", "ci_high", "reference", "delta_vs_ref", "p_holm",
-            "significant"]
-    runs = {"a": [["t", "ff", "acc", 50, 48, 52, "bp", -30, 0.001, True],
-                  ["t", "ff", "acc", 50, 48, 52, "init", -5, 0.01, True],
-                  ["t", "bp", "acc", 80, 79, 81, "init", 1, 0.2, False],
-                  ["t", "init", "acc", 55, 54, 56, "", "", "", False],
-                  ["u", "ff", "acc", 1, 0, 2, "", "", "", False],
-                  ["t", "old", "acc", 10, 9, 11, "init", -45, 0.001, True]],
-            "b": [["t", "ff", "acc", 51, 49, 53, "bp", 2, 0.04, True],
-                  ["t", "ff", "acc", 51, 49, 53, "init", -4, 0.02, True],
-                  ["t", "bp", "acc", 80.5, 79, 82, "init", 2, 0.01, True],
-                  ["t", "init", "acc", 60, 59, 61, "", "", "", False],
-                  ["t", "old", "acc", 20, 19, 21, "", "", "", False]]}
-    per_epoch = {"a": [["e", "ff", "acc", 50, 48, 52, 2], ["e", "ff", "acc", 70, 69, 71, 10]],
-                 "b": [["e", "ff", "acc", 60, 59, 61, 2], ["e", "ff", "acc", 70, 69, 71, 10]]}
+    head = [
+        "table",
+        "variant",
+        "metric",
+        "mean",
+        "ci_low",
+        "ci_high",
+        "reference",
+        "delta_vs_ref",
+        "p_holm",
+        "significant",
+    ]
+    runs = {
+        "a": [
+            ["t", "ff", "acc", 50, 48, 52, "bp", -30, 0.001, True],
+            ["t", "ff", "acc", 50, 48, 52, "init", -5, 0.01, True],
+            ["t", "bp", "acc", 80, 79, 81, "init", 1, 0.2, False],
+            ["t", "init", "acc", 55, 54, 56, "", "", "", False],
+            ["u", "ff", "acc", 1, 0, 2, "", "", "", False],
+            ["t", "old", "acc", 10, 9, 11, "init", -45, 0.001, True],
+        ],
+        "b": [
+            ["t", "ff", "acc", 51, 49, 53, "bp", 2, 0.04, True],
+            ["t", "ff", "acc", 51, 49, 53, "init", -4, 0.02, True],
+            ["t", "bp", "acc", 80.5, 79, 82, "init", 2, 0.01, True],
+            ["t", "init", "acc", 60, 59, 61, "", "", "", False],
+            ["t", "old", "acc", 20, 19, 21, "", "", "", False],
+        ],
+    }
+    per_epoch = {
+        "a": [["e", "ff", "acc", 50, 48, 52, 2], ["e", "ff", "acc", 70, 69, 71, 10]],
+        "b": [["e", "ff", "acc", 60, 59, 61, 2], ["e", "ff", "acc", 70, 69, 71, 10]],
+    }
     for name in runs:
         (tmp_path / name).mkdir()
         for table, columns, rows in (("t", head, runs[name]), ("e", head[:6] + ["epoch"], per_epoch[name])):
@@ -199,8 +230,12 @@ def test_shared_table_rows_of_two_runs_are_compared_by_their_intervals_and_tests
     # against bp before ff against init. "old" is tested in one run only (an older table format), so
     # only its means are compared.
     assert [(c["row"], c["differs"]) for c in changes] == [
-        ("e / ff / acc / epoch 2", "CIs apart"), ("t / bp / acc vs init", "test"), ("t / ff / acc vs bp", "test"),
-        ("t / init / acc", "CIs apart"), ("t / old / acc", "CIs apart")]
+        ("e / ff / acc / epoch 2", "CIs apart"),
+        ("t / bp / acc vs init", "test"),
+        ("t / ff / acc vs bp", "test"),
+        ("t / init / acc", "CIs apart"),
+        ("t / old / acc", "CIs apart"),
+    ]
     assert len(pairs) == 7  # u is in one run only
     assert changes[1]["b"] == "80.50 [79.00, 82.00], Δ +2.00 vs init (p_holm 0.01)"
 
@@ -215,8 +250,9 @@ def test_each_presets_cost_line_comes_from_its_published_run(tmp_path):
     assert readme_results.preset_cost(tmp_path, "quick").startswith("14 min 30 s of Snakemake on 2 CPU cores")
     full = tmp_path / "full"
     full.mkdir()
-    (full / "benchmarks.tsv").write_text("job\ts\tcpu_time\npretrain/bp/seed0.tsv\t9000\t7200\n"
-                                         "pretrain/bp/seed1.tsv\t9000\t3600\n")
+    (full / "benchmarks.tsv").write_text(
+        "job\ts\tcpu_time\npretrain/bp/seed0.tsv\t9000\t7200\npretrain/bp/seed1.tsv\t9000\t3600\n"
+    )
     assert readme_results.preset_cost(tmp_path, "full").startswith("3 core-hours of CPU jobs")
 
 
@@ -227,20 +263,24 @@ def _utc(text):
 def test_the_wall_time_so_far_is_read_from_the_run_log_and_a_stop_from_outside_ends_at_the_last_write(tmp_path):
     assert publish.wall_time(tmp_path) is None  # no log: RUN.md says "not given" unless --wall
     (tmp_path / "full-run.log").write_text(
-        "started 2026-12-02 10:00:00\n"                    # killed: no end line; last job log write 11:30
+        "started 2026-12-02 10:00:00\n"  # killed: no end line; last job log write 11:30
         "started 2026-12-02 12:00:00\npaused 2026-12-02 12:30:00\nresumed 2026-12-02 12:40:00\n"
         "exited 1 2026-12-02 13:00:00\n"
-        "started 2026-12-02 14:00:00\n")                   # still running: last write 14:45, now 14:50
-    for path, when in (("logs/pretrain/a/seed0.log", "2026-12-02 11:30"),
-                       ("results/pretrain/a/seed0/metrics.json", "2026-12-02 11:10"),
-                       ("resume/ceiling/b/seed0.pt", "2026-12-02 14:45"),
-                       ("benchmarks/pretrain/a/seed1.tsv", "2026-12-02 12:20")):
+        "started 2026-12-02 14:00:00\n"
+    )  # still running: last write 14:45, now 14:50
+    for path, when in (
+        ("logs/pretrain/a/seed0.log", "2026-12-02 11:30"),
+        ("results/pretrain/a/seed0/metrics.json", "2026-12-02 11:10"),
+        ("resume/ceiling/b/seed0.pt", "2026-12-02 14:45"),
+        ("benchmarks/pretrain/a/seed1.tsv", "2026-12-02 12:20"),
+    ):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("x")
         os.utime(tmp_path / path, (_utc(when).timestamp(),) * 2)
     # 1 h 30 + 30 min + 20 min + 45 min
     assert publish.wall_time(tmp_path, now=_utc("2026-12-02 14:50")) == (
-        "3 h 5 min running in 3 stretches, 4 h 50 min since the first start 2026-12-02 10:00 UTC")
+        "3 h 5 min running in 3 stretches, 4 h 50 min since the first start 2026-12-02 10:00 UTC"
+    )
 
 
 def test_make_full_run_logs_its_start_and_its_exit_status(tmp_path):
@@ -250,15 +290,23 @@ def test_make_full_run_logs_its_start_and_its_exit_status(tmp_path):
     (venv / "bin").mkdir(parents=True)
     calls = tmp_path / "calls"
     (venv / "bin" / "python").write_text("#!/bin/sh\nexit 0\n")
-    (venv / "bin" / "snakemake").write_text(f"#!/bin/sh\necho \"$*\" >> {calls}\n[ $(wc -l < {calls}) -lt 2 ]\n")
+    (venv / "bin" / "snakemake").write_text(f'#!/bin/sh\necho "$*" >> {calls}\n[ $(wc -l < {calls}) -lt 2 ]\n')
     for script in (venv / "bin").iterdir():
         script.chmod(0o755)
     shutil.copy(REPO / "requirements.txt", tmp_path)
-    stamp = subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "-p", "-n", f"VENV={venv}"], cwd=tmp_path,
-                           capture_output=True, text=True).stdout
+    stamp = subprocess.run(
+        ["make", "-s", "-f", str(REPO / "Makefile"), "-p", "-n", f"VENV={venv}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    ).stdout
     (venv / re.search(r"^STAMP := \S+/(\.installed-\d+)$", stamp, re.M)[1]).touch()  # the venv counts as built
-    out = subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "full-run", f"VENV={venv}",
-                          "FULL_RUN_ORDER=rq4_collab rq_cwc"], cwd=tmp_path, capture_output=True, text=True)
+    out = subprocess.run(
+        ["make", "-s", "-f", str(REPO / "Makefile"), "full-run", f"VENV={venv}", "FULL_RUN_ORDER=rq4_collab rq_cwc"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode != 0 and len(calls.read_text().splitlines()) == 2  # stopped at the failed stage
     lines = (tmp_path / "full-run.log").read_text().splitlines()
     assert len(lines) == 2 and lines[0].startswith("started 20") and lines[1].startswith("exited 1 20")
@@ -284,10 +332,10 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
     monkeypatch.setattr(publish, "_commit", lambda folder: folder.name)
     for folder, log, last_write, jobs in (
-            ("first", "started 2026-12-01 10:00:00\nexited 0 2026-12-01 12:30:00\n", None,
-             {"seed0": 100, "seed1": 110}),
-            ("second", "started 2026-12-02 08:00:00\n", "2026-12-02 08:40", {"seed1": 120}),
-            ("second", "started 2026-12-02 08:00:00\n", "2026-12-02 09:15", {"seed1": 120, "seed2": 130})):
+        ("first", "started 2026-12-01 10:00:00\nexited 0 2026-12-01 12:30:00\n", None, {"seed0": 100, "seed1": 110}),
+        ("second", "started 2026-12-02 08:00:00\n", "2026-12-02 08:40", {"seed1": 120}),
+        ("second", "started 2026-12-02 08:00:00\n", "2026-12-02 09:15", {"seed1": 120, "seed2": 130}),
+    ):
         run = tmp_path / folder
         (run / "results" / "tables").mkdir(parents=True, exist_ok=True)
         (run / "full-run.log").write_text(log)
@@ -295,17 +343,22 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
         for seed, cpu in jobs.items():
             (run / "results" / "pretrain" / "bp" / seed).mkdir(parents=True, exist_ok=True)
             (run / "results" / "pretrain" / "bp" / seed / "metrics.json").write_text(
-                f'{{"test_acc": {cpu}, "folder": "{folder}"}}')
+                f'{{"test_acc": {cpu}, "folder": "{folder}"}}'
+            )
             (run / "benchmarks" / "pretrain" / "bp" / f"{seed}.tsv").write_text(
                 "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-                f"{cpu + 5}\t0\t0\t0\t0\t0\t0\t0\t0\t{cpu}\n")
-            for written in (run / "benchmarks" / "pretrain" / "bp" / f"{seed}.tsv",
-                            run / "results" / "pretrain" / "bp" / seed / "metrics.json"):
+                f"{cpu + 5}\t0\t0\t0\t0\t0\t0\t0\t0\t{cpu}\n"
+            )
+            for written in (
+                run / "benchmarks" / "pretrain" / "bp" / f"{seed}.tsv",
+                run / "results" / "pretrain" / "bp" / seed / "metrics.json",
+            ):
                 os.utime(written, (_utc(log[8:24]).timestamp(),) * 2)  # at its start
         if "seed2" in jobs:  # seed2 was stopped and resumed in the second folder: its benchmark is its last stretch
             (run / "logs" / "pretrain" / "bp").mkdir(parents=True, exist_ok=True)
             (run / "logs" / "pretrain" / "bp" / "seed2.log").write_text(
-                "resuming after epoch 3 from resume/pretrain/bp/seed2.pt")
+                "resuming after epoch 3 from resume/pretrain/bp/seed2.pt"
+            )
             os.utime(run / "logs" / "pretrain" / "bp" / "seed2.log", (_utc(log[8:24]).timestamp(),) * 2)
         if last_write:  # still running: it has run until its last write
             (run / "logs").mkdir(exist_ok=True)
@@ -317,15 +370,21 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
             assert "all its folders" not in text  # one folder: its own wall time says it all
     rows = list(csv.DictReader(open(out / publish.FOLDERS), delimiter="\t"))
     assert [(r["first_start"], r["commit"], r["running_s"]) for r in rows] == [
-        ("2026-12-01 10:00 UTC", "first", "9000"), ("2026-12-02 08:00 UTC", "second", "4500")]
+        ("2026-12-01 10:00 UTC", "first", "9000"),
+        ("2026-12-02 08:00 UTC", "second", "4500"),
+    ]
     assert "- wall time so far: 1 h 15 min running in 1 stretch," in text  # this folder's own
     assert "- wall time of all its folders: 3 h 45 min running in 2 workflow folders" in text
     # every job the run finished, each with the folder that ran it last: seed1 ran again in the second
-    bench = {r["job"]: (r["cpu_time"], r["folder"], r["resumed_after_epoch"])
-             for r in csv.DictReader(open(out / "benchmarks.tsv"), delimiter="\t")}
-    assert bench == {"pretrain/bp/seed0.tsv": ("100", "2026-12-01 10:00 UTC", ""),
-                     "pretrain/bp/seed1.tsv": ("120", "2026-12-02 08:00 UTC", ""),
-                     "pretrain/bp/seed2.tsv": ("130", "2026-12-02 08:00 UTC", "3")}
+    bench = {
+        r["job"]: (r["cpu_time"], r["folder"], r["resumed_after_epoch"])
+        for r in csv.DictReader(open(out / "benchmarks.tsv"), delimiter="\t")
+    }
+    assert bench == {
+        "pretrain/bp/seed0.tsv": ("100", "2026-12-01 10:00 UTC", ""),
+        "pretrain/bp/seed1.tsv": ("120", "2026-12-02 08:00 UTC", ""),
+        "pretrain/bp/seed2.tsv": ("130", "2026-12-02 08:00 UTC", "3"),
+    }
     assert "3 job benchmarks (benchmarks.tsv; 2 from this folder, the others from earlier folders)" in text
     from tools import cost
 
@@ -334,16 +393,22 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
     # every job's result file, merged the same way (tables and figures are published beside it)
     with tarfile.open(out / publish.RESULTS) as tar:
         files = {m.name: json.loads(tar.extractfile(m).read()) for m in tar.getmembers()}
-    assert files == {"results/pretrain/bp/seed0/metrics.json": {"test_acc": 100, "folder": "first"},
-                     "results/pretrain/bp/seed1/metrics.json": {"test_acc": 120, "folder": "second"},
-                     "results/pretrain/bp/seed2/metrics.json": {"test_acc": 130, "folder": "second"}}
+    assert files == {
+        "results/pretrain/bp/seed0/metrics.json": {"test_acc": 100, "folder": "first"},
+        "results/pretrain/bp/seed1/metrics.json": {"test_acc": 120, "folder": "second"},
+        "results/pretrain/bp/seed2/metrics.json": {"test_acc": 130, "folder": "second"},
+    }
     assert "3 job result files (metrics.tar.gz: each job's per-seed metrics)" in text
     with tarfile.open(out / publish.RESULTS) as tar:  # each file names the folder that ran it, in a comment tar ignores
         assert {m.name.split("/")[3]: publish.result_folder(m) for m in tar.getmembers()} == {
-            "seed0": "2026-12-01 10:00 UTC", "seed1": "2026-12-02 08:00 UTC", "seed2": "2026-12-02 08:00 UTC"}
+            "seed0": "2026-12-01 10:00 UTC",
+            "seed1": "2026-12-02 08:00 UTC",
+            "seed2": "2026-12-02 08:00 UTC",
+        }
     if shutil.which("tar"):  # GNU tar warned once per file about the keyword the folder was first kept under
-        unpacked = subprocess.run(["tar", "-xzf", out / publish.RESULTS, "-C", tmp_path],
-                                  capture_output=True, text=True)
+        unpacked = subprocess.run(
+            ["tar", "-xzf", out / publish.RESULTS, "-C", tmp_path], capture_output=True, text=True
+        )
         assert unpacked.returncode == 0 and unpacked.stderr == ""
     archive = (out / publish.RESULTS).read_bytes()
     publish.publish_run("long", run, "make full-run", None, None)
@@ -351,17 +416,24 @@ def test_a_run_restarted_in_new_folders_reports_what_all_of_them_ran(tmp_path, m
     (run / "results" / "pretrain" / "bp" / "seed2" / "metrics.json").unlink()  # seed2 running again in this folder
     publish.publish_run("long", run, "make full-run", None, None)
     with tarfile.open(out / publish.RESULTS) as tar:
-        assert sorted(m.name for m in tar.getmembers()) == ["results/pretrain/bp/seed0/metrics.json",
-                                                             "results/pretrain/bp/seed1/metrics.json"]
+        assert sorted(m.name for m in tar.getmembers()) == [
+            "results/pretrain/bp/seed0/metrics.json",
+            "results/pretrain/bp/seed1/metrics.json",
+        ]
 
 
 def test_two_runs_jobs_are_compared_seed_by_seed_from_their_result_files(tmp_path, monkeypatch, capsys):
     """compare --jobs: the jobs two published runs both finished (a CPU and a GPU run of one
     preset, say), paired by seed; a job one run lacks, or a seed, is left out."""
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
-    accuracies = {"cpu": {("pretrain", "bp"): [0.97, 0.98, 0.975], ("transfer", "cwc"): [0.85, 0.86, 0.84],
-                          ("ceiling", "cwc"): [0.91]},
-                  "gpu": {("pretrain", "bp"): [0.971, 0.979, 0.976, 0.99], ("transfer", "cwc"): [0.90, 0.905, 0.89]}}
+    accuracies = {
+        "cpu": {
+            ("pretrain", "bp"): [0.97, 0.98, 0.975],
+            ("transfer", "cwc"): [0.85, 0.86, 0.84],
+            ("ceiling", "cwc"): [0.91],
+        },
+        "gpu": {("pretrain", "bp"): [0.971, 0.979, 0.976, 0.99], ("transfer", "cwc"): [0.90, 0.905, 0.89]},
+    }
     for name, jobs in accuracies.items():
         run = tmp_path / name
         for (stage, variant), values in jobs.items():

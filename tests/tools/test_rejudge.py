@@ -14,40 +14,67 @@ RULE = {"one_class_share": 0.95, "chance_margin": 5.0}
 
 
 def row(variant, setting, metric="transfer_acc", mean=50.0, sd=1.0, p=math.nan, reference=None, **kw):
-    return {"preset": "full", "table": "sens", "variant": variant, "setting": setting, "metric": metric, "n": 5,
-            "mean": mean, "sd": sd, "n_collapsed": 0, "reference": reference, "p": p, "p_holm": p,
-            "significant": False, **kw}
+    return {
+        "preset": "full",
+        "table": "sens",
+        "variant": variant,
+        "setting": setting,
+        "metric": metric,
+        "n": 5,
+        "mean": mean,
+        "sd": sd,
+        "n_collapsed": 0,
+        "reference": reference,
+        "p": p,
+        "p_holm": p,
+        "significant": False,
+        **kw,
+    }
 
 
 def test_sensitivity_rows_a_setting_leaves_unchanged_are_dropped_and_holm_is_rerun():
-    table = pd.DataFrame([
-        row("ff", "protocol", mean=30.0, p=1e-6, reference="random_init_ff"),
-        row("bp", "protocol", mean=80.0, p=0.001, reference="random_init_bp"),
-        row("random_init_ff", "protocol", mean=85.0), row("random_init_bp", "protocol", mean=85.5),
-        row("ff", "fill", mean=21.0, p=1e-5, reference="random_init_ff"),
-        row("bp", "fill", mean=80.0, p=0.001, reference="random_init_bp"),  # the protocol's own, again
-        row("random_init_ff", "fill", mean=85.1), row("random_init_bp", "fill", mean=85.5),
-        row("bp", "fill", metric="gap_shift", mean=0.0, sd=0.0, p=1.0, reference="gap under protocol"),
-        row("ff", "fill", metric="gap_shift", mean=-9.0, p=1e-4, reference="gap under protocol"),
-    ])
+    table = pd.DataFrame(
+        [
+            row("ff", "protocol", mean=30.0, p=1e-6, reference="random_init_ff"),
+            row("bp", "protocol", mean=80.0, p=0.001, reference="random_init_bp"),
+            row("random_init_ff", "protocol", mean=85.0),
+            row("random_init_bp", "protocol", mean=85.5),
+            row("ff", "fill", mean=21.0, p=1e-5, reference="random_init_ff"),
+            row("bp", "fill", mean=80.0, p=0.001, reference="random_init_bp"),  # the protocol's own, again
+            row("random_init_ff", "fill", mean=85.1),
+            row("random_init_bp", "fill", mean=85.5),
+            row("bp", "fill", metric="gap_shift", mean=0.0, sd=0.0, p=1.0, reference="gap under protocol"),
+            row("ff", "fill", metric="gap_shift", mean=-9.0, p=1e-4, reference="gap under protocol"),
+        ]
+    )
     kept, log = rejudge.drop_repeats(table, {"ff": "random_init_ff", "bp": "random_init_bp"}, 0.05)
     assert set(kept[kept.setting == "fill"].variant) == {"ff", "random_init_ff"}
     assert list(kept.p_holm.dropna()) == stats.holm(list(kept.p.dropna()))
-    assert log == ["dropped 3 rows that repeat the protocol's (bp under fill; their random inits too), "
-                   "Holm rerun over the 4 tests that stay"]
+    assert log == [
+        "dropped 3 rows that repeat the protocol's (bp under fill; their random inits too), "
+        "Holm rerun over the 4 tests that stay"
+    ]
     again, log = rejudge.drop_repeats(kept, {"ff": "random_init_ff", "bp": "random_init_bp"}, 0.05)
     assert again.equals(kept) and log == []
 
 
 def test_a_variant_at_chance_in_its_source_row_is_marked_on_every_row_of_its_model():
-    source = pd.DataFrame([row("dead", "-", metric="source_acc", mean=10.0, sd=0.0, reference="ff", status="worse"),
-                           row("live", "-", metric="source_acc", mean=42.1, sd=11.4, reference="ff", status="worse"),
-                           row("ff", "-", metric="source_acc", mean=97.0, sd=0.2, status="")])
+    source = pd.DataFrame(
+        [
+            row("dead", "-", metric="source_acc", mean=10.0, sd=0.0, reference="ff", status="worse"),
+            row("live", "-", metric="source_acc", mean=42.1, sd=11.4, reference="ff", status="worse"),
+            row("ff", "-", metric="source_acc", mean=97.0, sd=0.2, status=""),
+        ]
+    )
     found = rejudge.collapsed_variants({"t": source}, RULE)
     assert found == {"dead": 5}  # 42.1 ± 11.4 over 5 seeds: every seed above 15 % (Samuelson's bound)
-    transfer = pd.DataFrame([row("dead", "-", mean=10.0, sd=0.0, reference="ff", status="worse"),
-                             row("dead", "-", metric="ceiling_acc", mean=90.0, status=""),
-                             row("live", "-", mean=46.0, reference="ff", status="improves")])
+    transfer = pd.DataFrame(
+        [
+            row("dead", "-", mean=10.0, sd=0.0, reference="ff", status="worse"),
+            row("dead", "-", metric="ceiling_acc", mean=90.0, status=""),
+            row("live", "-", mean=46.0, reference="ff", status="improves"),
+        ]
+    )
     assert rejudge.mark_collapsed(transfer, found) == ["marked collapsed: dead"]
     assert list(transfer.n_collapsed) == [5, 0, 0] and transfer.status[0] == "collapsed (5/5)"
     assert rejudge.mark_collapsed(transfer, found) == []
