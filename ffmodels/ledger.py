@@ -478,15 +478,7 @@ def judge(
         if got is None:
             return not_run
         ours, n, test, word, detail = got
-        return {
-            "ours": ours,
-            "n": n,
-            "test": test,
-            "verdict": word,
-            "detail": detail,
-            "equivalence": "–",
-            "tolerance": tol_text,
-        }
+        return _judged(ours, n, test, word, detail, "–", tol_text)
     row = find_cell(tables, claim["cell"], label)
     if row is None:
         return not_run
@@ -514,14 +506,18 @@ def judge(
     ours, n, test = _ours(row, rule)
     word, detail = ROW_RULES[rule](row, claim, alpha, tol, unit)
     equivalence = _equivalence(row, claim, alpha, tol, tol_text) if rule == "level" else "–"
+    return _judged(ours, n, test, word, detail, equivalence, tol_text)
+
+
+def _judged(ours, n, test, verdict, detail, equivalence, tolerance) -> dict:
     return {
         "ours": ours,
         "n": n,
         "test": test,
-        "verdict": word,
+        "verdict": verdict,
         "detail": detail,
         "equivalence": equivalence,
-        "tolerance": tol_text,
+        "tolerance": tolerance,
     }
 
 
