@@ -393,13 +393,18 @@ def test_sensitivity_finetune_and_noise_tables(workflow_dir):
     sens = read_csv(workflow_dir / "results/tables/rq2_sensitivity.csv")
     settings = {r["setting"] for r in sens}
     assert settings == {"protocol", *CONFIG["sensitivity"]}
-    for setting in settings:  # every model's gap to its random init, under every setting
+    # every model's gap to its random init under every setting that touches it; label fill leaves
+    # backprop (no label input) and its random init as under the protocol: no repeated rows
+    label_fill = {s for s, knob in CONFIG["sensitivity"].items() if set(knob) == {"label_fill"}}
+    assert label_fill
+    for setting in settings:
         got = {
             (r["variant"], r["reference"]) for r in sens if r["setting"] == setting and r["metric"] == "transfer_acc"
         }
-        assert {("random_wrong_label", "random_init_ff"), ("bp", "random_init_bp"), ("random_init_ff", "")} <= got
+        assert {("random_wrong_label", "random_init_ff"), ("random_init_ff", "")} <= got
+        assert (("bp", "random_init_bp") in got) == (setting not in label_fill), setting
     shifts = [r for r in sens if r["metric"] == "gap_shift"]
-    assert len(shifts) == 2 * len(CONFIG["sensitivity"]) and all(r["p"] for r in shifts)
+    assert len(shifts) == 2 * len(CONFIG["sensitivity"]) - len(label_fill) and all(r["p"] for r in shifts)
     # the protocol rows are the transfer stage's own numbers
     rq2 = {(r["variant"], r["reference"]): r for r in read_csv(workflow_dir / "results/tables/rq2_transfer.csv")}
     protocol = {

@@ -37,6 +37,7 @@ from pathlib import Path
 
 PUBLISHED = Path("results/published")
 # Page order: the answer first, then the headline tables, then the rest in name order.
+LEDGER = ("claims_ledger", "conclusions")  # the ledger job's CSVs: not tables
 FIRST = ["claims_ledger", "rq1_negative_strategies", "rq2_transfer", "rq_cwc", "rq3_root_cause", "rq4_overview"]
 
 
@@ -94,7 +95,7 @@ def publish_run(
     kept = kept_tables(out, {p.stem for p in tables.glob("*.csv")}, preset, earlier)
     fresh, copied = {}, []
     for src in sorted(tables.glob("*.csv")) + sorted(tables.glob("*.md")) + sorted(figures.glob("*.png")):
-        if src.suffix == ".csv" and src.stem != "claims_ledger":
+        if src.suffix == ".csv" and src.stem not in LEDGER:
             # A table this commit published before, unchanged, keeps the date it was first published.
             same = (
                 earlier.get(src.stem, ("",))[0] == commit
@@ -109,7 +110,7 @@ def publish_run(
         "table\tcommit\tpublished\n" + "".join(f"{t}\t{c}\t{p}\n" for t, (c, p) in sorted(sources.items()))
     )
     if "claims_ledger.csv" not in copied:  # an earlier folder's ledger does not speak for these tables
-        for stale in ("claims_ledger.csv", "claims_ledger.md"):
+        for stale in ("claims_ledger.csv", "claims_ledger.md", "conclusions.csv"):
             (out / stale).unlink(missing_ok=True)
     n_tables = len(sources)
     measured = None if wall else wall_seconds(workdir)
@@ -373,7 +374,7 @@ def kept_tables(
     preset are not kept silently: that is an error naming them. sources: out's tables.tsv (table_sources)."""
     import csv
 
-    earlier = {p.stem for p in out.glob("*.csv")} - {"claims_ledger"} - fresh
+    earlier = {p.stem for p in out.glob("*.csv")} - set(LEDGER) - fresh
     if not earlier:
         return {}
     fields = run_fields(out)
@@ -505,7 +506,7 @@ def published_rows(folder: Path) -> list[dict]:
 
     rows = []
     for path in sorted(folder.glob("*.csv")):
-        if path.stem != "claims_ledger":
+        if path.stem not in LEDGER:
             with open(path) as fh:
                 rows += list(csv.DictReader(fh))
     return rows
