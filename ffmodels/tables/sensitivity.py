@@ -17,27 +17,18 @@ PROTOCOL = "protocol"  # the setting name of the unchanged protocol
 
 def setting_records(records: dict) -> pd.DataFrame:
     """variant, seed, setting, value (test accuracy %), status."""
-    rows = [
-        {
+
+    def record(m: dict, setting: str, test_acc: float) -> dict:
+        return {
             "variant": m["variant"],
             "seed": m["seed"],
-            "setting": PROTOCOL,
-            "value": 100.0 * m["test_acc"],
+            "setting": setting,
+            "value": 100.0 * test_acc,
             "status": m["status"],
         }
-        for m in records["transfer"]
-    ]
-    rows += [
-        {
-            "variant": m["variant"],
-            "seed": m["seed"],
-            "setting": name,
-            "value": 100.0 * r["test_acc"],
-            "status": m["status"],
-        }
-        for m in records["sensitivity"]
-        for name, r in m["settings"].items()
-    ]
+
+    rows = [record(m, PROTOCOL, m["test_acc"]) for m in records["transfer"]]
+    rows += [record(m, name, r["test_acc"]) for m in records["sensitivity"] for name, r in m["settings"].items()]
     return pd.DataFrame(rows, columns=["variant", "seed", "setting", "value", "status"])
 
 
