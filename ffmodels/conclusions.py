@@ -23,7 +23,7 @@ import json
 
 import pandas as pd
 
-from ffmodels.ledger import TABLE_RULES, rst_list_table
+from ffmodels.ledger import TABLE_RULES, count_verdicts, rst_list_table
 from ffmodels.tables import reduced_banner
 
 SUPPORT = ("as claimed", "stronger than claimed", "weaker than claimed")
@@ -138,8 +138,7 @@ def build_conclusions(conclusions: list[dict], ledger: pd.DataFrame) -> pd.DataF
 
 
 def verdict_counts(verdicts) -> str:
-    kinds = [next(v for v in CONCLUSION_VERDICTS if str(x).startswith(v)) for x in verdicts]
-    return ", ".join(f"{v} {kinds.count(v)}" for v in CONCLUSION_VERDICTS if kinds.count(v))
+    return count_verdicts(verdicts, CONCLUSION_VERDICTS)
 
 
 def to_markdown(table: pd.DataFrame, preset: str) -> str:

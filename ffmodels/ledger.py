@@ -600,20 +600,20 @@ def _n(r: dict) -> str:
     return "–" if pd.isna(r["n"]) else str(int(r["n"]))
 
 
-def verdict_kind(verdict: str) -> str:
-    """The word of VERDICTS a verdict starts with ('ours higher by 2.60 pp' -> 'ours higher by')."""
-    return next(v for v in VERDICTS if str(verdict).startswith(v))
+def verdict_kind(verdict: str, vocabulary: tuple[str, ...] = VERDICTS) -> str:
+    """The word of the vocabulary a verdict starts with ('ours higher by 2.60 pp' -> 'ours higher by')."""
+    return next(v for v in vocabulary if str(verdict).startswith(v))
 
 
-def verdict_counts(verdicts) -> str:
-    """'equivalent 1, close 2, ours higher by 11, …': how many claims have each kind of verdict, in
-    VERDICTS order, leaving out the kinds no claim has."""
-    kinds = [verdict_kind(v) for v in verdicts]
-    return ", ".join(f"{v.removesuffix(' by')} {kinds.count(v)}" for v in VERDICTS if kinds.count(v))
+def count_verdicts(verdicts, vocabulary: tuple[str, ...] = VERDICTS) -> str:
+    """'equivalent 1, close 2, ours higher 11, …': how many verdicts are of each kind, in the
+    vocabulary's order, leaving out the kinds none has."""
+    kinds = [verdict_kind(v, vocabulary) for v in verdicts]
+    return ", ".join(f"{v.removesuffix(' by')} {kinds.count(v)}" for v in vocabulary if kinds.count(v))
 
 
 def _summary(ledger: pd.DataFrame) -> str:
-    return "Verdicts: " + verdict_counts(ledger.verdict)
+    return "Verdicts: " + count_verdicts(ledger.verdict)
 
 
 ROBUSTNESS = ("robust", "depends", "no reading run", "primary not run", SINGLE)

@@ -106,6 +106,30 @@ def tiny_mirror(tmp_path):
     return root
 
 
+def pretrain_spec(out: Path, data: Path, variant: str, hp: dict, **fields):
+    """A pretraining job's spec for a test: the test preset on MNIST, 500 images, no checkpoints,
+    no source probe, no resume, files in `out`; `fields` override any of it."""
+    from ffmodels.jobs.pretrain import PretrainSpec
+
+    defaults = dict(
+        seed=0,
+        preset="test",
+        task="mnist",
+        train_subset=500,
+        checkpoint_epochs=[],
+        source_probe=None,
+        test_every_epoch=False,
+        code={},
+        collapse=None,
+        resume_file="",
+        resume=False,
+        model=out / "m.pt",
+        metrics=out / "m.json",
+        log=out / "log",
+    )
+    return PretrainSpec(variant=variant, hp=hp, data=data, **{**defaults, **fields})
+
+
 @pytest.fixture(scope="session")
 def real_splits(tmp_path_factory):
     """MNIST and Fashion-MNIST from MIRROR, verified and split as the pipeline does."""

@@ -18,6 +18,7 @@ from ffmodels.analysis.label_selectivity import (
 from ffmodels.analysis.transfer_over_training import TransferOverTraining
 from ffmodels.families.ff import FFHParams, FFNet
 from ffmodels.transfer import fill_label_slot
+from tests.conftest import pretrain_spec
 
 CONFIG = load_config()  # config.yaml, resolved as the workflow resolves it
 HIDDEN = 20
@@ -348,28 +349,17 @@ def test_no_analysis_selects_on_the_target_test_split():
 def test_epoch_0_checkpoint_is_the_random_init_of_the_same_seed(tmp_path, real_splits):
     from ffmodels.config import variant_hparams
     from ffmodels.jobs.model import new_model
-    from ffmodels.jobs.pretrain import PretrainSpec, pretrain_job
+    from ffmodels.jobs.pretrain import pretrain_job
 
     hp = dict(variant_hparams(CONFIG, "random_wrong_label"), epochs=2)
     pretrain_job(
-        PretrainSpec(
-            variant="random_wrong_label",
-            hp=hp,
+        pretrain_spec(
+            tmp_path,
+            real_splits["mnist"],
+            "random_wrong_label",
+            hp,
             seed=3,
-            preset="test",
-            task="mnist",
-            train_subset=500,
             checkpoint_epochs=[0, 1, 7],
-            source_probe=None,
-            test_every_epoch=False,
-            code={},
-            collapse=None,
-            resume_file="",
-            resume=False,
-            data=real_splits["mnist"],
-            model=tmp_path / "m.pt",
-            metrics=tmp_path / "m.json",
-            log=tmp_path / "log",
             checkpoints=tmp_path / "c.pt",
         )
     )

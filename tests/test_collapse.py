@@ -23,6 +23,7 @@ from ffmodels.collapse import (
 from ffmodels.config import load_config
 from ffmodels.families.base import PretrainModel
 from ffmodels.train import pretrain
+from tests.conftest import pretrain_spec
 
 RULE = load_config()["stats"]["collapse"]
 
@@ -270,38 +271,18 @@ def test_a_transfer_compare_table_has_the_control_row_outside_holm():
     assert table.set_index("variant").delta_vs_control["random_init_ff"] == pytest.approx(85.2 - 84.133333, abs=1e-4)
     md = to_markdown(table, "t", "test", notes)
     assert "Δ vs control" in md and "raw_pixels" in md
-    pretrain_spec = dict(spec, stage="pretrain")
-    assert "raw_pixels" not in KINDS["compare"].runs(pretrain_spec, CTX)["pretrain"]
+    on_pretrain = dict(spec, stage="pretrain")
+    assert "raw_pixels" not in KINDS["compare"].runs(on_pretrain, CTX)["pretrain"]
     assert KINDS["compare"].runs(spec, dict(CTX, transfer_control=None))["transfer"] == ["pcl", "random_init_ff"]
 
 
 def test_the_pretraining_job_records_the_facts(tmp_path, real_splits):
     """Through the job: metrics.json holds val_acc, val_top_class_share and collapse_reason."""
-    from ffmodels.jobs.pretrain import PretrainSpec, pretrain_job
+    from ffmodels.jobs.pretrain import pretrain_job
     from ffmodels.variants import variant_hparams
 
     hp = dict(variant_hparams(load_config(), "bp"), epochs=1)
-    pretrain_job(
-        PretrainSpec(
-            variant="bp",
-            hp=hp,
-            seed=0,
-            preset="test",
-            task="mnist",
-            train_subset=500,
-            checkpoint_epochs=[],
-            source_probe=None,
-            test_every_epoch=False,
-            collapse=RULE,
-            code={},
-            resume_file="",
-            resume=False,
-            data=real_splits["mnist"],
-            model=tmp_path / "m.pt",
-            metrics=tmp_path / "m.json",
-            log=tmp_path / "log",
-        )
-    )
+    pretrain_job(pretrain_spec(tmp_path, real_splits["mnist"], "bp", hp, collapse=RULE))
     m = json.loads((tmp_path / "m.json").read_text())
     assert {"val_acc", "val_top_class_share", "collapse_reason"} <= set(m)
     assert m["status"] == "ok" and m["collapse_reason"] is None  # BP learns in one epoch

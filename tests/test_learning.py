@@ -4,8 +4,9 @@ import json
 
 
 from ffmodels.config import load_config, variant_hparams
-from ffmodels.jobs.pretrain import PretrainSpec, pretrain_job
+from ffmodels.jobs.pretrain import pretrain_job
 from ffmodels.jobs.transfer import ProbeSpec, transfer_job
+from tests.conftest import pretrain_spec
 
 CONFIG = load_config()  # config.yaml, resolved as the workflow resolves it
 
@@ -16,24 +17,17 @@ def run(tmp_path, real_splits, variant, epochs, n_train, seed=0, tag="a", test_e
     out = tmp_path / tag
     out.mkdir(exist_ok=True)
     pretrain_job(
-        PretrainSpec(
-            variant=variant,
-            hp=hp,
+        pretrain_spec(
+            out,
+            real_splits["mnist"],
+            variant,
+            hp,
             seed=seed,
-            preset="test",
-            task="mnist",
             train_subset=n_train,
-            checkpoint_epochs=[],
-            source_probe=None,
             test_every_epoch=test_every_epoch,
-            code={},
             collapse=CONFIG["stats"]["collapse"],
-            resume_file="",
-            resume=False,
-            data=real_splits["mnist"],
             model=out / "model.pt",
             metrics=out / "metrics.json",
-            log=out / "log",
         )
     )
     return json.loads((out / "metrics.json").read_text()), out

@@ -83,7 +83,8 @@ def preset_cost(published: Path, preset: str) -> str:
     """What the preset's published run took, in words."""
     folder = published / PRESET_RUNS[preset]
     if (folder / "benchmarks.tsv").is_file() and preset == "full":
-        seconds = sum(float(r["cpu_time"]) for r in csv.DictReader(open(folder / "benchmarks.tsv"), delimiter="\t"))
+        with open(folder / "benchmarks.tsv") as fh:
+            seconds = sum(float(r["cpu_time"]) for r in csv.DictReader(fh, delimiter="\t"))
         return (
             f"{seconds / 3600:.0f} core-hours of CPU jobs on a 2-core machine "
             f"([run `{folder.name}`]({folder}/RUN.md)); a GPU box runs several jobs at once"

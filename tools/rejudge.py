@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from ffmodels import collapse, stats
-from ffmodels.config import enabled_tables, load_config
+from ffmodels.config import enabled_tables, load_config, table_runs
 from ffmodels.figures import figure_specs
 from ffmodels.jobs.figure import FigureSpec, figure_job
 from ffmodels.jobs.ledger import LedgerSpec, ledger_job
@@ -131,17 +131,15 @@ def rejudge(folder: Path, config: dict) -> list[str]:
     control_files = sorted((folder / control).glob("seed*.metrics.json")) if control else []
     records = accuracy_records([json.loads(p.read_text()) for p in control_files]) if control_files else None
     found = collapsed_variants(tables, config["stats"]["collapse"])
-    log = []
+    reads = table_runs(config)  # {table: {stage: runs}}: the tables whose transfer runs hold the control
+    log, changed = [], set()
     for name, table in tables.items():
         spec, changes = tables_cfg[name], []
         if spec["kind"] == "sensitivity":
             table, changes = drop_repeats(table, random_init_of, config["stats"]["alpha"])
         changes += mark_collapsed(table, found)
         control_notes = []
-        reports_transfer = spec["kind"] == "source_transfer" or (
-            spec["kind"] == "compare" and spec.get("stage") == "transfer"
-        )
-        if records is not None and reports_transfer:
+        if records is not None and control in reads[name].get("transfer", []):
             changes += add_control(table, control, records)
             if CONTROL_COLUMN not in table or table[CONTROL_COLUMN].isna().all():
                 control_notes = add_control_delta(table, control)
@@ -154,12 +152,13 @@ def rejudge(folder: Path, config: dict) -> list[str]:
         table.to_csv(folder / f"{name}.csv", index=False)
         md.write_text(to_markdown(table, spec.get("title", name), table.preset.iloc[0], notes))
         tables[name] = table
+        changed.add(name)
         log += [f"{name}: {c}" for c in changes]
     for fig, definition in figure_specs(config, tables_cfg, KINDS).items():
         sources = [definition["table"], *definition.get("tables", [])]
         if "analysis" in definition or not all((folder / f"{t}.csv").is_file() for t in sources):
             continue
-        if any(line.startswith(tuple(f"{t}:" for t in sources)) for line in log):
+        if changed & set(sources):
             figure_job(
                 FigureSpec(
                     figure=fig,
