@@ -4,8 +4,11 @@
                                     [--machine TEXT]  (wall time by default from the folder's
                                     full-run.log; machine by default this one)
     python -m tools.publish docs          (each published run's page; the README's blocks: python -m tools.readme)
-    python -m tools.publish compare FIRST SECOND [--tables | --jobs]   (claims whose verdict
-                                    differs; --tables: shared table rows; --jobs: shared jobs, seed by seed)
+    python -m tools.publish compare FIRST SECOND [--tables | --jobs | --report FILE]   (claims and
+                                    conclusions whose verdict differs; --tables: shared table rows,
+                                    Welch from their summaries, Holm within each table; --jobs: shared
+                                    jobs, seed by seed; --report: all of it as Markdown, with where
+                                    each run ran: a replication check of one run by another)
 
 `run` copies what a workflow folder has finished (results/tables: every table and, once the
 workflow has built it, the claims ledger; results/figures: the PNGs; benchmarks/: one TSV of
@@ -477,27 +480,71 @@ def write_pages(published: Path = PUBLISHED) -> list[Path]:
     return pages
 
 
-def verdict_changes(a: Path, b: Path) -> list[dict]:
-    """The claims whose verdict differs between two published ledgers (folders under
-    results/published/), with both verdicts and values; a claim missing from one is left out."""
+def verdict_changes(a: Path, b: Path, ledger: str = "claims_ledger") -> list[dict]:
+    """The claims (ledger "conclusions": the deck's conclusions) whose verdict differs between two
+    published runs (folders under results/published/), with both verdicts and what decided them
+    (ours, or the conclusion's reason); one missing from either run is left out."""
     import csv
 
     def read(folder):
-        with open(folder / "claims_ledger.csv") as fh:
+        path = folder / f"{ledger}.csv"
+        if not path.is_file():
+            return {}
+        with open(path) as fh:
             return {r["id"]: r for r in csv.DictReader(fh)}
 
+    detail = "ours" if ledger == "claims_ledger" else "because"
     first, second = read(a), read(b)
     return [
         {
             "id": cid,
             a.name: first[cid]["verdict"],
-            f"{a.name} ours": first[cid]["ours"],
+            f"{a.name} {detail}": first[cid][detail],
             b.name: second[cid]["verdict"],
-            f"{b.name} ours": second[cid]["ours"],
+            f"{b.name} {detail}": second[cid][detail],
         }
         for cid in first
         if cid in second and first[cid]["verdict"] != second[cid]["verdict"]
     ]
+
+
+def replication_report(a: Path, b: Path, alpha: float) -> str:
+    """Markdown comparison of two published runs (a replication check): where each ran (RUN.md's
+    commit, machine and preset), then per table the shared rows that differ (table_changes: Welch
+    from the summaries, Holm within the table), then the claims and conclusions whose verdict
+    changed. Whether a difference comes from the code or the machine is read from the two
+    provenance lines: same commit on two machines, or two commits on one."""
+    lines = [f"# `{a.name}` against `{b.name}`", ""]
+    for folder in (a, b):
+        fields = run_fields(folder)
+        where = ", ".join(f"{k} {fields[k]}" for k in ("preset", "commit", "machine", "published") if k in fields)
+        lines.append(f"- `{folder.name}`: {where or 'no RUN.md'}")
+    pairs = shared_rows(table_rows(a), table_rows(b))
+    changes = table_changes(pairs, (a.name, b.name), alpha)
+    lines += ["", f"## Table rows: {len(changes)} of the {len(pairs)} rows both runs hold differ", ""]
+    lines.append(
+        f"A row differs when Welch's t from the two rows' summaries (mean, sd, n) is significant at {alpha} "
+        "after Holm over the rows its table shares, or when the row's test against its reference changes its "
+        "significance or sign."
+    )
+    for table in sorted({c["row"].split(" / ")[0] for c in changes}):
+        rows = [c for c in changes if c["row"].split(" / ")[0] == table]
+        total = sum(1 for label, _, _ in pairs if label.split(" / ")[0] == table)
+        lines += [
+            "",
+            f"### {table}: {len(rows)} of {total} rows",
+            "",
+            "| row | " + " | ".join(list(rows[0])[1:]) + " |",
+        ]
+        lines.append("|" + "---|" * len(rows[0]))
+        lines += ["| " + " | ".join(str(v) for v in c.values()) + " |" for c in rows]
+    for ledger, title in (("claims_ledger", "Claims"), ("conclusions", "Conclusions")):
+        found = verdict_changes(a, b, ledger)
+        lines += ["", f"## {title} whose verdict changed: {len(found)}", ""]
+        if found:
+            lines += ["| " + " | ".join(found[0]) + " |", "|" + "---|" * len(found[0])]
+            lines += ["| " + " | ".join(str(v).replace("|", "/") for v in c.values()) + " |" for c in found]
+    return "\n".join(lines) + "\n"
 
 
 def published_rows(folder: Path) -> list[dict]:
@@ -547,11 +594,40 @@ def shared_rows(first: dict, second: dict) -> list[tuple[str, dict, dict]]:
     return pairs
 
 
-def table_changes(pairs: list[tuple[str, dict, dict]], names: tuple[str, str]) -> list[dict]:
+def summary_p(x: dict, y: dict) -> float:
+    """Two-sided p of Welch's t between two table rows' means, from their summaries (n with the sd,
+    or with the 95 % t-interval where a table has no sd); nan where a row lacks them. Two rows
+    without spread: 0 when the means differ, else 1."""
+    import math
+
+    from scipy.stats import t as student_t
+
+    from ffmodels import stats
+
+    def num(r, key):
+        try:
+            return float(r.get(key))
+        except (TypeError, ValueError):
+            return math.nan
+
+    ses = [stats.standard_error(num(r, "n"), num(r, "sd"), num(r, "ci_low"), num(r, "ci_high")) for r in (x, y)]
+    if not all(math.isfinite(se) for se in ses):
+        return math.nan
+    diff = num(x, "mean") - num(y, "mean")
+    if ses[0] == ses[1] == 0:
+        return 0.0 if diff else 1.0
+    n = [int(num(r, "n")) for r in (x, y)]
+    var = [se**2 for se in ses]
+    df = sum(var) ** 2 / sum(v**2 / (k - 1) for v, k in zip(var, n))
+    return float(2 * student_t.sf(abs(diff) / math.sqrt(sum(var)), df))
+
+
+def table_changes(pairs: list[tuple[str, dict, dict]], names: tuple[str, str], alpha: float = 0.05) -> list[dict]:
     """The rows two published runs share (their `shared_rows`, and the runs' names) where they
-    disagree: the 95 % CIs of the mean do not overlap, or the paired test against the same
-    reference differs in significance or in the sign of the difference. For runs published
-    before a ledger (or with tables of an older format), this is what can be compared."""
+    disagree: the means differ by Welch's t from the rows' summaries (summary_p), Holm-adjusted
+    over the rows each table shares, at alpha ("means differ"); or, for a row whose summary has no
+    n (tables of an older format), the 95 % CIs do not overlap ("CIs apart"); or the paired test
+    against the same reference differs in significance or in the sign of the difference ("test")."""
 
     def text(r):
         delta = (
@@ -564,17 +640,32 @@ def table_changes(pairs: list[tuple[str, dict, dict]], names: tuple[str, str]) -
     def verdict(r):
         return (r.get("significant") == "True", float(r["delta_vs_ref"]) > 0) if r.get("delta_vs_ref") else None
 
+    from ffmodels import stats
+
+    p = [summary_p(x, y) for _, x, y in pairs]
+    p_holm = [float("nan")] * len(pairs)
+    for table in {x["table"] for _, x, _ in pairs}:  # Holm within each table
+        rows = [i for i, (_, x, _) in enumerate(pairs) if x["table"] == table]
+        for i, adjusted in zip(rows, stats.holm([p[i] for i in rows])):
+            p_holm[i] = adjusted
     out = []
-    for label, x, y in pairs:
-        apart = float(x["ci_high"]) < float(y["ci_low"]) or float(y["ci_high"]) < float(x["ci_low"])
+    for (label, x, y), p_row in zip(pairs, p_holm):
+        tested = p_row == p_row  # not nan
+        differ = tested and p_row < alpha
+        apart = not tested and (float(x["ci_high"]) < float(y["ci_low"]) or float(y["ci_high"]) < float(x["ci_low"]))
         test_differs = x.get("reference") == y.get("reference") and verdict(x) != verdict(y)
-        if apart or test_differs:
+        if differ or apart or test_differs:
+            reasons = (
+                (f"means differ (Welch, Holm in table: p {p_row:.2g})", differ),
+                ("CIs apart", apart),
+                ("test", test_differs),
+            )
             out.append(
                 {
                     "row": label,
                     names[0]: text(x),
                     names[1]: text(y),
-                    "differs": ", ".join(w for w, c in (("CIs apart", apart), ("test", test_differs)) if c),
+                    "differs": ", ".join(w for w, c in reasons if c),
                 }
             )
     return out
@@ -678,6 +769,11 @@ def main(argv=None) -> None:
         "--tables", action="store_true", help="compare the shared table rows instead (CIs apart, or the test differs)"
     )
     compare.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write the whole comparison (provenance, table rows by table, claims and conclusions) as Markdown",
+    )
+    compare.add_argument(
         "--jobs",
         action="store_true",
         help=f"compare the jobs both finished instead, seed by seed ({RESULTS}: test accuracy, paired t, Holm)",
@@ -685,7 +781,13 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.what == "compare":
         a, b = PUBLISHED / args.first, PUBLISHED / args.second
-        rows = check_comparable(a, b, args.tables, args.jobs)
+        rows = check_comparable(a, b, args.tables or bool(args.report), args.jobs)
+        if args.report:
+            from ffmodels.config import load_config
+
+            Path(args.report).write_text(replication_report(a, b, load_config()["stats"]["alpha"]))
+            print(args.report)
+            return
         if args.jobs:
             from ffmodels.config import load_config
 
@@ -705,8 +807,8 @@ def main(argv=None) -> None:
             changes = table_changes(pairs, (a.name, b.name))
             summary = f"{len(changes)} of the {len(pairs)} table rows both runs have differ"
         else:
-            changes = verdict_changes(a, b)
-            summary = f"{len(changes)} claims differ"
+            changes = verdict_changes(a, b) + verdict_changes(a, b, "conclusions")
+            summary = f"{len(changes)} claims and conclusions differ"
         for c in changes:
             print(" | ".join(str(v) for v in c.values()))
         print(summary)

@@ -454,3 +454,61 @@ def test_two_runs_jobs_are_compared_seed_by_seed_from_their_result_files(tmp_pat
     (tmp_path / "published" / "tables_only").mkdir()  # a run published before its result files were
     with pytest.raises(SystemExit, match="tables_only has no per-job results"):
         publish.main(["compare", "cpu", "tables_only", "--jobs"])
+
+
+def test_rows_with_summaries_differ_by_welch_holm_within_their_table(tmp_path):
+    """With n and sd, a row differs when Welch's t between the two runs' rows is significant after
+    Holm over the rows its table shares: a 2-sd shift of 5 seeds is found, noise is not, and a
+    shift that one test finds in a table of one row is lost among many in a larger table."""
+    head = ["table", "variant", "metric", "n", "mean", "sd", "ci_low", "ci_high"]
+
+    def row(table, variant, mean, sd=0.5):
+        half = 2.776 * sd / 5**0.5
+        return [table, variant, "acc", 5, mean, sd, mean - half, mean + half]
+
+    runs = {
+        "a": [row("t", "ff", 50), row("t", "bp", 80), row("big", "x", 10)]
+        + [row("big", f"n{i}", 20) for i in range(30)],
+        "b": [row("t", "ff", 51.2), row("t", "bp", 80.1), row("big", "x", 11.2)]
+        + [row("big", f"n{i}", 20) for i in range(30)],
+    }
+    for name, rows in runs.items():
+        (tmp_path / name).mkdir()
+        with open(tmp_path / name / "t.csv", "w", newline="") as fh:
+            csv.writer(fh).writerows([head, *rows])
+    pairs = publish.shared_rows(publish.table_rows(tmp_path / "a"), publish.table_rows(tmp_path / "b"))
+    changes = publish.table_changes(pairs, ("a", "b"), alpha=0.05)
+    assert [c["row"] for c in changes] == ["t / ff / acc"]  # big / x: the same shift, 31 tests in its table
+    assert changes[0]["differs"].startswith("means differ (Welch, Holm in table")
+    assert publish.summary_p({"n": 5, "mean": 1, "sd": 0}, {"n": 5, "mean": 1, "sd": 0}) == 1.0
+    assert publish.summary_p({"n": 5, "mean": 1, "sd": 0}, {"n": 5, "mean": 2, "sd": 0}) == 0.0
+
+
+def test_replication_report_lists_changed_rows_claims_and_conclusions_with_both_runs_provenance(tmp_path):
+    for name, verdict, machine in (("first", "holds", "AVX512"), ("second", "contradicted", "AVX2")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "RUN.md").write_text(f"# Run\n\n- preset: full\n- commit: `abc`\n- machine: CPU kernels {machine}\n")
+        with open(folder / "conclusions.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, ["id", "verdict", "because"])
+            w.writeheader()
+            w.writerow({"id": "root_cause", "verdict": verdict, "because": f"{name} reason"})
+            w.writerow({"id": "same", "verdict": "holds", "because": "x"})
+        with open(folder / "claims_ledger.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, ["id", "verdict", "ours"])
+            w.writeheader()
+            w.writerow({"id": "c", "verdict": "as claimed", "ours": "1"})
+        with open(folder / "t.csv", "w", newline="") as fh:
+            mean = 50 if name == "first" else 60
+            csv.writer(fh).writerows(
+                [
+                    ["table", "variant", "metric", "n", "mean", "sd", "ci_low", "ci_high"],
+                    ["t", "ff", "acc", 5, mean, 1, 0, 0],
+                ]
+            )
+    report = publish.replication_report(tmp_path / "first", tmp_path / "second", 0.05)
+    assert "- `first`: preset full, commit `abc`, machine CPU kernels AVX512" in report
+    assert "## Table rows: 1 of the 1 rows both runs hold differ" in report and "### t: 1 of 1 rows" in report
+    assert "## Claims whose verdict changed: 0" in report
+    assert "## Conclusions whose verdict changed: 1" in report
+    assert "| root_cause | holds | first reason | contradicted | second reason |" in report
