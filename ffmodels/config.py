@@ -18,7 +18,7 @@ import yaml
 from ffmodels.errors import ConfigError
 from ffmodels.overlay import merge  # noqa: F401 (re-exported)
 from ffmodels.families import FAMILIES, check_hparams
-from ffmodels.names import is_control
+from ffmodels.names import is_control, needs_pretraining
 from ffmodels.variants import (  # noqa: F401 (re-exported)
     TASKS,
     calibrated_init_of,
@@ -100,6 +100,20 @@ def table_runs(config: dict) -> dict[str, dict[str, list[str]]]:
         "transfer_control": config.get("transfer_control"),
     }
     return {name: runs_of(spec, variants) for name, spec in enabled_tables(config).items()}
+
+
+def table_context(config: dict, runs: dict[str, list[str]]) -> dict:
+    """What a table's numbers depend on besides its input files (runs: {stage: [run names]}, as
+    table_runs gives them): the statistics settings, the preset label, the transfer control, and
+    the random-init baselines of each variant it shows. The table job's `ctx`."""
+    variants = {run for stage_runs in runs.values() for run in stage_runs if needs_pretraining(run)}
+    return {
+        "preset": config["preset"],
+        "stats": config["stats"],
+        "transfer_control": config.get("transfer_control"),
+        "random_init_of": {v: random_init_of(config, v) for v in sorted(variants)},
+        "calibrated_init_of": {v: calibrated_init_of(config, v) for v in sorted(variants)},
+    }
 
 
 def resolve(config: dict) -> dict:
