@@ -162,6 +162,14 @@ def resolve(config: dict) -> dict:
             for v in spec.get(key, []):
                 if v not in variant_names(config):
                     raise ConfigError(f"tables.{table}.{key}: '{v}' is not defined under variants (nor a family)")
+        problem = getattr(KINDS[spec["kind"]], "check", lambda spec: None)(spec)
+        if problem:
+            raise ConfigError(f"tables.{table}.{problem}")
+        for v in spec.get("ff_variants", []):
+            if v not in spec.get("variants", []):
+                raise ConfigError(
+                    f"tables.{table}.ff_variants: '{v}' is not one of its variants {spec.get('variants')}"
+                )
         ref = spec.get("reference")
         if ref not in (None, "random_init") and ref not in spec.get("variants", []):
             raise ConfigError(f"tables.{table}.reference: '{ref}' is not one of its variants")

@@ -10,7 +10,7 @@ from ffmodels.config import (
     table_runs,
     variant_hparams,
 )
-from ffmodels.names import is_calibrated, is_control, needs_pretraining, stage_file
+from ffmodels.names import is_calibrated, is_control, is_random_init, needs_pretraining, stage_file
 from ffmodels.data import IDX_FILES
 from ffmodels.families import FAMILIES
 from ffmodels.figures import PLOTS, figure_specs
@@ -87,6 +87,14 @@ def transfer_inputs(w):
         inputs["calibration"] = dataset_file(SOURCE)  # its statistics are estimated on the source images
     elif needs_pretraining(w.variant):
         inputs["model"] = rules.pretrain.output.model.format(variant=w.variant, seed=w.seed)
+    return inputs
+
+
+def analysis_inputs(w):
+    """An analysis job reads both tasks' splits and the model's checkpoints, none for a random init."""
+    inputs = {"source": dataset_file(SOURCE), "target": dataset_file(TARGET)}
+    if not is_random_init(w.variant):
+        inputs["checkpoints"] = rules.pretrain.output.checkpoints.format(variant=w.variant, seed=w.seed)
     return inputs
 
 
