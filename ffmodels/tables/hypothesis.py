@@ -67,6 +67,7 @@ def status(rho: dict, sign: int) -> str:
 @table_kind("hypothesis")
 class Hypothesis:
     plot = "hypothesis"  # its figure (ffmodels.figures): metric against transfer, a point per model
+    summary_rows = tuple(SCOPES)  # the correlation rows' `variant`: a claim's cell may name them
 
     @staticmethod
     def check(spec: dict) -> str | None:
@@ -132,9 +133,7 @@ class Hypothesis:
                         "ci_high": rho["ci_high"],
                         "n_collapsed": 0,
                         "reference": "0",
-                        "delta_vs_ref": rho["rho"],
-                        "delta_ci_low": rho["ci_low"],
-                        "delta_ci_high": rho["ci_high"],
+                        "delta_vs_ref": rho["rho"],  # its CI is the row's own (ci_low, ci_high)
                         "n_pairs": min((len(seeds[m]) for m in members), default=0),
                         "test": "seed bootstrap",
                         "p": rho["p"],
