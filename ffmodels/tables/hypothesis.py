@@ -104,9 +104,10 @@ class Hypothesis:
         }
         rows = models(spec, ctx["random_init_of"])
         out = []
-        for m in rows:
+        for m in rows:  # mean over the seeds that did not collapse; n_collapsed counts the others
             values = [v for (model, _), v in transfer.items() if model == m]
-            out.append({"variant": m, "metric": TRANSFER_METRIC, **summary_row(values)})
+            collapsed = [r["status"] for r in records["transfer"] if r["variant"] == m and r["status"] == "collapsed"]
+            out.append({"variant": m, "metric": TRANSFER_METRIC, **summary_row(values), "n_collapsed": len(collapsed)})
         boot = ctx["stats"]["bootstrap"]
         correlations = []
         for q in quantities(spec):
