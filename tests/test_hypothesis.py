@@ -38,11 +38,13 @@ def test_effective_rank_of_known_matrices():
 
 def test_pixel_r2_is_one_for_the_pixels_themselves_and_near_zero_for_noise():
     g = torch.Generator().manual_seed(1)
-    x = torch.rand(600, 30, generator=g)
-    train, test = x[:400], x[400:]
-    assert pixel_r2(train, train, test, test, ridge=1e-6) == pytest.approx(1.0, abs=1e-6)
-    noise = torch.randn(600, 30, generator=g)
-    assert abs(pixel_r2(noise[:400], train, noise[400:], test, ridge=1.0)) < 0.15
+    x = torch.rand(700, 30, generator=g)
+    pixels = {"train": x[:400], "val": x[400:550], "test": x[550:]}
+    r2, penalty = pixel_r2(pixels, pixels, [1e-8, 1e-2, 1.0])
+    assert r2 == pytest.approx(1.0, abs=1e-6) and penalty == 1e-8  # validation picks the smallest penalty
+    noise = torch.randn(700, 30, generator=g)
+    r2, penalty = pixel_r2({"train": noise[:400], "val": noise[400:550], "test": noise[550:]}, pixels, [1e-4, 10.0])
+    assert abs(r2) < 0.05 and penalty == 10.0  # nothing to recover: validation shrinks the fit to the mean
 
 
 def test_dead_and_saturated_fractions_of_known_activity():
@@ -70,15 +72,19 @@ def test_representation_metric_counts_a_network_with_killed_units_as_dead():
             layer.bias.zero_()
         net.layers[0].weight[:3] = 0.0
         net.layers[0].bias[:3] = -1.0
-    x = torch.rand(300, 784, generator=torch.Generator().manual_seed(2))
-    target = {"train_x": x[:200], "train_y": torch.zeros(200), "test_x": x[200:], "test_y": torch.zeros(100)}
+    x = torch.rand(300, 784, generator=torch.Generator().manual_seed(2))  # train 150, validation 50, test 100
+    target = {
+        f"{s}_{k}": v
+        for s, v in (("train", x[:150]), ("val", x[150:200]), ("test", x[200:]))
+        for k, v in (("x", v), ("y", torch.zeros(len(v))))
+    }
     ctx = Context(
         epochs=[0],
         states={0: net.state_dict()},
         make_model=lambda state: net,
         source=target,
         target=target,
-        cfg={**CONFIG["analysis"], "representation_subset": 100, "reconstruction_train": 200},
+        cfg={**CONFIG["analysis"], "representation_subset": 100, "reconstruction_train": 150},
         transfer=TCFG,
         seed=0,
         batch_size=50,

@@ -9,10 +9,12 @@ On the first `analysis.representation_subset` target (Fashion-MNIST) test images
   `effective_rank_standardised`, the same after scaling every feature to unit variance as the
   probe does (constant features stay 0), so that a few loud units do not decide it.
 - `pixel_r2`: how much of the pixels' variance a linear map of the standardised features
-  recovers: ridge regression (penalty `analysis.ridge`) fitted on the first
-  `analysis.reconstruction_train` target train images, R^2 pooled over pixels on the test subset
-  (1: the features keep every pixel's linear information; 0: none; below 0: worse than the
-  train mean).
+  recovers: ridge regression fitted on the first `analysis.reconstruction_train` target train
+  images, its penalty chosen among `analysis.ridge` (each times the number of those images) by
+  R^2 on as many validation images as the test subset has, then R^2 pooled over pixels on the test
+  subset (1: the features keep every pixel's linear information; 0: none; below 0: worse than
+  the train mean). Selected on validation, like the probe: with as many features as images an
+  unpenalised fit memorises its training images.
 - `dead_target`: the share of the probe's features never above `analysis.dead_threshold` on the
   subset (pooled over layers; per layer in the dead_units metric).
 - `saturated_target`: the share of features whose mean exceeds SATURATION_RATIO times their
@@ -47,17 +49,31 @@ def unit_scaled(feats: torch.Tensor) -> torch.Tensor:
     return (feats - feats.mean(dim=0)) / torch.where(std > 0, std, torch.ones_like(std))
 
 
-def pixel_r2(train_f: torch.Tensor, train_x: torch.Tensor, test_f: torch.Tensor, test_x: torch.Tensor, ridge: float):
-    """R^2 on the test images of a ridge reconstruction of the pixels from the features (both
-    splits standardised by the train split's statistics; intercept = the train pixel means)."""
-    train_f, test_f = (t.double() for t in standardise(train_f, test_f))
-    train_x, test_x = train_x.double(), test_x.double()
-    mean_x = train_x.mean(dim=0)
-    gram = train_f.T @ train_f + ridge * torch.eye(train_f.shape[1], dtype=torch.float64, device=train_f.device)
-    w = torch.linalg.solve(gram, train_f.T @ (train_x - mean_x))
-    residual = (test_x - mean_x - test_f @ w).pow(2).sum()
-    total = (test_x - test_x.mean(dim=0)).pow(2).sum()
-    return float(1.0 - residual / total) if total > 0 else float("nan")
+def _r2(x: torch.Tensor, fitted: torch.Tensor) -> float:
+    total = (x - x.mean(dim=0)).pow(2).sum()
+    return float(1.0 - (x - fitted).pow(2).sum() / total) if total > 0 else float("nan")
+
+
+def pixel_r2(feats: dict, pixels: dict, penalties: list[float]) -> tuple[float, float]:
+    """(test R^2, the penalty chosen) of a ridge reconstruction of the pixels from the features:
+    feats and pixels {'train', 'val', 'test'}, features standardised by the train split's
+    statistics, intercept the train pixel means; each penalty times the train images, the one with
+    the best validation R^2 kept. One eigendecomposition serves every penalty."""
+    f = dict(
+        zip(("train", "val", "test"), (t.double() for t in standardise(feats["train"], feats["val"], feats["test"])))
+    )
+    x = {k: v.double() for k, v in pixels.items()}
+    mean_x = x["train"].mean(dim=0)
+    evals, evecs = torch.linalg.eigh(f["train"].T @ f["train"])
+    projected = evecs.T @ (f["train"].T @ (x["train"] - mean_x))
+    best = None
+    for penalty in penalties:
+        w = evecs @ (projected / (evals.clamp_min(0) + penalty * len(f["train"])).unsqueeze(1))
+        val = _r2(x["val"], mean_x + f["val"] @ w)
+        if best is None or val > best[0]:
+            best = (val, penalty, w)
+    _, penalty, w = best
+    return _r2(x["test"], mean_x + f["test"] @ w), penalty
 
 
 def unit_fractions(layers: list[torch.Tensor], dead_threshold: float) -> dict[str, float]:
@@ -83,21 +99,26 @@ class Representation:
 
     @staticmethod
     def compute(ctx) -> dict:
-        test_x, _ = fixed_subset(ctx.target, "test", ctx.cfg["representation_subset"])
-        train_x, _ = fixed_subset(ctx.target, "train", ctx.cfg["reconstruction_train"])
+        n = ctx.cfg["representation_subset"]
+        pixels = {
+            "train": fixed_subset(ctx.target, "train", ctx.cfg["reconstruction_train"])[0],
+            "val": fixed_subset(ctx.target, "val", n)[0],
+            "test": fixed_subset(ctx.target, "test", n)[0],
+        }
         curves: dict[str, list[float]] = {}
         for epoch in ctx.epochs:
             model = ctx.model_at(epoch)
-            test_layers = extract_layer_features(model, test_x, ctx.transfer, ctx.batch_size)
-            train_layers = extract_layer_features(model, train_x, ctx.transfer, ctx.batch_size)
+            layers = {k: extract_layer_features(model, x, ctx.transfer, ctx.batch_size) for k, x in pixels.items()}
             if ctx.transfer["features"] == "last":
-                test_layers, train_layers = test_layers[-1:], train_layers[-1:]
-            test_f, train_f = torch.cat(test_layers, dim=1), torch.cat(train_layers, dim=1)
+                layers = {k: v[-1:] for k, v in layers.items()}
+            feats = {k: torch.cat(v, dim=1) for k, v in layers.items()}
+            r2, penalty = pixel_r2(feats, pixels, ctx.cfg["ridge"])
             values = {
-                "effective_rank": effective_rank(test_f),
-                "effective_rank_standardised": effective_rank(unit_scaled(test_f)),
-                "pixel_r2": pixel_r2(train_f, train_x, test_f, test_x, ctx.cfg["ridge"]),
-                **unit_fractions(test_layers, ctx.cfg["dead_threshold"]),
+                "effective_rank": effective_rank(feats["test"]),
+                "effective_rank_standardised": effective_rank(unit_scaled(feats["test"])),
+                "pixel_r2": r2,
+                "pixel_r2_penalty": penalty,
+                **unit_fractions(layers["test"], ctx.cfg["dead_threshold"]),
             }
             for name, value in values.items():
                 curves.setdefault(name, []).append(value)
