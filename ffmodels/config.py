@@ -18,7 +18,7 @@ import yaml
 from ffmodels.errors import ConfigError
 from ffmodels.overlay import merge  # noqa: F401 (re-exported)
 from ffmodels.families import FAMILIES, check_hparams
-from ffmodels.names import is_control
+from ffmodels.names import is_control, needs_pretraining
 from ffmodels.variants import (  # noqa: F401 (re-exported)
     TASKS,
     calibrated_init_of,
@@ -102,6 +102,20 @@ def table_runs(config: dict) -> dict[str, dict[str, list[str]]]:
     return {name: runs_of(spec, variants) for name, spec in enabled_tables(config).items()}
 
 
+def table_context(config: dict, runs: dict[str, list[str]]) -> dict:
+    """What a table's numbers depend on besides its input files (runs: {stage: [run names]}, as
+    table_runs gives them): the statistics settings, the preset label, the transfer control, and
+    the random-init baselines of each variant it shows. The table job's `ctx`."""
+    variants = {run for stage_runs in runs.values() for run in stage_runs if needs_pretraining(run)}
+    return {
+        "preset": config["preset"],
+        "stats": config["stats"],
+        "transfer_control": config.get("transfer_control"),
+        "random_init_of": {v: random_init_of(config, v) for v in sorted(variants)},
+        "calibrated_init_of": {v: calibrated_init_of(config, v) for v in sorted(variants)},
+    }
+
+
 def resolve(config: dict) -> dict:
     """The config with every family block resolved (ffmodels.variants), after checking it all;
     raises ConfigError naming the first key that cannot be run."""
@@ -148,6 +162,14 @@ def resolve(config: dict) -> dict:
             for v in spec.get(key, []):
                 if v not in variant_names(config):
                     raise ConfigError(f"tables.{table}.{key}: '{v}' is not defined under variants (nor a family)")
+        problem = getattr(KINDS[spec["kind"]], "check", lambda spec: None)(spec)
+        if problem:
+            raise ConfigError(f"tables.{table}.{problem}")
+        for v in spec.get("ff_variants", []):
+            if v not in spec.get("variants", []):
+                raise ConfigError(
+                    f"tables.{table}.ff_variants: '{v}' is not one of its variants {spec.get('variants')}"
+                )
         ref = spec.get("reference")
         if ref not in (None, "random_init") and ref not in spec.get("variants", []):
             raise ConfigError(f"tables.{table}.reference: '{ref}' is not one of its variants")

@@ -45,3 +45,14 @@ def is_calibrated(name: str) -> bool:
 def uncalibrated(name: str) -> str:
     """The random init a calibrated one starts from (the name itself for any other run)."""
     return name[: -len(CALIBRATED_SUFFIX)] if is_calibrated(name) else name
+
+
+def stage_file(stage: str, run: str, seed: int) -> str:
+    """The result file of one run of a stage, relative to the workflow folder (a training or probe
+    stage, the protocol sensitivity, or an analysis metric); a published run keeps the same paths
+    in its metrics.tar.gz."""
+    if stage in ("pretrain", "transfer", "ceiling", "finetune"):
+        return f"results/{stage}/{run}/seed{seed}/metrics.json"
+    if stage == "sensitivity":
+        return f"results/sensitivity/{run}/seed{seed}.json"
+    return f"results/analysis/{stage}/{run}/seed{seed}.json"

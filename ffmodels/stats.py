@@ -133,3 +133,51 @@ def tost(mean: float, se: float, df: int, value: float, tolerance: float) -> dic
     out["p_upper"] = float(stats.t.cdf((mean - (value + tolerance)) / se, df))
     out["p"] = max(out["p_lower"], out["p_upper"])
     return out
+
+
+def _row_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each row of x with the same row of y (average ranks for ties); nan for
+    a row where either side has no spread."""
+    rx, ry = stats.rankdata(x, axis=1), stats.rankdata(y, axis=1)
+    rx, ry = rx - rx.mean(axis=1, keepdims=True), ry - ry.mean(axis=1, keepdims=True)
+    denom = np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (rx * ry).sum(axis=1) / denom, np.nan)
+
+
+def seed_bootstrap_spearman(pairs, replicates: int, seed: int, level: float = 0.95) -> dict:
+    """Spearman's rho across models between the mean of a metric and the mean of an outcome over
+    each model's seeds, with a CI from the seeds: each replicate resamples every model's seeds
+    with replacement (metric and outcome of a seed drawn together, so their pairing is kept),
+    takes the means again and ranks the models again; percentile interval over the replicates.
+    pairs: per model, (metric values, outcome values), one of each per seed, in model order (the
+    generator draws for the models in that order). The CI says how much the ordering moves with
+    seed noise; which models are in the study is fixed. p: two-sided, from the same replicates,
+    (1 + replicates on the other side of 0) / (1 + replicates), doubled; rho_p: the test of rho
+    over the model means (scipy), which treats the models as a sample."""
+    means = np.array([[np.mean(m), np.mean(o)] for m, o in pairs], dtype=float).reshape(-1, 2)
+    out = {"rho": math.nan, "ci_low": math.nan, "ci_high": math.nan, "sd": math.nan, "p": math.nan, "rho_p": math.nan}
+    if len(pairs) < 3 or np.ptp(means[:, 0]) == 0 or np.ptp(means[:, 1]) == 0:
+        return out  # fewer than 3 models, or one side constant: no ordering to measure
+    fit = stats.spearmanr(means[:, 0], means[:, 1])
+    out.update(rho=float(fit.statistic), rho_p=float(fit.pvalue))
+    rng = np.random.default_rng(seed)
+    x = np.empty((replicates, len(pairs)))
+    y = np.empty((replicates, len(pairs)))
+    for k, (m, o) in enumerate(pairs):
+        m, o = np.asarray(m, dtype=float), np.asarray(o, dtype=float)
+        draw = rng.integers(0, len(m), size=(replicates, len(m)))
+        x[:, k], y[:, k] = m[draw].mean(axis=1), o[draw].mean(axis=1)
+    rho = _row_spearman(x, y)
+    rho = rho[~np.isnan(rho)]
+    if not len(rho):
+        return out
+    tail = (1 - level) / 2
+    below, above = (1 + np.sum(rho <= 0)) / (1 + len(rho)), (1 + np.sum(rho >= 0)) / (1 + len(rho))
+    out.update(
+        ci_low=float(np.quantile(rho, tail)),
+        ci_high=float(np.quantile(rho, 1 - tail)),
+        sd=float(rho.std(ddof=1)) if len(rho) > 1 else math.nan,
+        p=float(min(1.0, 2 * min(below, above))),
+    )
+    return out

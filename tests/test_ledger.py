@@ -22,6 +22,7 @@ from ffmodels.ledger import (
     verdict_kind,
 )
 from ffmodels.stats import summarise
+from ffmodels.tables import KINDS
 from tests.conftest import REPO
 
 ALPHA = 0.05
@@ -518,9 +519,10 @@ def test_shipped_claims_are_well_formed_and_point_at_configured_tables_and_varia
                 assert cell["table"] in PENDING_TABLES, (c["id"], cell["table"])
                 continue
             spec = CONFIG["tables"][cell["table"]]
+            summary_rows = getattr(KINDS[spec["kind"]], "summary_rows", ())  # rows of the kind's own, e.g. all_models
             for v in [cell.get("variant"), *variants]:
                 if v and not v.startswith("random_init_") and (cell["table"], v) not in PENDING_VARIANTS:
-                    assert v in spec["variants"], (c["id"], v)
+                    assert v in [*spec["variants"], *summary_rows], (c["id"], v)
 
 
 def test_the_shipped_tolerances_cover_every_judged_metric_once():
@@ -533,6 +535,7 @@ def test_the_shipped_tolerances_cover_every_judged_metric_once():
         units["dead_frac_l1"] == "fraction" and units["variance_ratio_median_l2"] == units["gradient_share"] == "ratio"
     )
     assert units["spearman_rho_trained"] == "rho" and tolerance_for("last_good_epoch", SHIPPED_TOL) == ("epochs", 1.0)
+    assert units["rho_variance_ratio"] == units["rho_label_dependency"] == "rho"  # the hypothesis test's correlations
     assert SHIPPED_TOL["pp"]["tolerance"] == 1.0 and SHIPPED_TOL["fraction"]["tolerance"] == 0.05
 
 

@@ -23,6 +23,7 @@ import yaml
 from ffmodels.conclusions import CONCLUSION_VERDICTS
 from ffmodels.config import enabled_tables, load_config, variant_hparams
 from ffmodels.ledger import verdict_kind
+from ffmodels.tables.hypothesis import SCOPES
 from tests.conftest import OVERLAYS, REPO, TEST_CONFIG, TEST_DATA, copy_of, snakemake, snapshot
 from tools import cost
 
@@ -104,6 +105,8 @@ def test_edit_of_the_bp_module_reruns_exactly_the_bp_jobs_and_their_tables(workf
     expected |= {
         f"results/analysis/{m}/bp/seed{s}.json" for m in ("transfer_over_training", "dead_units") for s in SEEDS
     }
+    # the hypothesis test's analyses of bp and of its random init
+    expected |= {f"results/analysis/representation/{v}/seed{s}.json" for v in ("bp", "random_init_bp") for s in SEEDS}
     expected |= {
         f"results/{stage}/bp/seed{s}/{f}"
         for stage in ("ceiling", "finetune")
@@ -119,6 +122,7 @@ def test_edit_of_the_bp_module_reruns_exactly_the_bp_jobs_and_their_tables(workf
         "rq_cwc",
         "rq2_finetune",
         "rq2_sensitivity",
+        "root_cause_hypothesis",
     )
     expected |= {"results/figures/source_vs_transfer.png"}
     assert planned == expected
@@ -305,6 +309,26 @@ def test_tables_of_rq3_and_rq4(workflow_dir):
     trace = read_csv(workflow_dir / "results/tables/rq4_pcl_postmortem.csv")
     metrics = {r["metric"] for r in trace}
     assert {"val_acc", "dead_frac_l1", "saturated_frac_l1", "mean_abs_error_l1", "last_good_epoch"} <= metrics
+
+
+def test_hypothesis_table_correlates_every_model_with_its_random_init(workflow_dir):
+    spec = CONFIG["tables"]["root_cause_hypothesis"]
+    rows = read_csv(workflow_dir / "results/tables/root_cause_hypothesis.csv")
+    transfer = {r["variant"]: r for r in rows if r["metric"] == "transfer_acc"}
+    assert set(transfer) == {*spec["variants"], "random_init_ff", "random_init_bp", "random_init_label_free_ff"}
+    # a model whose every seed collapsed (FF after one epoch on 1 000 images predicts one class) is
+    # counted and left out of the correlations
+    models = {v for v, r in transfer.items() if r["n"] != "0"}
+    assert all(r["n_collapsed"] == str(len(SEEDS)) for v, r in transfer.items() if v not in models)
+    assert {"bp", "random_init_bp", "random_init_ff"} <= models
+    for q in spec["metrics"]:
+        assert {r["variant"] for r in rows if r["metric"] == q} == models, q
+        every, ff = (next(r for r in rows if r["variant"] == s and r["metric"] == f"rho_{q}") for s in SCOPES)
+        assert every["n"] == str(len(models)) and every["test"] == "seed bootstrap" and every["status"], q
+        assert int(ff["n"]) <= 2 and ff["status"].startswith("not measured")  # under 3 FF variants: no ordering
+    # a random init is analysed as its untrained network: one checkpoint, epoch 0
+    untrained = json.loads((workflow_dir / "results/analysis/representation/random_init_bp/seed0.json").read_text())
+    assert untrained["epochs"] == [0] and untrained["family"] == "bp"
 
 
 def test_table_of_the_label_decoupled_models(workflow_dir):

@@ -62,11 +62,12 @@ def answer_section(published: Path, config: dict) -> str:
 
 
 def deciding_numbers(conclusion: dict, claims: dict[str, dict]) -> str:
-    """Ours (the slides') for each deciding claim, one entry for claims that read the same cell; for a
-    conclusion that depends on readings, those readings' numbers too."""
+    """Ours (the slides') for each deciding claim that ran, one entry for claims that read the same
+    cell; for a conclusion that depends on readings, those readings' numbers too."""
     by_value: dict[str, list[str]] = {}
     for cid in conclusion["decided_by"].split(", "):
-        by_value.setdefault(claims[cid]["ours"], []).append(claims[cid]["slide_value"])
+        if claims[cid]["verdict"] != "not run":  # its table is not in this run: no number to show
+            by_value.setdefault(claims[cid]["ours"], []).append(claims[cid]["slide_value"])
     parts = [f"{ours} ({'; '.join(slides)})" for ours, slides in by_value.items()]
     if conclusion["verdict"].startswith("depends on"):
         named = {}

@@ -1,14 +1,18 @@
 """Root-cause analyses (RQ3, PROTOCOL section 5): metrics computed on a pretrained model's
 checkpoints, one module per metric, registered with @metric and imported automatically.
 
-A metric class declares `applies(family_cls)` (e.g. only label-input models), the config it
-reads (`uses_transfer_config`), and `compute(ctx) -> dict` returning
+A metric class declares `applies(family_cls)` (e.g. only label-input models: where the RQ3
+tables read it), the config it reads (`uses_transfer_config`), and `compute(ctx) -> dict` returning
 
     {"curves": {name: [value at each checkpoint epoch]},   # over training
      "final": {name: value},                                # at the end of training (the table)
+     "epochs": [...],  # optional: the checkpoints the curves are at, when not all of them
      ...}                                                   # anything else worth keeping
 
-The table kinds `root_cause` and `over_training` read "final" and "curves".
+The table kinds `root_cause` and `over_training` read "final" and "curves"; the kind
+`hypothesis` reads "final" on every model where the metric is `measurable` (a label metric with a
+label-blind reading, `reads_label_blind`, also on models without a label input). A random init
+is analysed as a model with one checkpoint, epoch 0 (ffmodels.jobs.analysis).
 """
 
 from __future__ import annotations
@@ -33,13 +37,22 @@ def metric(name: str):
 
 class LabelInputMetric:
     """Base of the metrics that read the label slot: they apply to label-input models only and
-    need no transfer config."""
+    need no transfer config. One with `reads_label_blind` can also be read on a model without a
+    label input, the same one-hot written into the same 10 input pixels (ordinary image pixels
+    for that model): the level a label-blind network gives, the floor of the label metric."""
 
     uses_transfer_config = False
+    reads_label_blind = False
 
     @staticmethod
     def applies(family) -> bool:
         return family.uses_label_input
+
+
+def measurable(metric_cls, family) -> bool:
+    """Whether a metric can be read on a model of `family` at all: where it applies, and for a
+    label metric with a label-blind reading on every model."""
+    return metric_cls.applies(family) or getattr(metric_cls, "reads_label_blind", False)
 
 
 @dataclasses.dataclass

@@ -16,6 +16,13 @@ The slides do not say how "10x" was read, so three readings, pooled over layers 
 (never above analysis.dead_threshold) left out of the rest, since their zero variance inflates
 the ratio without saying anything about label neurons; `variance_ratio_median`, medians of the
 two groups instead of means, since a few high-variance units can carry a mean ratio alone.
+`label_dependency` also pooled over every unit of every layer (networks of different depth
+compare on it).
+
+Both also read a model without a label input (`reads_label_blind`, for the root-cause
+hypothesis test): the same one-hot (ffmodels.families.ff.embed_label) is written into the same
+10 pixels, which that model saw as ordinary image pixels (black on MNIST's top row); what its
+units then vary with is the label-blind floor of these metrics.
 """
 
 from __future__ import annotations
@@ -23,18 +30,21 @@ from __future__ import annotations
 import torch
 
 from ffmodels.analysis import LabelInputMetric, fixed_subset, metric
+from ffmodels.families.ff import embed_label
 
 
 @torch.no_grad()
 def label_crossed_activity(model, x: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
-    """Per layer, activity (images, 10 labels, units) with every label embedded in every image."""
+    """Per layer, activity (images, 10 labels, units) with every label embedded in every image (a
+    model without a label input: the one-hot written into the same pixels, module doc)."""
     n, k = len(x), model.n_classes
+    embed = model.embed if model.uses_label_input else (lambda xb, labels: embed_label(xb, labels, k))
     out = None
     step = max(1, batch_size // k)
     for i in range(0, n, step):
         xb = x[i : i + step]
         labels = torch.arange(k, device=x.device).repeat(len(xb))
-        hs = model.layer_features(model.embed(xb.repeat_interleave(k, dim=0), labels))
+        hs = model.layer_features(embed(xb.repeat_interleave(k, dim=0), labels))
         hs = [h.view(len(xb), k, -1) for h in hs]
         out = hs if out is None else [torch.cat([o, h]) for o, h in zip(out, hs)]
     return out
@@ -87,11 +97,26 @@ def variance_ratios(stats: list[dict], top_fraction: float, threshold: float, su
     }
 
 
-def between_label_fraction(h: torch.Tensor) -> float:
-    """Sum over units of Var_c(mean_i h) over the sum of the total variance."""
-    between = h.mean(dim=0).var(dim=0, unbiased=False).sum()
-    total = h.reshape(-1, h.shape[-1]).var(dim=0, unbiased=False).sum()
+def between_label_fraction(*hs: torch.Tensor) -> float:
+    """Sum over units (of every layer given) of Var_c(mean_i h) over the sum of the total variance."""
+    between = sum(h.mean(dim=0).var(dim=0, unbiased=False).sum() for h in hs)
+    total = sum(h.reshape(-1, h.shape[-1]).var(dim=0, unbiased=False).sum() for h in hs)
     return float(between / total) if total > 0 else 0.0
+
+
+def first_layer_weight(model) -> torch.Tensor | None:
+    """Layer 1's weights, a row per unit over the input pixels (an FF layer's `linear`, or a
+    plain Linear layer); None for a network whose first layer is not fully connected."""
+    layer = model.layers[0] if hasattr(model, "layers") else None
+    layer = getattr(layer, "linear", layer)
+    return layer.weight.detach().cpu() if isinstance(layer, torch.nn.Linear) else None
+
+
+def read_epochs(ctx) -> list[int]:
+    """The checkpoints a label metric reads: all of them for a label-input model; for the
+    label-blind floor only the last (the hypothesis test reads the end of training; a CNN's pass
+    over every image with every label costs about half a minute per checkpoint)."""
+    return ctx.epochs if ctx.model_at(ctx.epochs[-1]).uses_label_input else ctx.epochs[-1:]
 
 
 def _crossed(ctx, epoch):
@@ -101,11 +126,14 @@ def _crossed(ctx, epoch):
 
 @metric("label_selectivity")
 class LabelSelectivity(LabelInputMetric):
+    reads_label_blind = True
+
     @staticmethod
     def compute(ctx) -> dict:
         top, threshold = ctx.cfg["label_neuron_fraction"], ctx.cfg["dead_threshold"]
         curves: dict[str, list[float]] = {}
-        for epoch in ctx.epochs:
+        epochs = read_epochs(ctx)
+        for epoch in epochs:
             stats = [label_share(h) for h in _crossed(ctx, epoch)]
             for name, value in variance_ratios(stats, top, threshold).items():
                 curves.setdefault(name, []).append(value)
@@ -119,8 +147,12 @@ class LabelSelectivity(LabelInputMetric):
         # Least selective among the units that respond at all (a dead unit's share is 0 by convention).
         alive = stats[0]["total"] > 0
         least = torch.argsort(torch.where(alive, stats[0]["share"], torch.inf), stable=True)
-        w = ctx.model_at(ctx.epochs[-1]).layers[0].linear.weight.detach().cpu()
+        w = first_layer_weight(ctx.model_at(epochs[-1]))
+        if w is None:  # a convolutional first layer has no picture per unit
+            order = least = order[:0]
+            w = torch.zeros(0, 0)
         return {
+            "epochs": epochs,
             "curves": curves,
             "final": final,
             "label_share": [s["share"].cpu().tolist() for s in stats],  # the distribution, per layer
@@ -133,10 +165,15 @@ class LabelSelectivity(LabelInputMetric):
 
 @metric("label_dependency")
 class LabelDependency(LabelInputMetric):
+    reads_label_blind = True
+
     @staticmethod
     def compute(ctx) -> dict:
         curves: dict[str, list[float]] = {}
-        for epoch in ctx.epochs:
-            for i, h in enumerate(_crossed(ctx, epoch), 1):
+        epochs = read_epochs(ctx)
+        for epoch in epochs:
+            hs = _crossed(ctx, epoch)
+            for i, h in enumerate(hs, 1):
                 curves.setdefault(f"label_dependency_l{i}", []).append(between_label_fraction(h))
-        return {"curves": curves, "final": {k: v[-1] for k, v in curves.items()}}
+            curves.setdefault("label_dependency", []).append(between_label_fraction(*hs))
+        return {"epochs": epochs, "curves": curves, "final": {k: v[-1] for k, v in curves.items()}}

@@ -1,9 +1,12 @@
-"""Analysis job: one root-cause metric (ffmodels.analysis) on one pretrained model's checkpoints."""
+"""Analysis job: one root-cause metric (ffmodels.analysis) on one pretrained model's checkpoints,
+or on a random init (random_init_<name>: the untrained network of that architecture for the seed,
+as its probe job builds it), analysed as a model with one checkpoint, epoch 0."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
+import typing
 from pathlib import Path
 
 import torch
@@ -13,12 +16,22 @@ from ffmodels.analysis import METRICS, Context
 from ffmodels.jobs.common import get_logger, write_json
 from ffmodels.jobs.model import new_model, setup
 from ffmodels.jobs.spec import JobSpec
+from ffmodels.names import is_calibrated, is_random_init
 from ffmodels.runtime import provenance
+from ffmodels.variants import variant_hparams
 
 
 @dataclasses.dataclass(frozen=True)
 class AnalysisSpec(JobSpec):
-    """One root-cause metric on one pretrained model's checkpoints."""
+    """One root-cause metric on one pretrained model's checkpoints, or on a random init (no
+    checkpoints: the network is rebuilt from `hp` for the seed; its rerun trigger is `arch`, what
+    shapes the untrained network, as for its probe job)."""
+
+    runtime: typing.ClassVar[dict] = {
+        "hp": lambda smk: (
+            variant_hparams(smk.config, smk.wildcards.variant) if is_random_init(smk.wildcards.variant) else None
+        )
+    }
 
     # what it computes (the rule's params and wildcards)
     metric: str
@@ -29,11 +42,13 @@ class AnalysisSpec(JobSpec):
     transfer: dict | None  # config `transfer`, for the metrics that probe or fill the label slot
     code: dict
     # files
-    checkpoints: str
     source: str
     target: str
     result: str
     log: str
+    checkpoints: str | None = None  # None: a random init
+    arch: dict | None = None  # a random init: what shapes its network (the rerun trigger)
+    hp: dict | None = None  # runtime, a random init: the hyperparameters that build its network
     # how it runs
     device: str = "cpu"
     eval_batch_size: int = 1000
@@ -45,11 +60,19 @@ def analysis_job(spec: AnalysisSpec) -> None:
     log = get_logger(spec.log)
     metric, variant, seed = spec.metric, spec.variant, spec.seed
     device = setup(spec.device, spec.threads)
-    saved = torch.load(spec.checkpoints, map_location=device, weights_only=True)
-    hp = saved["hp"]
-    tcfg = spec.transfer
     source = ffdata.load_splits(Path(spec.source), device)
+    tcfg = spec.transfer
     target = ffdata.load_splits(Path(spec.target), device, tcfg["train_subset"] if tcfg else None)
+    if spec.checkpoints is None:  # a random init: its untrained network, the one checkpoint
+        if is_calibrated(variant):
+            raise ValueError(
+                f"{variant}: a calibrated random init is not analysed (its statistics need the source pass)"
+            )
+        untrained = new_model(spec.hp, seed, source["train_x"].shape[1], device)
+        saved = {"hp": spec.hp, "epochs": [0], "states": {0: untrained.state_dict()}, "status": "ok"}
+    else:
+        saved = torch.load(spec.checkpoints, map_location=device, weights_only=True)
+    hp = saved["hp"]
 
     def make_model(state):
         model = new_model(hp, seed, source["train_x"].shape[1], device)

@@ -1,13 +1,12 @@
 # Root-cause analyses (RQ3): one job per (metric, model, seed) on the model's checkpoints. Which
 # metrics apply to which model is the metric's own call (ffmodels.analysis), e.g. the label
-# metrics only to models with the label in the input.
+# metrics only to models with the label in the input. A random init (random_init_<name>) has no
+# checkpoints: the job builds its untrained network, as its probe job does.
 
 
 rule analysis:
     input:
-        checkpoints=rules.pretrain.output.checkpoints,
-        source=dataset_file(SOURCE),
-        target=dataset_file(TARGET),
+        unpack(analysis_inputs),
     output:
         result="results/analysis/{metric}/{variant}/seed{seed}.json",
     log:
@@ -26,6 +25,7 @@ rule analysis:
     params:
         # the fields of ffmodels.jobs.analysis.AnalysisSpec
         analysis=config["analysis"],
+        arch=lambda w: architecture(w.variant) if is_random_init(w.variant) else None,
         # Only the metrics that probe or fill the label slot rerun when the transfer config changes.
         transfer=lambda w: config["transfer"] if METRICS[w.metric].uses_transfer_config else None,
         code=lambda w: code("analysis.py", METRICS[w.metric].__module__, family_of(w.variant).__module__),

@@ -5,13 +5,12 @@ from pathlib import Path
 from ffmodels.analysis import METRICS
 from ffmodels.codedeps import code_digest, script_imports
 from ffmodels.config import (
-    calibrated_init_of,
     enabled_tables,
-    random_init_of,
+    table_context as table_ctx,
     table_runs,
     variant_hparams,
 )
-from ffmodels.names import is_calibrated, is_control, needs_pretraining
+from ffmodels.names import is_calibrated, is_control, is_random_init, needs_pretraining, stage_file
 from ffmodels.data import IDX_FILES
 from ffmodels.families import FAMILIES
 from ffmodels.figures import PLOTS, figure_specs
@@ -42,16 +41,6 @@ wildcard_constraints:
 
 def dataset_file(dataset):
     return f"resources/data/{dataset}.pt"
-
-
-def stage_file(stage, run, seed):
-    """The metrics file of one run of a stage (a training or probe stage, the protocol
-    sensitivity, or an analysis metric)."""
-    if stage in ("pretrain", "transfer", "ceiling", "finetune"):
-        return f"results/{stage}/{run}/seed{seed}/metrics.json"
-    if stage == "sensitivity":
-        return f"results/sensitivity/{run}/seed{seed}.json"
-    return f"results/analysis/{stage}/{run}/seed{seed}.json"
 
 
 def family_of(run):
@@ -101,6 +90,14 @@ def transfer_inputs(w):
     return inputs
 
 
+def analysis_inputs(w):
+    """An analysis job reads both tasks' splits and the model's checkpoints, none for a random init."""
+    inputs = {"source": dataset_file(SOURCE), "target": dataset_file(TARGET)}
+    if not is_random_init(w.variant):
+        inputs["checkpoints"] = rules.pretrain.output.checkpoints.format(variant=w.variant, seed=w.seed)
+    return inputs
+
+
 def table_inputs(table):
     return {
         stage: [stage_file(stage, run, seed) for run in runs for seed in SEEDS]
@@ -109,16 +106,7 @@ def table_inputs(table):
 
 
 def table_context(table):
-    """What a table's numbers depend on besides its inputs: the statistics settings, the preset
-    label, and the random-init baseline of each variant it shows."""
-    variants = {run for runs in TABLE_RUNS[table].values() for run in runs if needs_pretraining(run)}
-    return {
-        "preset": config["preset"],
-        "stats": config["stats"],
-        "transfer_control": config.get("transfer_control"),
-        "random_init_of": {v: random_init_of(config, v) for v in sorted(variants)},
-        "calibrated_init_of": {v: calibrated_init_of(config, v) for v in sorted(variants)},
-    }
+    return table_ctx(config, TABLE_RUNS[table])
 
 
 def figure_inputs(name):
