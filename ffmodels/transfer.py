@@ -28,10 +28,14 @@ class RawPixels:
         return x.flatten(1)  # 'all' and 'last' alike: there are no layers
 
 
-def fill_label_slot(x: torch.Tensor, mode: str, neutral_value: float) -> torch.Tensor:
-    """What a label-input model sees where the label was: zeros, a neutral value, or the image."""
+def fill_label_slot(x: torch.Tensor, mode: str, neutral_value: float, model=None) -> torch.Tensor:
+    """What a label-input model sees where the label was: zeros, a neutral value, the image, or
+    (label0) label 0 written by the model's own embedding, as upstream's R3F
+    (three_factor_experiment.py :332-333) and correct_transfer_experiment.py read features."""
     if mode == "image":
         return x
+    if mode == "label0":
+        return model.embed(x, torch.zeros(len(x), dtype=torch.long, device=x.device))
     out = x.clone()
     out[:, :N_LABEL_PIXELS] = 0.0 if mode == "zero" else neutral_value
     return out
@@ -40,7 +44,7 @@ def fill_label_slot(x: torch.Tensor, mode: str, neutral_value: float) -> torch.T
 def _probe_input(model, x: torch.Tensor, tcfg: dict) -> torch.Tensor:
     """The model in eval mode and x as the probe shows it (the label slot filled per tcfg)."""
     model.eval()
-    return fill_label_slot(x, tcfg["label_fill"], tcfg["neutral_value"]) if model.uses_label_input else x
+    return fill_label_slot(x, tcfg["label_fill"], tcfg["neutral_value"], model) if model.uses_label_input else x
 
 
 @torch.no_grad()
