@@ -148,6 +148,10 @@ def resolve(config: dict) -> dict:
             for v in spec.get(key, []):
                 if v not in variant_names(config):
                     raise ConfigError(f"tables.{table}.{key}: '{v}' is not defined under variants (nor a family)")
+        check = getattr(KINDS[spec["kind"]], "check", None)  # a kind's own keys (e.g. gap_ladder's rungs)
+        why = check(table, spec, variant_names(config), config["sensitivity"]) if check else None
+        if why:
+            raise ConfigError(why)
         ref = spec.get("reference")
         if ref not in (None, "random_init") and ref not in spec.get("variants", []):
             raise ConfigError(f"tables.{table}.reference: '{ref}' is not one of its variants")
