@@ -200,7 +200,7 @@ def waterfall(inputs: dict, title: str, preset: str, spec: dict):
         low = means[i - 1] if i else 0.0
         colour = "0.6" if i == 0 else ("C2" if r.mean >= low else "C3")
         ax.bar(i, r.mean - low, bottom=low, color=colour, hatch="//" if r.status == "within noise" else None)
-        ax.errorbar(i, r.mean, yerr=[[max(r.mean - r.ci_low, 0)], [max(r.ci_high - r.mean, 0)]], color="k", capsize=3)
+        ax.errorbar(i, r.mean, yerr=[[max(r.mean - r.ci_low, 0)], [max(r.ci_high - r.mean, 0)]], fmt="_k", capsize=3)
     ax.axhline(slides["mean"], ls="--", color="C3", lw=1, label=slides["step"])
     ax.set_xticks(range(len(rungs)), rungs.step, rotation=45, ha="right", fontsize=7)
     ax.set_ylabel(f"{rungs.metric.iloc[0]} (%)", fontsize=8)

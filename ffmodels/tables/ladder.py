@@ -116,8 +116,9 @@ class GapLadder:
             out.append(row)
             previous = (rung_label(rung, run), values)
         table = finish(pd.DataFrame(out), ctx["stats"]["alpha"])  # Holm over the steps only
-        step = table.reference.notna()
-        table["status"] = table.significant.map({True: MOVES, False: "within noise"}).where(step, "")
+        verdict = table.significant.map({True: MOVES, False: "within noise"})
+        verdict = verdict.where(table.p_holm.notna(), "untested")  # too few seeds, or no spread
+        table["status"] = verdict.where(table.reference.notna(), "")
         last, slides = previous[1], float(spec["slides"])
         tolerance = ctx["stats"]["tolerance"]["pp"]["tolerance"]
         versus = stats.one_sample_test(last, slides)

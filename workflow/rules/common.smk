@@ -112,6 +112,8 @@ def table_context(table):
     """What a table's numbers depend on besides its inputs: the statistics settings, the preset
     label, and the random-init baseline of each variant it shows."""
     variants = {run for runs in TABLE_RUNS[table].values() for run in runs if needs_pretraining(run)}
+    # a gap ladder's rungs name variants whose random init alone they may read
+    variants |= {rung["run"] for rung in config["tables"][table].get("rungs", [])}
     return {
         "preset": config["preset"],
         "stats": config["stats"],
