@@ -1,7 +1,9 @@
 """The gap_ladder table kind (ffmodels/tables/ladder.py) on synthetic per-seed results."""
 
 import pytest
+import yaml
 
+from ffmodels.config import REPO, load_config
 from ffmodels.figures import PLOTS
 from ffmodels.tables import KINDS, to_markdown
 from ffmodels.tables.ladder import check_ladder
@@ -107,3 +109,28 @@ def test_bad_ladders_are_refused_naming_the_key(change, message):
     why = check_ladder("ladder", {**SPEC, **change}, ["ff", "zs"], {"last": {}, "last_raw": {}})
     assert message in why
     assert check_ladder("ladder", SPEC, ["ff", "zs"], {"last": {}, "last_raw": {}}) is None
+
+
+def test_a_step_with_one_seed_is_untested():
+    one = {stage: [m for m in ms if m["seed"] == 0] for stage, ms in RECORDS.items()}
+    table, _ = KINDS["gap_ladder"].build(SPEC, one, CTX)
+    assert table.status.tolist()[:4] == ["", "untested", "untested", "untested"]
+
+
+UPSTREAM_PRESETS = sorted((REPO / "presets").glob("upstream_*.yaml"))
+
+
+@pytest.mark.parametrize("preset", UPSTREAM_PRESETS, ids=lambda p: p.stem)
+def test_each_upstream_preset_resolves_with_its_ladders(preset):
+    config = load_config(preset)
+    ladders = [t for t, spec in config["tables"].items() if spec["kind"] == "gap_ladder"]
+    assert ladders and all(config["tables"][t].get("enabled", True) for t in ladders)
+
+
+def test_variants_two_upstream_presets_share_are_defined_identically():
+    """Presets run together (--configfile a b) share such a variant's jobs: one definition."""
+    seen: dict[str, tuple[str, dict]] = {}
+    for preset in UPSTREAM_PRESETS:
+        for name, spec in (yaml.safe_load(preset.read_text()).get("variants") or {}).items():
+            first = seen.setdefault(name, (preset.name, spec))
+            assert first[1] == spec, f"variant {name}: {first[0]} and {preset.name} define it differently"
