@@ -102,6 +102,21 @@ def table_runs(config: dict) -> dict[str, dict[str, list[str]]]:
     return {name: runs_of(spec, variants) for name, spec in enabled_tables(config).items()}
 
 
+def settings_for(config: dict, run: str, runs: dict | None = None) -> dict:
+    """The settings of config `sensitivity` a run's sensitivity job computes, in config order:
+    those the tables reading it ask for (a table kind's `settings`; all of them by default, as
+    the kind sensitivity shows every setting). runs: table_runs(config), when already known."""
+    from ffmodels.tables import KINDS
+
+    wanted = set()
+    for table, stages in (runs if runs is not None else table_runs(config)).items():
+        if run in stages.get("sensitivity", []):
+            spec = config["tables"][table]
+            kind = KINDS[spec["kind"]]
+            wanted |= set(kind.settings(spec) if hasattr(kind, "settings") else config["sensitivity"])
+    return {name: value for name, value in config["sensitivity"].items() if name in wanted}
+
+
 def resolve(config: dict) -> dict:
     """The config with every family block resolved (ffmodels.variants), after checking it all;
     raises ConfigError naming the first key that cannot be run."""

@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from ffmodels.config import REPO, load_config
+from ffmodels.config import REPO, load_config, settings_for
 from ffmodels.figures import PLOTS
 from ffmodels.tables import KINDS, to_markdown
 from ffmodels.tables.ladder import check_ladder
@@ -134,3 +134,12 @@ def test_variants_two_upstream_presets_share_are_defined_identically():
         for name, spec in (yaml.safe_load(preset.read_text()).get("variants") or {}).items():
             first = seen.setdefault(name, (preset.name, spec))
             assert first[1] == spec, f"variant {name}: {first[0]} and {preset.name} define it differently"
+
+
+def test_a_sensitivity_job_computes_the_settings_its_tables_read():
+    full = load_config()
+    assert settings_for(full, "bp") == full["sensitivity"]  # kind sensitivity: every setting
+    r2 = load_config(REPO / "presets" / "upstream_r2.yaml")
+    assert list(settings_for(r2, "u2_ff")) == ["u2_last", "u2_last_image", "u2_last_image_raw", "u2_probe"]
+    assert list(settings_for(r2, "u2_bp")) == ["u2_last", "u2_last_image_raw", "u2_probe"]
+    assert settings_for(r2, "random_wrong_label") == {}  # read by no table's sensitivity stage

@@ -97,6 +97,12 @@ class GapLadder:
         return out
 
     @staticmethod
+    def settings(spec) -> list[str]:
+        """The settings of config `sensitivity` its rungs read (a sensitivity job computes no other
+        for a run only ladders read: workflow/rules/common.smk sensitivity_settings)."""
+        return [rung["setting"] for rung in spec["rungs"] if rung.get("setting")]
+
+    @staticmethod
     def build(spec, records, ctx):
         metric, method = spec["metric"], ctx["stats"]["paired_test"]
         out, previous = [], None

@@ -8,6 +8,7 @@ from ffmodels.config import (
     calibrated_init_of,
     enabled_tables,
     random_init_of,
+    settings_for,
     table_runs,
     variant_hparams,
 )
