@@ -6,7 +6,9 @@ import yaml
 from ffmodels.config import REPO, load_config, settings_for
 from ffmodels.figures import PLOTS
 from ffmodels.tables import KINDS, to_markdown
-from ffmodels.tables.ladder import check_ladder
+from ffmodels.ledger import build_ledger
+from ffmodels.ledger import to_markdown as ledger_markdown
+from ffmodels.tables.ladder import check_ladder, explained_by
 
 CTX = {
     "stats": {"alpha": 0.05, "paired_test": "ttest", "tolerance": {"pp": {"tolerance": 1.0}}},
@@ -143,3 +145,28 @@ def test_a_sensitivity_job_computes_the_settings_its_tables_read():
     assert list(settings_for(r2, "u2_ff")) == ["u2_last", "u2_last_image", "u2_last_image_raw", "u2_probe"]
     assert list(settings_for(r2, "u2_bp")) == ["u2_last", "u2_last_image_raw", "u2_probe"]
     assert settings_for(r2, "random_wrong_label") == {}  # read by no table's sensitivity stage
+
+
+def test_the_ledger_says_what_explains_a_number_where_its_ladder_ran():
+    reached, _ = KINDS["gap_ladder"].build(SPEC, RECORDS, CTX)
+    assert explained_by(reached) == "z-score; no standardisation"
+    far, _ = KINDS["gap_ladder"].build({**SPEC, "slides": 72.0}, RECORDS, CTX)
+    assert explained_by(far) == "unexplained (upstream's recipe here: 54.17)"
+    typed, _ = KINDS["gap_ladder"].build({**SPEC, "slides_status": "not found"}, RECORDS, CTX)
+    assert explained_by(typed) == "the slides' number is not found"
+    claim = {
+        "id": "ff",
+        "slide": "RQ2",
+        "claim": "FF transfer",
+        "slide_value": "54.0 %",
+        "rule": "level",
+        "value": 54.0,
+        "cell": {"table": "rq2_transfer", "variant": "random_wrong_label", "metric": "transfer_acc"},
+        "ladder": "ladder_ff_transfer",
+    }
+    tolerances = {"pp": {"tolerance": 1.0, "metrics": ["transfer_acc*"]}}
+    ledger = build_ledger({"ladder_ff_transfer": reached}, [claim], 0.05, tolerances)
+    assert ledger.loc[0, "verdict"] == "not run" and ledger.loc[0, "explained_by"] == "z-score; no standardisation"
+    assert "explained by (gap ladder)" in ledger_markdown(ledger, "test", tolerances)
+    without = build_ledger({}, [claim], 0.05, tolerances)  # no ladder in this run: the ledger as before
+    assert "explained_by" not in without and "explained by" not in ledger_markdown(without, "test", tolerances)

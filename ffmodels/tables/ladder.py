@@ -147,6 +147,7 @@ class GapLadder:
             "p": versus["p"],
             "cohen_d": versus["cohen_d"],
             "status": "reached" if reaches else "not reached",
+            "slides_status": spec["slides_status"],
         }
         table = pd.concat([table, pd.DataFrame([final])], ignore_index=True)
         table["n_collapsed"] = table.n_collapsed.fillna(0).astype(int)
@@ -162,3 +163,17 @@ class GapLadder:
             "(config stats.tolerance.pp).",
             "steps that move the number: " + (", ".join(moved) if moved else "none"),
         ]
+
+
+def explained_by(table: pd.DataFrame) -> str:
+    """What a ladder table says of the gap to the slides' number (the ledger's "explained by"):
+    the slides' number marked typed / derived / not found, which upstream code cannot have
+    printed; else "unexplained" where upstream's recipe as rerun here does not reach it; else the
+    steps that move the number (Holm-corrected), or that none does alone."""
+    slides = table[table.variant == SLIDES_ROW].iloc[0]
+    if slides.slides_status != "printed":
+        return f"the slides' number is {slides.slides_status}"
+    if slides.status != "reached":
+        return f"unexplained (upstream's recipe here: {slides['mean'] + slides.delta_vs_ref:.2f})"
+    moved = table[table.status == MOVES].step.tolist()
+    return "; ".join(moved) if moved else "no single step moves it"
