@@ -192,6 +192,7 @@ def resolve(config: dict) -> dict:
             raise ConfigError(
                 f"figures.{figure}.analysis: unknown analysis '{spec['analysis']}'; known: {sorted(METRICS)}"
             )
+    check_test_selection(config)
     for family in config["start_first"]:
         if family not in FAMILIES:
             raise ConfigError(f"start_first: unknown family '{family}'; known: {sorted(FAMILIES)}")
@@ -206,6 +207,31 @@ def resolve(config: dict) -> dict:
         if dataset not in config["data"]["mirrors"]:
             raise ConfigError(f"data.mirrors.{dataset}: no mirror list for this dataset")
     return config
+
+
+def check_test_selection(config: dict) -> None:
+    """A probe that picks its epoch on the test split (upstream's best test epoch) gives a
+    test-selected number, which only a gap ladder shows, labelled so (PROTOCOL section 11): never
+    the protocol's probe, nor a setting a table of kind sensitivity reads (it shows every one)."""
+    if config["transfer"]["probe"]["select_on"] != "validation":
+        raise ConfigError(
+            f"transfer.probe.select_on: {config['transfer']['probe']['select_on']!r}: the protocol's probe selects on "
+            "validation; a test-selected probe is allowed only in a `sensitivity` setting that gap ladders alone read"
+        )
+    kinds = {spec["kind"] for spec in enabled_tables(config).values()}
+    for name, setting in config["sensitivity"].items():
+        probe = merge(config["transfer"], setting)["probe"]
+        if probe["select_on"] != "test":
+            continue
+        if probe["patience"] is not None:
+            raise ConfigError(
+                f"sensitivity.{name}.probe.select_on: 'test' needs patience null, not {probe['patience']}"
+            )
+        if "sensitivity" in kinds:
+            raise ConfigError(
+                f"sensitivity.{name}.probe.select_on: 'test' gives a test-selected number, but an enabled table of "
+                "kind sensitivity would show it unlabelled; only gap ladders may read such a setting"
+            )
 
 
 def check_config(config: dict) -> None:

@@ -89,7 +89,8 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, stan
     for ffmodels.collapse), and the test accuracy of that epoch's weights. For the protocol
     sensitivity: batch_size None = full batch; patience None = no early stopping and no
     selection (the last epoch's weights are tested, as upstream did); standardised False =
-    raw features.
+    raw features. select_on 'test' (gap ladders only, PROTOCOL section 11): the epoch with the
+    best test accuracy, upstream's RCwC and R3F; the result says selected_on 'test'.
     """
     splits = (feats["train"], feats["val"], feats["test"])
     train, val, test = standardise(*splits) if standardised else splits
@@ -101,6 +102,11 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, stan
     history = []
     batch_size = probe_cfg["batch_size"] or len(train)
     select = probe_cfg["patience"] is not None
+    on_test = probe_cfg["select_on"] == "test"  # upstream's best test epoch: a test-selected number
+    if on_test and select:
+        raise ValueError("transfer.probe.select_on: 'test' picks the best of every epoch; it needs patience null")
+    if on_test:
+        best["test_acc"] = _accuracy(probe, test, labels["test"])
     for epoch in range(1, probe_cfg["max_epochs"] + 1):
         perm = torch.randperm(len(train), generator=order).to(train.device)
         for start in range(0, len(train), batch_size):
@@ -111,7 +117,17 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, stan
             opt.step()
         val_acc = _accuracy(probe, val, labels["val"])
         history.append({"epoch": epoch, "val_acc": val_acc})
-        if val_acc > best["val_acc"] or not select:
+        if on_test:
+            test_acc = _accuracy(probe, test, labels["test"])
+            history[-1]["test_acc"] = test_acc
+            if test_acc > best["test_acc"]:
+                best = {
+                    "epoch": epoch,
+                    "val_acc": val_acc,
+                    "test_acc": test_acc,
+                    "state": copy.deepcopy(probe.state_dict()),
+                }
+        elif val_acc > best["val_acc"] or not select:
             best = {"epoch": epoch, "val_acc": val_acc, "state": copy.deepcopy(probe.state_dict())}
         elif epoch - best["epoch"] >= probe_cfg["patience"]:
             break
@@ -124,6 +140,7 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, stan
         "epochs_run": len(history),
         "feature_dim": train.shape[1],
         "history": history,
+        **({"selected_on": "test"} if on_test else {}),
     }
 
 

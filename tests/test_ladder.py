@@ -170,3 +170,22 @@ def test_the_ledger_says_what_explains_a_number_where_its_ladder_ran():
     assert "explained by (gap ladder)" in ledger_markdown(ledger, "test", tolerances)
     without = build_ledger({}, [claim], 0.05, tolerances)  # no ladder in this run: the ledger as before
     assert "explained_by" not in without and "explained by" not in ledger_markdown(without, "test", tolerances)
+
+
+def test_a_rung_whose_probe_picked_its_epoch_on_test_is_labelled_test_selected():
+    records = {
+        "transfer": RECORDS["transfer"],
+        "sensitivity": [
+            {
+                **m,
+                "settings": {
+                    k: {**r, "selected_on": "test"} if k == "last_raw" else r for k, r in m["settings"].items()
+                },
+            }
+            for m in RECORDS["sensitivity"]
+        ],
+    }
+    table, notes = KINDS["gap_ladder"].build(SPEC, records, CTX)
+    assert table.step.iloc[3] == "no standardisation (test-selected)" and "(test-selected)" not in table.step.iloc[2]
+    assert any(n.startswith("test-selected:") for n in notes)
+    assert explained_by(table) == "z-score; no standardisation (test-selected)"

@@ -5,11 +5,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ffmodels.config import load_config
+from ffmodels.errors import ConfigError
 from ffmodels.families.bp import BPHParams, BPNet
 from ffmodels.families.ff import FFNet, goodness
 from ffmodels.families.three_factor import ThreeFactorHParams
 from ffmodels.negatives import wrong_labels_once
-from ffmodels.transfer import extract_features
+from ffmodels.transfer import extract_features, fit_linear_probe
 from tests.test_negatives import hparams
 
 MNIST = {"input_mean": 0.1307, "input_std": 0.3081}  # R2 transfer_comparison.py :193
@@ -156,3 +158,28 @@ def test_bp_zscores_its_input_only_when_asked():
     zscored = BPNet(BPHParams([20], 1, 10, 1e-3, **MNIST), 784, 10)
     x = images()
     assert torch.equal(zscored.activations(x)[0], plain.activations((x - 0.1307) / 0.3081)[0])
+
+
+def test_selection_on_test_reports_the_best_test_epoch_and_says_so():
+    from tests.test_transfer import PROBE, toy_features
+
+    feats, labels = toy_features(4)
+    cfg = dict(PROBE, patience=None, max_epochs=8, lr=0.05, select_on="test")
+    out = fit_linear_probe(feats, labels, cfg, seed=0)
+    tests = [h["test_acc"] for h in out["history"]]
+    assert out["selected_on"] == "test" and out["test_acc"] == max(tests)
+    assert tests[out["best_epoch"] - 1] == out["test_acc"]
+    assert "selected_on" not in fit_linear_probe(feats, labels, dict(cfg, select_on="validation"), seed=0)
+    with pytest.raises(ValueError, match="needs patience null"):
+        fit_linear_probe(feats, labels, dict(cfg, patience=3), seed=0)
+
+
+def test_a_test_selected_probe_is_refused_outside_a_ladder():
+    with pytest.raises(ConfigError, match="transfer.probe.select_on"):
+        load_config({"transfer": {"probe": {"select_on": "test"}}})
+    best = {"sensitivity": {"best": {"probe": {"select_on": "test", "patience": None}}}}
+    with pytest.raises(ConfigError, match="an enabled table of kind sensitivity would show it unlabelled"):
+        load_config(best)  # the full config's rq2_sensitivity shows every setting
+    with pytest.raises(ConfigError, match="needs patience null"):
+        load_config({"sensitivity": {"best": {"probe": {"select_on": "test"}}}})
+    assert load_config(best, {"tables": {"rq2_sensitivity": {"enabled": False}}})["sensitivity"]["best"]

@@ -26,6 +26,7 @@ pd = lazy_import("pandas")
 SLIDES_STATUS = ("printed", "typed", "derived", "not found")  # docs/upstream-check.md
 METRIC_STAGE = {metric: stage for stage, metric in STAGE_METRIC.items() if stage in ("pretrain", "transfer")}
 SLIDES_ROW = "slides"  # the variant name of the row that holds the slides' number
+TEST_SELECTED = "test-selected"  # a rung whose probe picked its epoch on the test split
 MOVES = "moves"  # the status of a step whose Holm-corrected test is significant
 
 
@@ -63,16 +64,17 @@ def rung_label(rung: dict, run: str) -> str:
     return f"{run} / {rung['setting']}" if rung.get("setting") else run
 
 
-def rung_values(records: dict, rung: dict, run: str, metric: str) -> tuple[pd.Series, pd.Series]:
-    """(value % by seed, status by seed) of one rung."""
-    rows = []
+def rung_values(records: dict, rung: dict, run: str, metric: str) -> tuple[pd.Series, pd.Series, bool]:
+    """(value % by seed, status by seed, whether the probe picked its epoch on test) of one rung."""
+    rows, on_test = [], False
     for m in records[rung_stage(rung, metric)]:
         if m["variant"] != run:
             continue
-        acc = m["settings"][rung["setting"]]["test_acc"] if rung.get("setting") else m["test_acc"]
-        rows.append({"seed": m["seed"], "value": 100.0 * acc, "status": m["status"]})
+        result = m["settings"][rung["setting"]] if rung.get("setting") else m
+        on_test |= result.get("selected_on") == "test"
+        rows.append({"seed": m["seed"], "value": 100.0 * result["test_acc"], "status": m["status"]})
     frame = pd.DataFrame(rows, columns=["seed", "value", "status"]).set_index("seed").sort_index()
-    return frame.value, frame.status
+    return frame.value, frame.status, on_test
 
 
 @table_kind("gap_ladder")
@@ -108,11 +110,11 @@ class GapLadder:
         out, previous = [], None
         for i, rung in enumerate(spec["rungs"]):
             run = rung_run(rung, ctx["random_init_of"])
-            values, status = rung_values(records, rung, run, metric)
+            values, status, on_test = rung_values(records, rung, run, metric)
             row = {
                 "variant": run,
                 "setting": rung.get("setting") or PROTOCOL,
-                "step": rung["step"],
+                "step": rung["step"] + (f" ({TEST_SELECTED})" if on_test else ""),
                 "rung": i,
                 "metric": metric,
                 **summary_row(values, status),
@@ -162,7 +164,14 @@ class GapLadder:
             f"one-sample t; reached: the slides' number lies within the recipe's 95 % CI ± {tolerance:g} pp "
             "(config stats.tolerance.pp).",
             "steps that move the number: " + (", ".join(moved) if moved else "none"),
-        ]
+        ] + (
+            [
+                f"{TEST_SELECTED}: the rung's probe reports its epoch with the best test accuracy, as upstream did "
+                "(transfer.probe.select_on test): optimistic, the test split chose it."
+            ]
+            if table.step.str.contains(TEST_SELECTED, regex=False).any()
+            else []
+        )
 
 
 def explained_by(table: pd.DataFrame) -> str:
