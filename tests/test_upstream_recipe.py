@@ -1,5 +1,5 @@
 """Upstream's recipe keys of the FF core and the probe (config.yaml families.ff, PROTOCOL section
-10): at the protocol's values they change nothing; at upstream's they do what upstream's files do."""
+11): at the protocol's values they change nothing; at upstream's they do what upstream's files do."""
 
 import pytest
 import torch

@@ -34,7 +34,7 @@ class FFHParams(Checked):
     mask_keep: Annotated[float, Domain(0, 1, low_open=True)]  # 0 would blank every negative
     mix_weight: UnitInterval
     hybrid_components: list[NegativeName]
-    # Upstream's recipes (docs/protocol.md section 10; config.yaml names the upstream lines).
+    # Upstream's recipes (docs/protocol.md section 11; config.yaml names the upstream lines).
     # Each has a value under which it changes nothing (CORE_RECIPE_OFF): the protocol's.
     input_mean: float  # inputs (x - mean) / std before layer 1, label pixels included
     input_std: PositiveFloat
