@@ -102,11 +102,13 @@ def table_runs(config: dict) -> dict[str, dict[str, list[str]]]:
     return {name: runs_of(spec, variants) for name, spec in enabled_tables(config).items()}
 
 
-def table_context(config: dict, runs: dict[str, list[str]]) -> dict:
+def table_context(config: dict, table: str, runs: dict[str, list[str]]) -> dict:
     """What a table's numbers depend on besides its input files (runs: {stage: [run names]}, as
     table_runs gives them): the statistics settings, the preset label, the transfer control, and
-    the random-init baselines of each variant it shows. The table job's `ctx`."""
+    the random-init baselines of each variant it shows (a gap ladder's rungs name variants whose
+    random init alone they may read). The table job's `ctx`."""
     variants = {run for stage_runs in runs.values() for run in stage_runs if needs_pretraining(run)}
+    variants |= {rung["run"] for rung in config["tables"][table].get("rungs", [])}
     return {
         "preset": config["preset"],
         "stats": config["stats"],
@@ -114,6 +116,21 @@ def table_context(config: dict, runs: dict[str, list[str]]) -> dict:
         "random_init_of": {v: random_init_of(config, v) for v in sorted(variants)},
         "calibrated_init_of": {v: calibrated_init_of(config, v) for v in sorted(variants)},
     }
+
+
+def settings_for(config: dict, run: str, runs: dict | None = None) -> dict:
+    """The settings of config `sensitivity` a run's sensitivity job computes, in config order:
+    those the tables reading it ask for (a table kind's `settings`; all of them by default, as
+    the kind sensitivity shows every setting). runs: table_runs(config), when already known."""
+    from ffmodels.tables import KINDS
+
+    wanted = set()
+    for table, stages in (runs if runs is not None else table_runs(config)).items():
+        if run in stages.get("sensitivity", []):
+            spec = config["tables"][table]
+            kind = KINDS[spec["kind"]]
+            wanted |= set(kind.settings(spec) if hasattr(kind, "settings") else config["sensitivity"])
+    return {name: value for name, value in config["sensitivity"].items() if name in wanted}
 
 
 def resolve(config: dict) -> dict:
@@ -162,14 +179,10 @@ def resolve(config: dict) -> dict:
             for v in spec.get(key, []):
                 if v not in variant_names(config):
                     raise ConfigError(f"tables.{table}.{key}: '{v}' is not defined under variants (nor a family)")
-        problem = getattr(KINDS[spec["kind"]], "check", lambda spec: None)(spec)
-        if problem:
-            raise ConfigError(f"tables.{table}.{problem}")
-        for v in spec.get("ff_variants", []):
-            if v not in spec.get("variants", []):
-                raise ConfigError(
-                    f"tables.{table}.ff_variants: '{v}' is not one of its variants {spec.get('variants')}"
-                )
+        check = getattr(KINDS[spec["kind"]], "check", None)  # a kind's own keys (e.g. gap_ladder's rungs)
+        why = check(table, spec, variant_names(config), config["sensitivity"]) if check else None
+        if why:
+            raise ConfigError(why)
         ref = spec.get("reference")
         if ref not in (None, "random_init") and ref not in spec.get("variants", []):
             raise ConfigError(f"tables.{table}.reference: '{ref}' is not one of its variants")
@@ -195,6 +208,7 @@ def resolve(config: dict) -> dict:
             raise ConfigError(
                 f"figures.{figure}.analysis: unknown analysis '{spec['analysis']}'; known: {sorted(METRICS)}"
             )
+    check_test_selection(config)
     for family in config["start_first"]:
         if family not in FAMILIES:
             raise ConfigError(f"start_first: unknown family '{family}'; known: {sorted(FAMILIES)}")
@@ -209,6 +223,31 @@ def resolve(config: dict) -> dict:
         if dataset not in config["data"]["mirrors"]:
             raise ConfigError(f"data.mirrors.{dataset}: no mirror list for this dataset")
     return config
+
+
+def check_test_selection(config: dict) -> None:
+    """A probe that picks its epoch on the test split (upstream's best test epoch) gives a
+    test-selected number, which only a gap ladder shows, labelled so (PROTOCOL section 11): never
+    the protocol's probe, nor a setting a table of kind sensitivity reads (it shows every one)."""
+    if config["transfer"]["probe"]["select_on"] != "validation":
+        raise ConfigError(
+            f"transfer.probe.select_on: {config['transfer']['probe']['select_on']!r}: the protocol's probe selects on "
+            "validation; a test-selected probe is allowed only in a `sensitivity` setting that gap ladders alone read"
+        )
+    kinds = {spec["kind"] for spec in enabled_tables(config).values()}
+    for name, setting in config["sensitivity"].items():
+        probe = merge(config["transfer"], setting)["probe"]
+        if probe["select_on"] != "test":
+            continue
+        if probe["patience"] is not None:
+            raise ConfigError(
+                f"sensitivity.{name}.probe.select_on: 'test' needs patience null, not {probe['patience']}"
+            )
+        if "sensitivity" in kinds:
+            raise ConfigError(
+                f"sensitivity.{name}.probe.select_on: 'test' gives a test-selected number, but an enabled table of "
+                "kind sensitivity would show it unlabelled; only gap ladders may read such a setting"
+            )
 
 
 def check_config(config: dict) -> None:

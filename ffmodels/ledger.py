@@ -36,6 +36,7 @@ from scipy import stats as sps
 
 from ffmodels import stats
 from ffmodels.tables import reduced_banner
+from ffmodels.tables.ladder import explained_by
 
 # The verdict words (docs/protocol.md section 8): calibration statements for a level, effect words
 # for a claimed size, and the words every rule may give.
@@ -58,6 +59,7 @@ CLAIM_KEYS = (
     "variants",
     "exclude",
     "tolerance",
+    "ladder",
     "readings",
 )
 READING_KEYS = ("name", "value", "tolerance", "table", *CELL_KEYS)
@@ -65,6 +67,7 @@ TOLERANCE_RULES = ("level", "direction", "difference")  # the rules that judge a
 # Metrics that read the quality of a model's features: a collapsed model is never a reading of them.
 FEATURE_METRICS = ("transfer_acc*", "gap_shift", "finetune_acc*", "scratch_acc")
 
+EXPLAINED = "explained_by"  # a level claim's gap ladder (claims.yaml `ladder`), where it ran
 LEDGER_COLUMNS = [
     "id",
     "slide",
@@ -581,14 +584,20 @@ def verdict(tables: dict[str, pd.DataFrame], claim: dict, alpha: float, toleranc
         )
         or "–"
     )
-    return {**entry, **primary, "robustness": robustness(primary["verdict"], readings), "readings": listed}
+    out = {**entry, **primary, "robustness": robustness(primary["verdict"], readings), "readings": listed}
+    if claim.get("ladder") in tables:  # a gap ladder of this number ran (PROTOCOL section 11)
+        out[EXPLAINED] = explained_by(tables[claim["ladder"]])
+    return out
 
 
 def build_ledger(
     tables: dict[str, pd.DataFrame], claims: list[dict], alpha: float, tolerances: dict | None
 ) -> pd.DataFrame:
     check_claims(claims, tolerances)
-    ledger = pd.DataFrame([verdict(tables, c, alpha, tolerances) for c in claims], columns=LEDGER_COLUMNS)
+    rows = [verdict(tables, c, alpha, tolerances) for c in claims]
+    # the "explained by" column only where a ladder ran: a run without one keeps its ledger as it was
+    extra = [EXPLAINED] if any(EXPLAINED in r for r in rows) else []
+    ledger = pd.DataFrame(rows, columns=LEDGER_COLUMNS + extra)
     ledger["n"] = ledger["n"].astype("Int64")  # 5, not 5.0; empty where not run
     return ledger
 
@@ -687,6 +696,7 @@ def rst_list_table(rows: list[list]) -> list[str]:
 
 def to_markdown(ledger: pd.DataFrame, preset: str, tolerances: dict | None = None) -> str:
     quick = reduced_banner(preset)
+    explained = EXPLAINED in ledger
     lines = [
         "### Claims ledger: the slides' claims against this pipeline's numbers",
         "",
@@ -696,8 +706,9 @@ def to_markdown(ledger: pd.DataFrame, preset: str, tolerances: dict | None = Non
         "",
         _robust_summary(ledger),
         "",
-        "| slide | claim | slide | ours (mean [95 % CI]) | n | test | verdict | why | equivalence | robustness |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| slide | claim | slide | ours (mean [95 % CI]) | n | test | verdict | why | equivalence | robustness |"
+        + (" explained by (gap ladder) |" if explained else ""),
+        "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if explained else ""),
     ]
     for r in ledger.to_dict("records"):
         lines.append(
@@ -714,6 +725,7 @@ def to_markdown(ledger: pd.DataFrame, preset: str, tolerances: dict | None = Non
                     r["detail"],
                     r["equivalence"],
                     r["robustness"],
+                    *([r[EXPLAINED] if isinstance(r[EXPLAINED], str) else "–"] if explained else []),
                 ]
             ).replace("\n", " ")
             + " |"

@@ -29,6 +29,17 @@ def random_wrong_labels(y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return (y + shift) % N_CLASSES
 
 
+def wrong_labels_once(x: torch.Tensor, y: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+    """A wrong label fixed for each training image over the whole run (families.ff.negatives_drawn
+    once; upstream's R1/R2 draw (y + U{1..9}) % 10 once, before training): y + 1 + h(x) mod 9,
+    h an integer hash of the image's 8-bit pixels with the run's random key (an int64 vector
+    drawn from the seed). Exact integer arithmetic, so the same image gets the same label in
+    every batch and epoch whatever the batch holds; over images h mod 9 is uniform, as the draw."""
+    pixels = torch.round(x * 255.0).to(torch.int64)  # the prepared data are k / 255
+    shift = 1 + (pixels * key).sum(dim=1) % (N_CLASSES - 1)
+    return (y + shift) % N_CLASSES
+
+
 def random_partner(y: torch.Tensor, gen: torch.Generator, must_differ: bool) -> torch.Tensor:
     """An index into the batch for every sample; with must_differ, a sample of another class."""
     n = y.shape[0]

@@ -28,10 +28,14 @@ class RawPixels:
         return x.flatten(1)  # 'all' and 'last' alike: there are no layers
 
 
-def fill_label_slot(x: torch.Tensor, mode: str, neutral_value: float) -> torch.Tensor:
-    """What a label-input model sees where the label was: zeros, a neutral value, or the image."""
+def fill_label_slot(x: torch.Tensor, mode: str, neutral_value: float, model=None) -> torch.Tensor:
+    """What a label-input model sees where the label was: zeros, a neutral value, the image, or
+    (label0) label 0 written by the model's own embedding, as upstream's R3F
+    (three_factor_experiment.py :332-333) and correct_transfer_experiment.py read features."""
     if mode == "image":
         return x
+    if mode == "label0":
+        return model.embed(x, torch.zeros(len(x), dtype=torch.long, device=x.device))
     out = x.clone()
     out[:, :N_LABEL_PIXELS] = 0.0 if mode == "zero" else neutral_value
     return out
@@ -40,7 +44,7 @@ def fill_label_slot(x: torch.Tensor, mode: str, neutral_value: float) -> torch.T
 def _probe_input(model, x: torch.Tensor, tcfg: dict) -> torch.Tensor:
     """The model in eval mode and x as the probe shows it (the label slot filled per tcfg)."""
     model.eval()
-    return fill_label_slot(x, tcfg["label_fill"], tcfg["neutral_value"]) if model.uses_label_input else x
+    return fill_label_slot(x, tcfg["label_fill"], tcfg["neutral_value"], model) if model.uses_label_input else x
 
 
 @torch.no_grad()
@@ -85,7 +89,8 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, stan
     for ffmodels.collapse), and the test accuracy of that epoch's weights. For the protocol
     sensitivity: batch_size None = full batch; patience None = no early stopping and no
     selection (the last epoch's weights are tested, as upstream did); standardised False =
-    raw features.
+    raw features. select_on 'test' (gap ladders only, PROTOCOL section 11): the epoch with the
+    best test accuracy, upstream's RCwC and R3F; the result says selected_on 'test'.
     """
     splits = (feats["train"], feats["val"], feats["test"])
     train, val, test = standardise(*splits) if standardised else splits
@@ -97,6 +102,11 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, stan
     history = []
     batch_size = probe_cfg["batch_size"] or len(train)
     select = probe_cfg["patience"] is not None
+    on_test = probe_cfg["select_on"] == "test"  # upstream's best test epoch: a test-selected number
+    if on_test and select:
+        raise ValueError("transfer.probe.select_on: 'test' picks the best of every epoch; it needs patience null")
+    if on_test:
+        best["test_acc"] = _accuracy(probe, test, labels["test"])
     for epoch in range(1, probe_cfg["max_epochs"] + 1):
         perm = torch.randperm(len(train), generator=order).to(train.device)
         for start in range(0, len(train), batch_size):
@@ -107,7 +117,17 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, stan
             opt.step()
         val_acc = _accuracy(probe, val, labels["val"])
         history.append({"epoch": epoch, "val_acc": val_acc})
-        if val_acc > best["val_acc"] or not select:
+        if on_test:
+            test_acc = _accuracy(probe, test, labels["test"])
+            history[-1]["test_acc"] = test_acc
+            if test_acc > best["test_acc"]:
+                best = {
+                    "epoch": epoch,
+                    "val_acc": val_acc,
+                    "test_acc": test_acc,
+                    "state": copy.deepcopy(probe.state_dict()),
+                }
+        elif val_acc > best["val_acc"] or not select:
             best = {"epoch": epoch, "val_acc": val_acc, "state": copy.deepcopy(probe.state_dict())}
         elif epoch - best["epoch"] >= probe_cfg["patience"]:
             break
@@ -120,6 +140,7 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, stan
         "epochs_run": len(history),
         "feature_dim": train.shape[1],
         "history": history,
+        **({"selected_on": "test"} if on_test else {}),
     }
 
 

@@ -16,7 +16,7 @@ from ffmodels.analysis.label_selectivity import (
     variance_ratios,
 )
 from ffmodels.analysis.transfer_over_training import TransferOverTraining
-from ffmodels.families.ff import FFHParams, FFNet
+from ffmodels.families.ff import CORE_RECIPE_OFF, FFHParams, FFNet
 from ffmodels.transfer import fill_label_slot
 from tests.conftest import pretrain_spec
 
@@ -40,6 +40,7 @@ def hparams(**kw):
         mix_weight=0.5,
         hybrid_components=["random_wrong_label", "hard"],
     )
+    base.update(CORE_RECIPE_OFF)  # upstream's recipe keys at the protocol's values
     base.update(kw)
     return FFHParams(**base)
 

@@ -61,7 +61,8 @@ def test_dead_and_saturated_fractions_of_known_activity():
 
 def _bp(hidden=(8, 6)):
     torch.manual_seed(0)
-    return BPNet(BPHParams(hidden=list(hidden), epochs=1, batch_size=10, lr=1e-3), 784, 10).eval()
+    hp = BPHParams(hidden=list(hidden), epochs=1, batch_size=10, lr=1e-3, input_mean=0.0, input_std=1.0)  # no z-score
+    return BPNet(hp, 784, 10).eval()
 
 
 def test_representation_metric_counts_a_network_with_killed_units_as_dead():

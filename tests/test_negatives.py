@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ffmodels.families.ff import FFHParams, FFNet
+from ffmodels.families.ff import CORE_RECIPE_OFF, FFHParams, FFNet
 from ffmodels.negatives import LABEL_FREE_STRATEGIES, STRATEGIES, make_negatives
 
 B = 400
@@ -25,6 +25,7 @@ def hparams(**kw):
         mix_weight=0.5,
         hybrid_components=["random_wrong_label", "hard", "gaussian_noise"],
     )
+    base.update(CORE_RECIPE_OFF)  # upstream's recipe keys at the protocol's values
     base.update(kw)
     return FFHParams(**base)
 

@@ -46,7 +46,7 @@ def test_table_rebuilt_byte_for_byte_from_published_results(table, published_res
     spec = TableSpec(
         table=table,
         definition=config["tables"][table],
-        ctx=table_context(config, runs),
+        ctx=table_context(config, table, runs),
         code={},
         inputs=inputs,
         csv=str(tmp_path / f"{table}.csv"),

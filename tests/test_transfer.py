@@ -10,7 +10,7 @@ from ffmodels.overlay import merge
 from ffmodels.transfer import SPLITS, fill_label_slot, fit_linear_probe, split_features, standardise
 from ffmodels.variants import family_hparams
 
-PROBE = {"lr": 0.01, "batch_size": 64, "max_epochs": 12, "patience": 3}
+PROBE = {"lr": 0.01, "batch_size": 64, "max_epochs": 12, "patience": 3, "select_on": "validation"}
 CONFIG = load_config()  # the shipped config: its families, transfer protocol and sensitivity settings
 
 

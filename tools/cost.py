@@ -44,7 +44,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from ffmodels.config import enabled_tables, load_config, variant_hparams
+from ffmodels.config import enabled_tables, load_config, settings_for, table_runs, variant_hparams
 from ffmodels.errors import ConfigError
 from ffmodels.names import is_calibrated, is_control
 
@@ -253,12 +253,13 @@ def estimate(
     rows, timed = [], {}
     n_probe = (config["transfer"]["train_subset"] or 60000 - n_val) + n_val + 10000  # the target's splits
     passes: dict[tuple[str, str], float] = {}
+    runs = table_runs(config)  # which tables read each run: the settings its sensitivity job computes
 
     def pass_s(rule: str, run: str) -> float:
         if (rule, run) not in passes and is_control(run):
             passes[(rule, run)] = 0.0  # no network: the probe's fit only
         if (rule, run) not in passes:
-            settings = config["sensitivity"] if rule == "sensitivity" else None
+            settings = settings_for(config, run, runs) if rule == "sensitivity" else None
             passes[(rule, run)] = time_feature_pass(
                 variant_hparams(config, run),
                 config["transfer"],

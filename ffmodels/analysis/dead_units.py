@@ -35,7 +35,7 @@ class DeadUnits:
             for task, split in (("source", ctx.source), ("target", ctx.target)):
                 x = split["test_x"]
                 if model.uses_label_input:
-                    x = fill_label_slot(x, ctx.transfer["label_fill"], ctx.transfer["neutral_value"])
+                    x = fill_label_slot(x, ctx.transfer["label_fill"], ctx.transfer["neutral_value"], model)
                 for i, frac in enumerate(never_active_fraction(model, x, ctx.cfg["dead_threshold"], ctx.batch_size), 1):
                     curves.setdefault(f"dead_{task}_l{i}", []).append(frac)
         return {"curves": curves, "final": {k: v[-1] for k, v in curves.items()}}

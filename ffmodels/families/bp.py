@@ -19,13 +19,15 @@ class BPHParams(Checked):
     epochs: PositiveInt
     batch_size: PositiveInt
     lr: PositiveFloat
+    input_mean: float  # inputs (x - mean) / std before layer 1 (upstream's R2 z-scores them)
+    input_std: PositiveFloat
 
 
 @register
 class BPNet(PretrainModel):
     family = "bp"
     HParams = BPHParams
-    ARCH_KEYS = ("hidden",)
+    ARCH_KEYS = ("hidden", "input_mean", "input_std")
     uses_label_input = False
 
     def __init__(self, hp: BPHParams, in_dim: int, n_classes: int):
@@ -36,7 +38,8 @@ class BPNet(PretrainModel):
         self.optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr)
 
     def activations(self, x):
-        hs, h = [], x
+        mean, std = self.hp.input_mean, self.hp.input_std
+        hs, h = [], x if (mean, std) == (0.0, 1.0) else (x - mean) / std
         for layer in self.layers:
             h = F.relu(layer(h))
             hs.append(h)

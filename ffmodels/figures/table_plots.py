@@ -185,3 +185,26 @@ def sensitivity(inputs: dict, title: str, preset: str, spec: dict):
     ax.legend(fontsize=6)
     _suptitle(fig, title, preset, table)
     return fig
+
+
+@plot("waterfall")
+def waterfall(inputs: dict, title: str, preset: str, spec: dict):
+    """A gap ladder (ffmodels.tables.ladder): our protocol's bar, then each step as a floating bar
+    from the rung above to this rung (green up, red down; hatched where the step is within noise)
+    with the rung's 95 % CI, and the slides' number as a dashed line."""
+    table = inputs["table"].sort_values("rung")
+    rungs, slides = table[table.variant != "slides"], table[table.variant == "slides"].iloc[0]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.55 * len(rungs) + 1.5), 4.2), layout="constrained")
+    means = rungs["mean"].to_numpy()
+    for i, r in enumerate(rungs.itertuples()):
+        low = means[i - 1] if i else 0.0
+        colour = "0.6" if i == 0 else ("C2" if r.mean >= low else "C3")
+        ax.bar(i, r.mean - low, bottom=low, color=colour, hatch="//" if r.status == "within noise" else None)
+        ax.errorbar(i, r.mean, yerr=[[max(r.mean - r.ci_low, 0)], [max(r.ci_high - r.mean, 0)]], fmt="_k", capsize=3)
+    ax.axhline(slides["mean"], ls="--", color="C3", lw=1, label=slides["step"])
+    ax.set_xticks(range(len(rungs)), rungs.step, rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel(f"{rungs.metric.iloc[0]} (%)", fontsize=8)
+    ax.set_ylim(bottom=max(0.0, min(means.min(), slides["mean"]) - 10))
+    ax.legend(fontsize=7)
+    _suptitle(fig, title, preset, rungs)
+    return fig

@@ -205,7 +205,7 @@ def _fmt_p(p):
 
 def to_markdown(table: pd.DataFrame, title: str, preset: str, notes: list[str]) -> str:
     quick = reduced_banner(preset)
-    optional = [c for c in ("setting", "metric", "epoch") if c in table and table[c].nunique(dropna=True) > 1]
+    optional = [c for c in ("step", "setting", "metric", "epoch") if c in table and table[c].nunique(dropna=True) > 1]
     control = CONTROL_COLUMN in table
     head = (
         [

@@ -70,13 +70,17 @@ class Hypothesis:
     summary_rows = tuple(SCOPES)  # the correlation rows' `variant`: a claim's cell may name them
 
     @staticmethod
-    def check(spec: dict) -> str | None:
-        """What is wrong with the table's config (ffmodels.config.resolve), None if nothing."""
+    def check(table: str, spec: dict, variant_names, settings) -> str | None:
+        """Why the table cannot run (ffmodels.config.resolve, before any job), None if it can."""
+        where = f"tables.{table}"
         if "ff_variants" not in spec:
-            return "ff_variants: missing (the variants of the within-FF correlations)"
+            return f"{where}.ff_variants: missing (the variants of the within-FF correlations)"
+        for v in spec["ff_variants"]:
+            if v not in spec.get("variants", []):
+                return f"{where}.ff_variants: '{v}' is not one of its variants {spec.get('variants')}"
         unknown = [q for q in quantities(spec) if q not in QUANTITIES]
         if unknown:
-            return f"metrics: unknown {unknown}; known: {list(QUANTITIES)}"
+            return f"{where}.metrics: unknown {unknown}; known: {list(QUANTITIES)}"
         return None
 
     @staticmethod

@@ -6,6 +6,7 @@ from ffmodels.analysis import METRICS
 from ffmodels.codedeps import code_digest, script_imports
 from ffmodels.config import (
     enabled_tables,
+    settings_for,
     table_context as table_ctx,
     table_runs,
     variant_hparams,
@@ -106,7 +107,7 @@ def table_inputs(table):
 
 
 def table_context(table):
-    return table_ctx(config, TABLE_RUNS[table])
+    return table_ctx(config, table, TABLE_RUNS[table])
 
 
 def figure_inputs(name):

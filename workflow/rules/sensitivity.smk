@@ -1,6 +1,7 @@
 # Protocol sensitivity (PROTOCOL section 4): the transfer probe of a model or random init re-run
-# under each setting of config `sensitivity` (one knob changed at a time), one job per (model,
-# seed) for all settings; the protocol's own result is the transfer stage's.
+# under each setting of config `sensitivity` (one knob changed at a time) that the tables reading
+# it ask for, one job per (model, seed) for all of them; the protocol's own result is the
+# transfer stage's.
 
 
 rule sensitivity:
@@ -22,7 +23,7 @@ rule sensitivity:
     params:
         arch=lambda w: architecture(w.variant),
         transfer=config["transfer"],
-        settings=config["sensitivity"],
+        settings=lambda w: settings_for(config, w.variant, TABLE_RUNS),
         code=lambda w: code("sensitivity.py", family_of(w.variant).__module__),
     script:
         "../scripts/sensitivity.py"
