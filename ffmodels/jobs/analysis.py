@@ -36,6 +36,7 @@ class AnalysisSpec(JobSpec):
     log: str
     # how it runs
     device: str = "cpu"
+    cuda_tf32: bool = False  # config cuda_tf32 (ffmodels.jobs.model.setup)
     eval_batch_size: int = 1000
     threads: int = 1
 
@@ -44,7 +45,7 @@ def analysis_job(spec: AnalysisSpec) -> None:
     start = time.perf_counter()
     log = get_logger(spec.log)
     metric, variant, seed = spec.metric, spec.variant, spec.seed
-    device = setup(spec.device, spec.threads)
+    device = setup(spec.device, spec.threads, spec.cuda_tf32)
     saved = torch.load(spec.checkpoints, map_location=device, weights_only=True)
     hp = saved["hp"]
     tcfg = spec.transfer
