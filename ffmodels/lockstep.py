@@ -128,13 +128,6 @@ class Lockstep:
         """A seed whose epoch went non-finite: its model still holds its last good epoch (sync
         skipped it), which is its result; its stacked slot is left to run on, never read again."""
 
-    @torch.no_grad()
-    def restored(self) -> None:
-        """Set the stacked parameters from the models (after they were restored from a file)."""
-        for s, model in enumerate(self.models):
-            for name, p in model.named_parameters():
-                self.params[name][s].copy_(p)
-
     def start_epoch(self, epoch: int) -> None:
         for model in (self.template, *self.models):
             model.train()

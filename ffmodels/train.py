@@ -87,9 +87,6 @@ class _Solo:
         for name, opt in self.models[0].all_optimizers().items():
             opt.load_state_dict(states[name])
 
-    def restored(self) -> None:
-        self.good = copy.deepcopy(self.models[0].state_dict())
-
 
 def trainer(models: list):
     """Lockstep for a chunk of several seeds of a family that allows it, else the seed's own steps."""
@@ -142,7 +139,6 @@ def pretrain_chunk(
     x, y = data["train_x"], data["train_y"]
     n = len(x)
     gens = [generators(seed, x.device) for seed in seeds]
-    train = trainer(models)
     seeds_state = [{"history": [], "status": "ok", "last_good_epoch": 0} for _ in seeds]
     first = 1
     saved = resume.load() if resume is not None else None
@@ -152,13 +148,14 @@ def pretrain_chunk(
             order.set_state(state["order_rng"])
             sampling.set_state(state["sampling_rng"])
             mine.update(history=state["history"], status=state["status"], last_good_epoch=state["last_good_epoch"])
-        train.restored()
-        train.load_optimizer_states(saved["optimizers"])
         first = saved["epoch"] + 1
         log(f"resuming after epoch {saved['epoch']} from {resume.path}")
     elif on_epoch_end is not None:
         for i, model in enumerate(models):
             on_epoch_end(i, 0, model)
+    train = trainer(models)  # from the models as restored or built
+    if saved is not None:
+        train.load_optimizer_states(saved["optimizers"])
     last_save = time.monotonic()
     for epoch in range(first, hp.epochs + 1):
         live = [i for i, mine in enumerate(seeds_state) if mine["status"] == "ok"]
