@@ -73,7 +73,7 @@ class Lockstep:
             owned = [self.params[names[id(p)]] for p in group["params"]]
             settings = {k: v for k, v in group.items() if k != "params"}
             self.optimizers[name] = type(opt)(owned, **{**settings, "fused": True, "foreach": None})
-        self._loss = {}
+        self.trained = [p for opt in self.optimizers.values() for p in opt.param_groups[0]["params"]]
 
     @property
     def size(self) -> int:
@@ -110,9 +110,11 @@ class Lockstep:
         else:
             x_neg, y_neg = (torch.stack(part) for part in zip(*negs))
             loss, aux = self.call("batch_loss", xs, ys, (x_neg, y_neg))
-        for opt in self.optimizers.values():
-            opt.zero_grad(set_to_none=True)
-        (loss + aux).sum().backward()
+        # torch.autograd.grad, not backward: accumulating a vmapped gradient into .grad copies it
+        # (AccumulateGrad cannot take it over), the cost of one pass over the parameters
+        grads = torch.autograd.grad((loss + aux).sum(), self.trained, allow_unused=True)
+        for p, g in zip(self.trained, grads):
+            p.grad = g
         for opt in self.optimizers.values():
             opt.step()
         return reported_loss(loss.detach(), aux.detach())
