@@ -110,11 +110,13 @@ class Lockstep:
         else:
             x_neg, y_neg = (torch.stack(part) for part in zip(*negs))
             loss, aux = self.call("batch_loss", xs, ys, (x_neg, y_neg))
-        # torch.autograd.grad, not backward: accumulating a vmapped gradient into .grad copies it
-        # (AccumulateGrad cannot take it over), the cost of one pass over the parameters
+        # torch.autograd.grad, not backward: backward copies every vmapped gradient into .grad
+        # (AccumulateGrad cannot take it over); here only a gradient in another layout than its
+        # parameter's (F.linear's weight gradient comes transposed) is copied, as the fused Adam
+        # needs the parameter's layout
         grads = torch.autograd.grad((loss + aux).sum(), self.trained, allow_unused=True)
         for p, g in zip(self.trained, grads):
-            p.grad = g
+            p.grad = g if g is None or g.is_contiguous() else g.contiguous()
         for opt in self.optimizers.values():
             opt.step()
         return reported_loss(loss.detach(), aux.detach())
