@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from ffmodels.families import build
-from ffmodels.jobs.pretrain import seed_chunks
+from ffmodels.jobs.pretrain import chunk_tag, seed_chunks
 from ffmodels.train import pretrain, pretrain_chunk
 from tests.test_rq4_families import make
 
@@ -131,3 +131,5 @@ def test_chunks_are_fixed_by_seed_value():
     assert seed_chunks([0, 1, 2, 3, 4, 5, 6], 5) == [[0, 1, 2, 3, 4], [5, 6]]  # adding 5, 6 adds a chunk
     assert seed_chunks([7, 3, 12], 5) == [[3], [7], [12]]
     assert seed_chunks([0, 1, 2], 1) == [[0], [1], [2]]
+
+    assert [chunk_tag(c) for c in ([0, 1, 2, 3, 4], [5, 7], [3])] == ["seeds0-4", "seeds5_7", "seed3"]

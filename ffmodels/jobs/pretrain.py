@@ -33,6 +33,16 @@ def seed_chunks(seeds: list[int], size: int) -> list[list[int]]:
     return list(chunks.values())
 
 
+def chunk_tag(seeds: list[int]) -> str:
+    """The name of a chunk's rule, log, benchmark and resume file: seeds0-4 (consecutive seeds),
+    seeds0_2_4 (others), seed3 (one seed); tools.cost reads the number of seeds from it."""
+    if len(seeds) == 1:
+        return f"seed{seeds[0]}"
+    if seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds{seeds[0]}-{seeds[-1]}"
+    return "seeds" + "_".join(map(str, seeds))
+
+
 @dataclasses.dataclass(frozen=True)
 class PretrainSpec(JobSpec):
     """A chunk of seeds of one variant trained on one task, together (ffmodels.lockstep; one

@@ -17,7 +17,7 @@ from ffmodels.names import is_calibrated, is_control, needs_pretraining
 from ffmodels.data import IDX_FILES
 from ffmodels.families import FAMILIES
 from ffmodels.figures import PLOTS, figure_specs
-from ffmodels.jobs.pretrain import seed_chunks
+from ffmodels.jobs.pretrain import chunk_tag, seed_chunks
 from ffmodels.tables import KINDS
 
 SOURCE = config["data"]["source"]
@@ -64,11 +64,6 @@ def family_of(run):
 def family_module(run):
     """The module of a run's family (none for a transfer control: it has no network)."""
     return () if is_control(run) else (family_of(run).__module__,)
-
-
-def chunk_tag(seeds):
-    """The name of a chunk's log, benchmark and resume file: seeds0-4, or seed3 for one seed."""
-    return f"seed{seeds[0]}" if len(seeds) == 1 else f"seeds{seeds[0]}-{seeds[-1]}"
 
 
 def variant_pattern(names):
