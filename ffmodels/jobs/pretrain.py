@@ -75,6 +75,7 @@ class PretrainSpec(JobSpec):
     eval_batch_size: int = 1000
     threads: int = 1
     resume: bool = True
+    resume_every_s: float = 60.0  # config pretrain.resume_every_s
 
 
 def pretrain_job(spec: PretrainSpec) -> None:
@@ -128,6 +129,7 @@ def pretrain_job(spec: PretrainSpec) -> None:
         resume=resume,
         test_every_epoch=spec.test_every_epoch,
         collapse=spec.collapse,
+        resume_every_s=spec.resume_every_s,
     )
     wall = time.perf_counter() - start
     for i, (seed, model, result) in enumerate(zip(seeds, models, results)):

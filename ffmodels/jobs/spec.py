@@ -23,6 +23,7 @@ RUNTIME = {
     "cuda_tf32": lambda smk: smk.config["cuda_tf32"],
     "eval_batch_size": lambda smk: smk.config["pretrain"]["eval_batch_size"],
     "resume": lambda smk: smk.config["pretrain"]["resume"],
+    "resume_every_s": lambda smk: smk.config["pretrain"]["resume_every_s"],
     "preset": lambda smk: smk.config["preset"],
     "mirrors": lambda smk: {"local_mirror": smk.config.get("local_mirror"), **smk.config["data"]["mirrors"]},
 }
