@@ -133,3 +133,41 @@ def test_chunks_are_fixed_by_seed_value():
     assert seed_chunks([0, 1, 2], 1) == [[0], [1], [2]]
 
     assert [chunk_tag(c) for c in ([0, 1, 2, 3, 4], [5, 7], [3])] == ["seeds0-4", "seeds5_7", "seed3"]
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_chunk_resumes_to_the_uninterrupted_result(tmp_path):
+    """The chunk's state (each seed's model, generators and history, the stacked optimisers) is
+    saved and restored: a chunk killed after epoch 1 ends as one never killed, bit for bit."""
+    from ffmodels.resume import ResumeFile
+
+    new = lone("three_factor", epochs=3)  # two optimisers: the FF layers' and the readout's
+
+    def run(resume=None, kill_at=None):
+        def hook(position, epoch, net):
+            if epoch == kill_at:
+                raise Killed
+
+        models = [new(seed) for seed in SEEDS]
+        out = pretrain_chunk(
+            models, data(), SEEDS, 50, log=lambda s: None, on_epoch_end=hook, resume=resume, resume_every_s=0
+        )
+        return models, out
+
+    path = tmp_path / "chunk.pt"
+    with pytest.raises(Killed):
+        run(ResumeFile(path, "k"), kill_at=2)
+    assert ResumeFile(path, "k").load()["epoch"] == 1
+    messages = []
+    models = [new(seed) for seed in SEEDS]
+    resumed = pretrain_chunk(
+        models, data(), SEEDS, 50, log=messages.append, resume=ResumeFile(path, "k"), resume_every_s=0
+    )
+    assert any("resuming after epoch 1" in m for m in messages)
+    clean_models, clean = run()
+    assert [r["history"] for r in resumed] == [r["history"] for r in clean]
+    for a, b in zip(models, clean_models):
+        assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
