@@ -129,13 +129,8 @@ def pretrain_spec(out: Path, data: Path, variant: str, hp: dict, **fields):
         log=out / "log",
     )
     fields = {**defaults, **fields}
-    # a lone seed unless `seeds` is given: one file per seed
-    if "seeds" not in fields:
-        fields["seeds"] = [fields["seed"]]
-        for name in ("model", "metrics", "checkpoints", "init"):
-            if fields.get(name) is not None:
-                fields[name] = [fields[name]]
-    fields.pop("seed")
+    seed = fields.pop("seed")
+    fields.setdefault("seeds", [seed])  # a lone seed unless `seeds` is given
     return PretrainSpec(variant=variant, hp=hp, data=data, **fields)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import time
+import typing
 from pathlib import Path
 
 import torch
@@ -76,6 +78,15 @@ class PretrainSpec(JobSpec):
     threads: int = 1
     resume: bool = True
     resume_every_s: float = 60.0  # config pretrain.resume_every_s
+
+    # A one-seed rule names its seed by the {seed} wildcard, and one file of each kind.
+    wildcard_fields: typing.ClassVar[dict] = {"seed": ("seeds", lambda v: [int(v)])}
+
+    def __post_init__(self):
+        for name in ("model", "metrics", "checkpoints", "init"):
+            value = getattr(self, name)
+            if isinstance(value, (str, os.PathLike)):
+                object.__setattr__(self, name, [value])
 
 
 def pretrain_job(spec: PretrainSpec) -> None:

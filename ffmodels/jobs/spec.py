@@ -32,6 +32,8 @@ RUNTIME = {
 @dataclasses.dataclass(frozen=True)
 class JobSpec:
     runtime: typing.ClassVar[dict] = {}
+    # wildcard -> (field, conversion): a wildcard that fills a field of another name or type
+    wildcard_fields: typing.ClassVar[dict] = {}
 
     @classmethod
     def from_snakemake(cls, smk):
@@ -40,7 +42,9 @@ class JobSpec:
         names = {f.name for f in dataclasses.fields(cls)}
         hints = typing.get_type_hints(cls)
         given = {k: v for k, v in smk.params.items()}
-        given.update((k, int(v) if hints.get(k) is int else v) for k, v in smk.wildcards.items())
+        for k, v in smk.wildcards.items():
+            field, convert = cls.wildcard_fields.get(k, (k, int if hints.get(k) is int else str))
+            given[field] = convert(v)
         inputs = dict(smk.input.items())
         given.update({"inputs": inputs} if "inputs" in names else inputs)
         given.update(smk.output.items())

@@ -7,7 +7,7 @@
 use rule ceiling as finetune with:
     input:
         data=dataset_file(TARGET),
-        init=[rules.pretrain.output.model],  # the pretrained model to start from
+        init=rules.pretrain.output.model,  # the pretrained model to start from
     output:
         model="results/finetune/{variant}/seed{seed}/model.pt",
         metrics="results/finetune/{variant}/seed{seed}/metrics.json",

@@ -8,11 +8,10 @@
 
 def training_params(stage, task, chunk):
     """The params of a training job (ffmodels.jobs.pretrain.PretrainSpec: what the job computes,
-    the rerun triggers); chunk: the fixed seeds of a chunk rule, None: the {seed} wildcard."""
-    seeds = (lambda w: [int(w.seed)]) if chunk is None else chunk
+    the rerun triggers); chunk: the fixed seeds of a chunk rule, None: the {seed} wildcard's."""
     tag = "seed{seed}" if chunk is None else chunk_tag(chunk)
     return dict(
-        seeds=seeds,
+        **({} if chunk is None else {"seeds": chunk}),
         hp=lambda w: variant_hparams(config, w.variant, task),  # with the family's settings for the task it trains on
         train_subset=config["pretrain"]["train_subset"],
         checkpoint_epochs=config["pretrain"]["checkpoint_epochs"] if stage == "pretrain" else [],
