@@ -96,8 +96,10 @@ class Lockstep:
         (S,) losses on the device (nan where a seed's auxiliary loss is not finite)."""
         cache: dict = {}
         views = list(xs.unbind(0))
+        # each seed's own model draws its negatives: its buffers are its own (its parameters are
+        # the last epoch's; the goodness a strategy reads is the live one, from the scorer)
         negs = [
-            self.template.negatives(views[s], ys[s], gens[s], scorer=_SeedScorer(self, views, s, cache))
+            self.models[s].negatives(views[s], ys[s], gens[s], scorer=_SeedScorer(self, views, s, cache))
             for s in range(self.size)
         ]
         if negs[0] is None:
