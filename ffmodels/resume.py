@@ -3,11 +3,11 @@ completed epoch and end with the same result as an uninterrupted one (model, eve
 the data-order and sampling generators, the history, and what the job keeps per epoch).
 
 The file lives outside the job's declared outputs (Snakemake deletes those when a job fails),
-is replaced atomically after each epoch and removed when the job has written its outputs. It
-carries a key, the digest of everything that defines the job (hyperparameters, data, seed,
-code digest): a state saved under other parameters is stale and never resumed. It also
-carries the SHA-256 of its payload, so a truncated or corrupted file is refused (the reason is
-logged) and training restarts cleanly from epoch 0.
+is replaced atomically (after an epoch, at most once per interval: ffmodels.train) and removed
+when the job has written its outputs. It carries a key, the digest of everything that defines
+the job (hyperparameters, data, seeds, code digest): a state saved under other parameters is
+stale and never resumed. It also carries the SHA-256 of its payload, so a truncated or
+corrupted file is refused (the reason is logged) and training restarts cleanly from epoch 0.
 """
 
 from __future__ import annotations

@@ -108,7 +108,8 @@ def tiny_mirror(tmp_path):
 
 def pretrain_spec(out: Path, data: Path, variant: str, hp: dict, **fields):
     """A pretraining job's spec for a test: the test preset on MNIST, 500 images, no checkpoints,
-    no source probe, no resume, files in `out`; `fields` override any of it."""
+    no source probe, no resume, files in `out`; `fields` override any of it (`seed` and one
+    path per file: a chunk of that one seed; `seeds` and lists of paths: that chunk)."""
     from ffmodels.jobs.pretrain import PretrainSpec
 
     defaults = dict(
@@ -127,7 +128,10 @@ def pretrain_spec(out: Path, data: Path, variant: str, hp: dict, **fields):
         metrics=out / "m.json",
         log=out / "log",
     )
-    return PretrainSpec(variant=variant, hp=hp, data=data, **{**defaults, **fields})
+    fields = {**defaults, **fields}
+    seed = fields.pop("seed")
+    fields.setdefault("seeds", [seed])  # a lone seed unless `seeds` is given
+    return PretrainSpec(variant=variant, hp=hp, data=data, **fields)
 
 
 @pytest.fixture(scope="session")

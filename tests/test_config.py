@@ -174,3 +174,20 @@ def test_the_schema_describes_every_key_and_its_defaults_are_the_shipped_values(
 
     walk(schema, "", CONFIG)
     assert not undescribed and not wrong_default, (undescribed, wrong_default)
+
+
+def test_cuda_tf32_sets_the_cuda_arithmetic_explicitly_where_jobs_set_up_their_device():
+    """config cuda_tf32 (default false: exact fp32 and deterministic cuDNN, as on the CPU)."""
+    import torch
+
+    from ffmodels.jobs.model import setup
+
+    assert load_config()["cuda_tf32"] is False
+    threads = torch.get_num_threads()
+    try:
+        for tf32 in (True, False):
+            setup("cpu", threads, tf32)
+            assert torch.backends.cuda.matmul.allow_tf32 is tf32 and torch.backends.cudnn.allow_tf32 is tf32
+            assert torch.backends.cudnn.deterministic is (not tf32) and torch.backends.cudnn.benchmark is False
+    finally:
+        setup("cpu", threads)  # the default, as every job's

@@ -37,9 +37,10 @@ class Killed(Exception):
     pass
 
 
-def run(family, resume=None, kill_at=None, keep=None):
+def run(family, resume=None, kill_at=None, keep=None, every_s=0.0):
     """Train a fresh model of `family` (seed 0); raise Killed at the end of epoch kill_at,
-    before that epoch's state is saved, as a kill between two epochs would."""
+    before that epoch's state is saved, as a kill between two epochs would. every_s: the
+    resume state's interval (0: after every epoch)."""
     torch.manual_seed(0)
     model = build(small_hp(family), in_dim=784, n_classes=10)
 
@@ -49,7 +50,9 @@ def run(family, resume=None, kill_at=None, keep=None):
         if epoch == kill_at:
             raise Killed
 
-    result = pretrain(model, data(), 0, 50, log=lambda s: None, on_epoch_end=hook, probe=PROBE, resume=resume)
+    result = pretrain(
+        model, data(), 0, 50, log=lambda s: None, on_epoch_end=hook, probe=PROBE, resume=resume, resume_every_s=every_s
+    )
     return model, result
 
 
@@ -70,7 +73,7 @@ def test_a_killed_run_resumes_from_its_last_epoch_to_the_uninterrupted_result(fa
     messages = []
     resumed = ResumeFile(path, "k", log=messages.append)
     model = build(small_hp(family), in_dim=784, n_classes=10)
-    out = pretrain(model, data(), 0, 50, log=messages.append, probe=PROBE, resume=resumed)
+    out = pretrain(model, data(), 0, 50, log=messages.append, probe=PROBE, resume=resumed, resume_every_s=0)
     assert any("resuming after epoch 1" in m for m in messages)
     same_run((model, out), run(family))
 
@@ -91,6 +94,17 @@ def test_the_job_state_kept_per_epoch_is_restored_with_the_training_state(tmp_pa
     for epoch in clean:
         for key, value in clean[epoch].items():
             assert torch.equal(value, again.extra[epoch][key]), (epoch, key)
+
+
+def test_the_state_is_saved_at_most_once_per_interval_and_after_the_last_epoch(tmp_path):
+    """A fast job does not write its state after every epoch: within the interval, nothing is
+    saved before the last epoch, which is."""
+    path = tmp_path / "state.pt"
+    with pytest.raises(Killed):
+        run("ff", ResumeFile(path, "k"), kill_at=2, every_s=3600)
+    assert not path.exists()
+    run("ff", ResumeFile(path, "k"), every_s=3600)
+    assert ResumeFile(path, "k").load()["epoch"] == SMALL["epochs"]
 
 
 def damage_truncate(path):

@@ -163,13 +163,15 @@ def test_bad_value_stops_before_any_job_naming_key_value_and_domain(workflow_dir
 
 
 LONG_TARGET = "results/pretrain/random_wrong_label/seed0/metrics.json"
-LONG_RESUME = "resume/pretrain/random_wrong_label/seed0.pt"
+LONG_RESUME = "resume/pretrain/random_wrong_label/seeds0-1.pt"  # the chunk of seeds 0 and 1
+LONG_LOG = "logs/pretrain/random_wrong_label/seeds0-1.log"
 LONG_EPOCHS = 10  # about 0.4 s each here: the run is held (SIGSTOP) within an epoch of its first one
 
 
 def long_copy(workflow_dir, tmp_path, name):
     wf = copy_of(workflow_dir, tmp_path, name)
-    (wf / "long.yaml").write_text(yaml.safe_dump({"families": {"ff": {"epochs": LONG_EPOCHS}}}))
+    long = {"families": {"ff": {"epochs": LONG_EPOCHS}}, "pretrain": {"resume_every_s": 0}}  # saved every epoch
+    (wf / "long.yaml").write_text(yaml.safe_dump(long))
     return wf
 
 
@@ -177,7 +179,7 @@ def start_long_pretraining(wf):
     """Snakemake retraining one FF run for LONG_EPOCHS epochs, in its own process group; returns once
     the job has finished its first epoch and saved its resume state."""
     cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", *OVERLAYS, "long.yaml", "--", LONG_TARGET]
-    log = wf / "logs/pretrain/random_wrong_label/seed0.log"
+    log = wf / LONG_LOG
     log.unlink()  # the copied log of the earlier run already says "epoch 1:"
     with open(wf / "long-run.log", "w") as out:
         proc = subprocess.Popen(cmd, cwd=wf, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -201,17 +203,17 @@ def test_killed_training_run_is_rerun_to_the_same_result(workflow_dir, tmp_path)
     assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr  # the live run's lock
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(60)
-    log = (killed / "logs/pretrain/random_wrong_label/seed0.log").read_text()
+    log = (killed / LONG_LOG).read_text()
     assert f"epoch {LONG_EPOCHS}:" not in log  # killed mid-run
     out = snakemake(killed, "long.yaml", "--", LONG_TARGET, check=False)
     assert out.returncode != 0 and "Directory cannot be locked" in out.stdout + out.stderr  # the dead run's lock
     snakemake(killed, "long.yaml", "--unlock")
     snakemake(killed, "long.yaml", "--rerun-incomplete", "--", LONG_TARGET)
-    resumed = cost.resumed_after(killed / "logs/pretrain/random_wrong_label/seed0.log")  # as the cost check reads it
+    resumed = cost.resumed_after(killed / LONG_LOG)  # as the cost check reads it
     assert resumed and 1 <= int(resumed) < LONG_EPOCHS  # not from epoch 0
     job = ("pretrain", "random_wrong_label", None)  # its benchmark is the last stretch only: not a measured cost
     every, whole = (cost.read_benchmarks([killed / "benchmarks"], whole=w) for w in (False, True))
-    assert len(every[job]) == 1 + len(whole.get(job, []))
+    assert len(every[job]) == len(SEEDS) + len(whole.get(job, []))  # the chunk counts once per seed
     assert not (killed / LONG_RESUME).exists()  # removed once the outputs were written
 
     clean = long_copy(workflow_dir, tmp_path, "clean")

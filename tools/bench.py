@@ -21,6 +21,7 @@ defaults is skipped with the reason printed.
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import statistics
 import time
@@ -28,12 +29,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import yaml
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ffmodels import variants
+from ffmodels.config import load_config
 from ffmodels.families import FAMILIES, build
+from ffmodels.lockstep import Lockstep
 
 REPO = Path(__file__).resolve().parent.parent
 IN_DIM, N_CLASSES = 784, 10
@@ -262,6 +264,59 @@ def print_table(rows: list[dict], log) -> None:
         log("  ".join(str(r[c]).rjust(widths[c]) for c in COLUMNS))
 
 
+def bench_lockstep(device, batch, hparams, seeds: int, quick: bool, log) -> list[dict]:
+    """Steps per second per seed of `seeds` seeds of each lockstep family trained today's way
+    (each seed's own train_step in turn) and in lockstep (ffmodels.lockstep), in alternating
+    blocks; the ratio is the median over the rounds of lockstep over the per-seed rate."""
+    gen = torch.Generator().manual_seed(0)
+    xs = torch.rand(seeds, batch, IN_DIM, generator=gen).to(device)
+    ys = torch.randint(0, N_CLASSES, (seeds, batch), generator=gen).to(device)
+    steps, rounds = (3, 2) if quick else (20, 5)
+    rows = []
+    for name, hp in hparams.items():
+        if hp is None or not FAMILIES[name].lockstep:
+            continue
+        models = []
+        for seed in range(seeds):
+            torch.manual_seed(seed)
+            models.append(build({"family": name, **hp}, IN_DIM, N_CLASSES).to(device).train())
+        chunk = Lockstep([copy.deepcopy(m) for m in models])
+        gens = [torch.Generator(device=device).manual_seed(s) for s in range(seeds)]
+
+        def alone():
+            for s, m in enumerate(models):
+                m.train_step(xs[s], ys[s], gens[s])
+
+        def together():
+            chunk.step(xs, ys, gens)
+
+        rates = {"alone": [], "lockstep": []}
+        for fn in (alone, together):
+            fn()  # warm-up
+        for _ in range(rounds):
+            for key, fn in (("alone", alone), ("lockstep", together)):
+                sync(device)
+                start = time.perf_counter()
+                for _ in range(steps):
+                    fn()
+                sync(device)
+                rates[key].append(steps / (time.perf_counter() - start))  # steps/s per seed
+        ratios = [b / a for a, b in zip(rates["alone"], rates["lockstep"])]
+        rows.append(
+            {
+                "family": name,
+                "device": device.type,
+                "batch": batch,
+                "seeds": seeds,
+                "alone_steps_per_s_per_seed": round(statistics.median(rates["alone"]), 2),
+                "lockstep_steps_per_s_per_seed": round(statistics.median(rates["lockstep"]), 2),
+                "lockstep_ratio": round(statistics.median(ratios), 3),
+            }
+        )
+        log("  ".join(f"{k} {v}" for k, v in rows[-1].items()))
+    return rows
+
+
 def int_list(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v.strip()]
 
@@ -274,10 +329,11 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--batch", type=int_list, default=[100, 1000], help="batch sizes, e.g. 100,1000")
     parser.add_argument("--families", default="", help="only these families, e.g. ff,bp (default: all)")
     parser.add_argument("--config", default=str(REPO / "config.yaml"), help="where the family defaults are read")
+    parser.add_argument("--lockstep", type=int, default=5, help="seeds of the lockstep comparison (0: none)")
     args = parser.parse_args(argv)
     log = lambda msg: print(msg, flush=True)  # noqa: E731
 
-    config = yaml.safe_load(Path(args.config).read_text())
+    config = load_config(path=Path(args.config))  # resolved: a family that `extends` another has all its keys
     hparams = family_hparams(config)
     if args.families:
         wanted = args.families.split(",")
@@ -302,16 +358,23 @@ def main(argv=None) -> list[dict]:
         for batch in args.batch:
             log(f"{device.type}, {threads} thread(s), batch {batch}: matmul peak {peak:.1f} GFLOP/s")
             rows += bench_setting(device, threads, batch, hparams, reference_hp, peak, args.quick, log)
+            if args.lockstep:
+                log(f"lockstep, {args.lockstep} seeds: steps/s per seed, each seed alone vs the chunk")
+                lockstep_rows = bench_lockstep(device, batch, hparams, args.lockstep, args.quick, log)
+                write_csv(Path(args.out).with_name(f"lockstep-{device.type}-t{threads}-b{batch}.csv"), lockstep_rows)
     torch.set_num_threads(initial_threads)
     print_table(rows, log)
-    out = Path(args.out)
+    write_csv(Path(args.out), rows)
+    log(f"wrote {args.out}")
+    return rows
+
+
+def write_csv(out: Path, rows: list[dict]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    log(f"wrote {out}")
-    return rows
 
 
 if __name__ == "__main__":

@@ -71,6 +71,16 @@ RESUMED_COLUMN = "resumed_after_epoch"
 REPO = Path(__file__).resolve().parent.parent  # the workflow: Snakefile, config.yaml
 
 
+def seeds_in(benchmark: str) -> int:
+    """How many seeds a job trained, from its benchmark's name: a chunk of seeds in lockstep
+    (`seeds0-4.tsv`, `seeds0_2_4.tsv`; ffmodels.jobs.pretrain.chunk_tag) or one (`seed3.tsv`)."""
+    name = Path(benchmark).stem
+    if not name.startswith("seeds"):
+        return 1
+    first, dash, last = name[len("seeds") :].partition("-")
+    return int(last) - int(first) + 1 if dash else len(name[len("seeds") :].split("_"))
+
+
 def job_key(benchmark: str) -> tuple[str, str, str | None]:
     """(rule, run, metric) of a job from its benchmark path (`benchmarks/<rule>/<run>/seed<N>.tsv`,
     or `benchmarks/analysis/<metric>/<run>/seed<N>.tsv`), as the workflow's rules name it."""
@@ -82,7 +92,8 @@ def planned_jobs(
     configfiles: list | tuple = (), targets: list | tuple = (), workdir: Path = REPO
 ) -> list[tuple[str, str, str | None]]:
     """(rule, run, metric) of every job of the workflow's DAG that has a benchmark (training, probe
-    and analysis jobs; not data, tables, figures or the ledger), one per seed: Snakemake's own job
+    and analysis jobs; not data, tables, figures or the ledger), one per seed (a training job of a
+    chunk of seeds counts once per seed): Snakemake's own job
     list, from a dry run of every job (--forceall) the targets need (default: everything) under
     the config overlays."""
     return list(_dry_run(tuple(str(Path(c).resolve()) for c in configfiles), tuple(targets), str(workdir)))
@@ -111,7 +122,8 @@ def _dry_run(configfiles: tuple[str, ...], targets: tuple[str, ...], workdir: st
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if out.returncode != 0:
         raise ConfigError(f"snakemake --dry-run failed:\n{(out.stderr or out.stdout)[-2000:]}")
-    return tuple(sorted(job_key(path) for path in re.findall(r"^\s+benchmark: (\S+)$", out.stdout, flags=re.M)))
+    paths = re.findall(r"^\s+benchmark: (\S+)$", out.stdout, flags=re.M)
+    return tuple(sorted(job_key(path) for path in paths for _ in range(seeds_in(path))))
 
 
 def resumed_after(log: Path) -> str:
@@ -139,7 +151,9 @@ def read_benchmarks(
         return (value if re.fullmatch(r"[\d.]+", value) and float(value) > 0 else row["s"],)
 
     def add(job: str, seconds: str):
-        found[job_key(job)].append(float(seconds))
+        # a chunk of k seeds counts as k jobs of a k-th of its time each: the tables stay per seed
+        k = seeds_in(job)
+        found[job_key(job)].extend([float(seconds) / k] * k)
 
     for path in paths:
         if path.is_dir():

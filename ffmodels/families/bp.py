@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ffmodels.families import register
-from ffmodels.families.base import PretrainModel
+from ffmodels.families.base import PretrainModel, adam
 from ffmodels.hparams import Checked, LayerSizes, PositiveFloat, PositiveInt
 
 
@@ -29,13 +29,14 @@ class BPNet(PretrainModel):
     HParams = BPHParams
     ARCH_KEYS = ("hidden", "input_mean", "input_std")
     uses_label_input = False
+    lockstep = True
 
     def __init__(self, hp: BPHParams, in_dim: int, n_classes: int):
         super().__init__(hp, in_dim, n_classes)
         dims = [in_dim, *hp.hidden]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.head = nn.Linear(dims[-1], n_classes)
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr)
+        self.optimizer = adam(self.parameters(), lr=hp.lr)
 
     def activations(self, x):
         mean, std = self.hp.input_mean, self.hp.input_std
@@ -45,12 +46,9 @@ class BPNet(PretrainModel):
             hs.append(h)
         return hs
 
-    def train_step(self, x, y, gen):
+    def batch_loss(self, x, y, negatives):
         loss = F.cross_entropy(self.head(self.activations(x)[-1]), y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss.item()
+        return loss, loss.new_zeros(())
 
     @torch.no_grad()
     def predict(self, x):

@@ -66,7 +66,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ffmodels.families import register
-from ffmodels.families.base import PretrainModel
+from ffmodels.families.base import PretrainModel, adam
 from ffmodels.hparams import Checked, Domain, LayerSizes, PositiveFloat, PositiveInt
 
 # Images per forward pass in evaluation: bounds memory, fastest on one CPU thread; results do not depend on it.
@@ -169,7 +169,7 @@ class CwCNet(PretrainModel):
             blocks.append(CwCBlock(c_in, c_out, n_classes if grouped else 1, pool, hp))
             c_in = c_out
         self.blocks = nn.ModuleList(blocks)
-        self.optimizers = [torch.optim.Adam(b.parameters(), lr=hp.lr) for b in self.blocks]
+        self.optimizers = [adam(b.parameters(), lr=hp.lr) for b in self.blocks]
         self.on_epoch_start(1)  # until told otherwise, the blocks of epoch 1 train
 
     # -- schedule -------------------------------------------------------------------------
@@ -209,14 +209,14 @@ class CwCNet(PretrainModel):
     # -- training -------------------------------------------------------------------------
     def train_step(self, x, y, gen):
         h = self.prepare(x)
-        total, losses = 0.0, []
+        total, losses = x.new_zeros(()), []  # a tensor: the loop reads it once per epoch
         for block, active in zip(self.blocks, self.active):
             with torch.set_grad_enabled(active):
                 _, out = block(h)
                 loss = cwc_loss(out, y, self.n_classes)
             if active:
                 losses.append(loss)
-            total += loss.item()
+            total = total + loss.detach()
             h = out.detach()  # the input of the block above: this block's output before its step
         if losses:
             # Each loss depends only on its own block's parameters (detached inputs), so one

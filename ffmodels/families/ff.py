@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Annotated, Literal
 
 import torch
@@ -11,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ffmodels.families import register
-from ffmodels.families.base import PretrainModel
+from ffmodels.families.base import PretrainModel, adam
 from ffmodels.hparams import Checked, Domain, LayerSizes, NonNegativeFloat, PositiveFloat, PositiveInt, UnitInterval
 from ffmodels.negatives import LABEL_FREE_STRATEGIES, STRATEGIES, make_negatives, wrong_labels_once
 
@@ -109,13 +108,6 @@ def ff_loss(g: torch.Tensor, sign: torch.Tensor, threshold: float) -> torch.Tens
     return F.softplus(-sign * (g - threshold)).mean()
 
 
-def adam(params, lr: float) -> torch.optim.Adam:
-    """Adam with torch's fused kernel (CPU and CUDA): the update of torch.optim.Adam up to float
-    rounding, in one pass over the parameters instead of about ten: on the CPU, about a third
-    of the time of the unfused step."""
-    return torch.optim.Adam(params, lr=lr, fused=True)
-
-
 class FFLayer(nn.Module):
     def __init__(self, d_in: int, d_out: int, eps: float, input_l2: bool = True, layer_norm: bool = False):
         super().__init__()
@@ -146,12 +138,18 @@ class _SharedImageLinear(torch.autograd.Function):
     (B, D) matmul runs once, not K times, in the forward and in the weight gradient.
     """
 
+    generate_vmap_rule = True  # seeds in lockstep (ffmodels.lockstep) run it under torch.vmap
+
     @staticmethod
-    def forward(ctx, img, lab, weight, bias):
+    def forward(img, lab, weight, bias):
         n = lab.shape[1]
         k = lab.shape[0] // img.shape[0]
-        ctx.save_for_backward(img, lab)
         return torch.addmm(torch.addmm(bias, img, weight.t()).repeat(k, 1), lab, weight[:, :n].t())
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        img, lab, _, _ = inputs
+        ctx.save_for_backward(img, lab)
 
     @staticmethod
     def backward(ctx, grad):
@@ -171,6 +169,7 @@ class FFNet(PretrainModel):
     # keeps its name (ffmodels.variants.random_init_of).
     ARCH_KEYS = ("hidden", "norm_eps", "input_mean", "input_std", "label_value", "input_l2", "layer_norm")
     uses_label_input = True
+    lockstep = True
 
     def __init__(self, hp: FFHParams, in_dim: int, n_classes: int):
         super().__init__(hp, in_dim, n_classes)
@@ -250,8 +249,8 @@ class FFNet(PretrainModel):
             scale = 1.0 / ((img.pow(2).sum(dim=1) + peak.pow(2)).sqrt() + first.eps)  # 1 / (||embed(x, y)|| + eps)
         else:
             scale = torch.ones_like(peak)
-        lab = x.new_zeros(len(labels) * len(x), n)
-        lab.scatter_(1, torch.cat(labels)[:, None], (peak * scale).repeat(len(labels))[:, None])
+        lab = x.new_zeros(len(labels) * len(x), n)  # out-of-place scatter: x may carry a vmapped seed dimension
+        lab = lab.scatter(1, torch.cat(labels)[:, None], (peak * scale).repeat(len(labels))[:, None])
         h = first.activate(_SharedImageLinear.apply(img * scale[:, None], lab, first.linear.weight, first.linear.bias))
         hs = [h]
         for layer in self.layers[1:]:
@@ -267,38 +266,25 @@ class FFNet(PretrainModel):
             return self.labelled_activations(x, [y, y_neg])
         return self.activations(torch.cat([self.embed(x, y), self.embed(x_neg, y_neg)]))
 
-    def train_step(self, x, y, gen):
+    def negatives(self, x, y, gen, scorer=None):
         if self.recipe["negatives_drawn"] == "once":
-            x_neg, y_neg = x, wrong_labels_once(x, y, self.negative_key)
-        else:
-            x_neg, y_neg = make_negatives(self, x, y, self.hp, gen)
+            return x, wrong_labels_once(x, y, self.negative_key)
+        return make_negatives(self if scorer is None else scorer, x, y, self.hp, gen)
+
+    def batch_loss(self, x, y, negatives):
+        x_neg, y_neg = negatives
         hs = self.positive_negative_activations(x, y, x_neg, y_neg)
-        sign = torch.cat([torch.ones(len(x), device=x.device), -torch.ones(len(x_neg), device=x.device)])
         # Summing layer losses over detached inputs gives each layer exactly its own gradient:
         # the same update as separate per-layer optimisers (Adam is per parameter). A layer
         # outside training_layers (schedule greedy) gets no gradient, so Adam leaves it alone.
-        losses = self.layer_losses(hs, sign)
+        losses = self.layer_losses(hs, self.signs(x, x_neg))
         loss = torch.stack([losses[i] for i in self.training_layers]).sum()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss.item()
+        return loss, loss.new_zeros(())
 
-    def step_with_auxiliary(
-        self, loss: torch.Tensor, aux_losses: list[torch.Tensor], aux_optimizer: torch.optim.Optimizer
-    ) -> float:
-        """One step of the FF layers on `loss` and of a variant's auxiliary weights (top-down
-        predictors or feedback) on their own local losses, each by its own optimiser, in one
-        backward: their parameters are disjoint, so each loss reaches only its own. Returns the
-        FF loss, or nan when the auxiliary loss is not finite (the run is then collapsed)."""
-        aux = torch.stack(aux_losses).sum() if aux_losses else loss.new_zeros(())
-        self.optimizer.zero_grad(set_to_none=True)
-        aux_optimizer.zero_grad(set_to_none=True)
-        (loss + aux).backward()
-        self.optimizer.step()
-        aux_optimizer.step()
-        value = loss.item()
-        return value if math.isfinite(aux.item()) else float("nan")
+    @staticmethod
+    def signs(x, x_neg) -> torch.Tensor:
+        """+1 for each positive, -1 for each negative, in the order of positive_negative_activations."""
+        return torch.cat([torch.ones(len(x), device=x.device), -torch.ones(len(x_neg), device=x.device)])
 
     @torch.no_grad()
     def label_goodness(self, x: torch.Tensor) -> torch.Tensor:

@@ -53,11 +53,14 @@ class LabelFreeFFNet(FFNet):
     def embed(self, x, labels):
         return x
 
-    def train_step(self, x, y, gen):
-        # The labels are never read: a constant stands in for them, so the negatives and the
-        # update cannot depend on them (FFNet.train_step with the identity embedding: positives
-        # x, negatives the strategy's images, the same per-layer FF losses and Adam step).
-        return super().train_step(x, torch.zeros_like(y), gen)
+    # The labels are never read: a constant stands in for them, so the negatives and the update
+    # cannot depend on them (FFNet's step with the identity embedding: positives x, negatives
+    # the strategy's images, the same per-layer FF losses and Adam step).
+    def negatives(self, x, y, gen, scorer=None):
+        return super().negatives(x, torch.zeros_like(y), gen, scorer)
+
+    def batch_loss(self, x, y, negatives):
+        return super().batch_loss(x, torch.zeros_like(y), negatives)
 
     def label_goodness(self, x):
         raise NotImplementedError("label_free_ff has no label input; its source accuracy is the linear probe's")

@@ -39,9 +39,9 @@ import torch
 from torch import nn
 
 from ffmodels.families import register
+from ffmodels.families.base import adam
 from ffmodels.families.ff import FFHParams, FFNet, ff_loss, goodness
 from ffmodels.hparams import NonNegativeFloat, PositiveFloat
-from ffmodels.negatives import make_negatives
 
 DEAD_BOUND = 0.01  # a unit never above this on the diagnostic images is dead (PROTOCOL)
 SATURATION_RATIO = 10.0  # a unit whose mean activity > this x the layer's mean positive activity
@@ -64,7 +64,7 @@ class PCLFFNet(FFNet):
     def __init__(self, hp: PCLHParams, in_dim: int, n_classes: int):
         super().__init__(hp, in_dim, n_classes)  # FF layers first: same init as standard FF
         self.predictors = nn.ModuleList(nn.Linear(b, a, bias=False) for a, b in zip(hp.hidden[:-1], hp.hidden[1:]))
-        self.pred_optimizer = torch.optim.Adam(self.predictors.parameters(), lr=hp.pred_lr)
+        self.pred_optimizer = adam(self.predictors.parameters(), lr=hp.pred_lr)
 
     def predictions(self, hs: list[torch.Tensor]) -> list[torch.Tensor]:
         """hat h_l = V_l h_{l+1} for l < L; differentiable in V_l only (h_{l+1} detached)."""
@@ -85,13 +85,12 @@ class PCLFFNet(FFNet):
         preds = self.predictions(hs) if preds is None else preds
         return [(hs[l].detach() - p).pow(2).mean() for l, p in enumerate(preds)]
 
-    def train_step(self, x, y, gen):
-        x_neg, y_neg = make_negatives(self, x, y, self.hp, gen)
+    def batch_loss(self, x, y, negatives):
+        x_neg, y_neg = negatives
         hs = self.positive_negative_activations(x, y, x_neg, y_neg)
-        sign = torch.cat([torch.ones(len(x), device=x.device), -torch.ones(len(x_neg), device=x.device)])
         preds = self.predictions(hs)
-        loss = torch.stack(self.layer_losses(hs, sign, preds=preds)).sum()
-        return self.step_with_auxiliary(loss, self.prediction_losses(hs, preds), self.pred_optimizer)
+        loss = torch.stack(self.layer_losses(hs, self.signs(x, x_neg), preds=preds)).sum()
+        return loss, torch.stack(self.prediction_losses(hs, preds)).sum()
 
     @torch.no_grad()
     def epoch_diagnostics(self, data: dict, batch_size: int) -> dict:

@@ -45,9 +45,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ffmodels.families import register
+from ffmodels.families.base import adam
 from ffmodels.families.ff import FFHParams, FFNet
 from ffmodels.hparams import PositiveFloat, PositiveInt
-from ffmodels.negatives import make_negatives
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +66,7 @@ class ProspectiveFFNet(FFNet):
         super().__init__(hp, in_dim, n_classes)  # FF layers first: same init as standard FF
         # B_l maps h_{l+1} to layer l, for every layer but the top one; outside self.optimizer.
         self.feedback = nn.ModuleList(nn.Linear(b, a, bias=False) for a, b in zip(hp.hidden[:-1], hp.hidden[1:]))
-        self.feedback_optimizer = torch.optim.Adam(self.feedback.parameters(), lr=hp.feedback_lr)
+        self.feedback_optimizer = adam(self.feedback.parameters(), lr=hp.feedback_lr)
 
     def core_forward(self) -> bool:
         return self.hp.iterations == 1 and self.core_embed_and_layers()  # h(1) with h(0) = 0
@@ -96,11 +96,10 @@ class ProspectiveFFNet(FFNet):
         """B_l's local loss: predict detached h_l from detached h_{l+1}."""
         return [F.mse_loss(b(hs[l + 1].detach()), hs[l].detach()) for l, b in enumerate(self.feedback)]
 
-    def train_step(self, x, y, gen):
-        x_neg, y_neg = make_negatives(self, x, y, self.hp, gen)
+    def batch_loss(self, x, y, negatives):
+        x_neg, y_neg = negatives
         hs = self.positive_negative_activations(x, y, x_neg, y_neg)
-        sign = torch.cat([torch.ones(len(x), device=x.device), -torch.ones(len(x_neg), device=x.device)])
-        loss = torch.stack(self.layer_losses(hs, sign)).sum()
+        loss = torch.stack(self.layer_losses(hs, self.signs(x, x_neg))).sum()
         # T = 1 never uses B (h(0) = 0): it is not trained, which saves ~30% of the step.
         fb = self.feedback_losses(hs) if self.hp.iterations > 1 else []
-        return self.step_with_auxiliary(loss, fb, self.feedback_optimizer)
+        return loss, torch.stack(fb).sum() if fb else loss.new_zeros(())

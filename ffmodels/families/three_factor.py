@@ -35,7 +35,6 @@ never reverses it. Prediction and features are the core's; the readout only make
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Literal
 
 import torch
@@ -43,9 +42,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ffmodels.families import register
+from ffmodels.families.base import adam
 from ffmodels.families.ff import FFHParams, FFNet, goodness
 from ffmodels.hparams import PositiveFloat, UnitInterval
-from ffmodels.negatives import make_negatives
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +67,7 @@ class ThreeFactorFFNet(FFNet):
         # Adam state are exactly the core's. Every modulation has one, so that checkpoints of
         # all three configs share one state_dict layout.
         self.readout = nn.Linear(hp.hidden[-1], n_classes)
-        self.readout_optimizer = torch.optim.Adam(self.readout.parameters(), lr=hp.readout_lr)
+        self.readout_optimizer = adam(self.readout.parameters(), lr=hp.readout_lr)
 
     def _uses(self, kind: str) -> bool:
         return self.hp.modulation in (kind, "bidirectional")
@@ -108,18 +107,10 @@ class ThreeFactorFFNet(FFNet):
         """Cross-entropy of the readout on the detached top activity of the positives."""
         return F.cross_entropy(self.readout(hs[-1][:n_pos].detach()), labels[:n_pos])
 
-    def train_step(self, x, y, gen):
-        x_neg, y_neg = make_negatives(self, x, y, self.hp, gen)
+    def batch_loss(self, x, y, negatives):
+        x_neg, y_neg = negatives
         hs = self.positive_negative_activations(x, y, x_neg, y_neg)
         labels = torch.cat([y, y_neg])
-        sign = torch.cat([torch.ones(len(x), device=x.device), -torch.ones(len(x_neg), device=x.device)])
-        loss = torch.stack(self.layer_losses(hs, sign, labels)).sum()
-        aux = self.readout_loss(hs, labels, len(x))
-        self.optimizer.zero_grad(set_to_none=True)
-        self.readout_optimizer.zero_grad(set_to_none=True)
+        loss = torch.stack(self.layer_losses(hs, self.signs(x, x_neg), labels)).sum()
         # The two losses share no parameter: one backward gives each its own gradient.
-        (loss + aux).backward()
-        self.optimizer.step()
-        self.readout_optimizer.step()
-        value = loss.item()
-        return value if math.isfinite(aux.item()) else float("nan")
+        return loss, self.readout_loss(hs, labels, len(x))

@@ -51,6 +51,7 @@ class AnalysisSpec(JobSpec):
     hp: dict | None = None  # runtime, a random init: the hyperparameters that build its network
     # how it runs
     device: str = "cpu"
+    cuda_tf32: bool = False  # config cuda_tf32 (ffmodels.jobs.model.setup)
     eval_batch_size: int = 1000
     threads: int = 1
 
@@ -59,7 +60,7 @@ def analysis_job(spec: AnalysisSpec) -> None:
     start = time.perf_counter()
     log = get_logger(spec.log)
     metric, variant, seed = spec.metric, spec.variant, spec.seed
-    device = setup(spec.device, spec.threads)
+    device = setup(spec.device, spec.threads, spec.cuda_tf32)
     source = ffdata.load_splits(Path(spec.source), device)
     tcfg = spec.transfer
     target = ffdata.load_splits(Path(spec.target), device, tcfg["train_subset"] if tcfg else None)

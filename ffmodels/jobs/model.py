@@ -8,8 +8,14 @@ from ffmodels.families import build
 from ffmodels.runtime import resolve_device
 
 
-def setup(device_name: str, threads: int) -> torch.device:
+def setup(device_name: str, threads: int, cuda_tf32: bool = False) -> torch.device:
+    """The job's device and threads, and its CUDA arithmetic set explicitly (config cuda_tf32):
+    exact fp32 and deterministic cuDNN by default, whatever torch's own defaults are."""
     torch.set_num_threads(threads)
+    torch.backends.cuda.matmul.allow_tf32 = cuda_tf32
+    torch.backends.cudnn.allow_tf32 = cuda_tf32
+    torch.backends.cudnn.deterministic = not cuda_tf32
+    torch.backends.cudnn.benchmark = False  # its kernel choice may differ from run to run
     return resolve_device(device_name)
 
 

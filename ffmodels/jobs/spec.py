@@ -15,13 +15,15 @@ import typing
 
 
 # How a job runs, not what it computes: read from the job's (resolved) config, never a rerun
-# trigger. Changing the device or the evaluation batch, switching resume files off, relabelling
+# trigger. Changing the device, its TF32 setting or the evaluation batch, switching resume files off, relabelling
 # the preset or pointing at another mirror with the same bytes reruns nothing. A spec class may
 # add its own (runtime, a ClassVar).
 RUNTIME = {
     "device": lambda smk: smk.config["device"],
+    "cuda_tf32": lambda smk: smk.config["cuda_tf32"],
     "eval_batch_size": lambda smk: smk.config["pretrain"]["eval_batch_size"],
     "resume": lambda smk: smk.config["pretrain"]["resume"],
+    "resume_every_s": lambda smk: smk.config["pretrain"]["resume_every_s"],
     "preset": lambda smk: smk.config["preset"],
     "mirrors": lambda smk: {"local_mirror": smk.config.get("local_mirror"), **smk.config["data"]["mirrors"]},
 }
@@ -30,6 +32,8 @@ RUNTIME = {
 @dataclasses.dataclass(frozen=True)
 class JobSpec:
     runtime: typing.ClassVar[dict] = {}
+    # wildcard -> (field, conversion): a wildcard that fills a field of another name or type
+    wildcard_fields: typing.ClassVar[dict] = {}
 
     @classmethod
     def from_snakemake(cls, smk):
@@ -38,7 +42,9 @@ class JobSpec:
         names = {f.name for f in dataclasses.fields(cls)}
         hints = typing.get_type_hints(cls)
         given = {k: v for k, v in smk.params.items()}
-        given.update((k, int(v) if hints.get(k) is int else v) for k, v in smk.wildcards.items())
+        for k, v in smk.wildcards.items():
+            field, convert = cls.wildcard_fields.get(k, (k, int if hints.get(k) is int else str))
+            given[field] = convert(v)
         inputs = dict(smk.input.items())
         given.update({"inputs": inputs} if "inputs" in names else inputs)
         given.update(smk.output.items())

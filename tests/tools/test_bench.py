@@ -51,3 +51,11 @@ def test_benchmark_quick_run_writes_the_table(tmp_path):
     ff = 2 * (flop(B, 784, 500) + flop(2 * B, 10, 500)) + 2 * flop(2 * B, 500, 500)
     assert float(by_family["reference"]["matmul_gflop_per_step"]) == pytest.approx(reference / 1e9, rel=1e-3)
     assert float(by_family["ff"]["matmul_gflop_per_step"]) == pytest.approx(ff / 1e9, rel=1e-3)
+    # the lockstep comparison of the same run: both lockstep families, a positive rate each way
+    with (tmp_path / "lockstep-cpu-t1-b100.csv").open() as f:
+        lockstep = {r["family"]: r for r in csv.DictReader(f)}
+    assert set(lockstep) == {"ff", "bp"}
+    for r in lockstep.values():
+        assert r["seeds"] == "5"
+        for key in ("alone_steps_per_s_per_seed", "lockstep_steps_per_s_per_seed", "lockstep_ratio"):
+            assert math.isfinite(float(r[key])) and float(r[key]) > 0, (r["family"], key)

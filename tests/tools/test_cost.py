@@ -27,7 +27,12 @@ def test_the_planned_jobs_are_the_ones_snakemake_plans(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     stats = out.stdout[out.stdout.index("Job stats:") :]
-    planned = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m[1] in COUNTED}
+    stats = stats[: stats.index("\ntotal")]  # the first table (a dry run prints it twice)
+    # a chunk rule (pretrain_seeds0-1: seeds 0 and 1 of a variant in one job) counts once per seed
+    planned = {}
+    for m in re.finditer(r"^(\w+?)(?:_(seeds[\d_-]+))?\s+(\d+)$", stats, re.M):
+        if m[1] in COUNTED:
+            planned[m[1]] = planned.get(m[1], 0) + int(m[3]) * cost.seeds_in(f"{m[2] or 'seed'}.tsv")
     ours = {}
     for rule, _, _ in cost.planned_jobs([REPO / o for o in OVERLAYS]):
         ours[rule] = ours.get(rule, 0) + 1
@@ -41,6 +46,8 @@ def test_benchmarks_are_read_from_a_run_folder_and_from_a_published_listing(tmp_
     head = "s\th:m:s\tmax_rss\tcpu_time\n"
     (run / "pretrain" / "bp" / "seed0.tsv").write_text(head + "100.5\t0:01:40\t900\t90.5\n")
     (run / "pretrain" / "bp" / "seed1.tsv").write_text(head + "110.5\t0:01:50\t900\t0.00\n")
+    (run / "pretrain" / "ff").mkdir()
+    (run / "pretrain" / "ff" / "seeds0-1.tsv").write_text(head + "200.0\t0:03:20\t900\t180.0\n")
     (run / "analysis" / "gradient_share" / "bp" / "seed0.tsv").write_text(head + "7.0\t0:00:07\t900\n")
     listing = tmp_path / "timing.txt"
     listing.write_text(
@@ -51,6 +58,7 @@ def test_benchmarks_are_read_from_a_run_folder_and_from_a_published_listing(tmp_
     # CPU time where the benchmark has it (0 = not measured), else the wall time
     assert got == {
         ("pretrain", "bp", None): [90.5, 110.5],
+        ("pretrain", "ff", None): [90.0, 90.0],  # a chunk of two seeds: half its time each
         ("analysis", "bp", "gradient_share"): [7.0],
         ("transfer", "random_init_bp", None): [55.25],
         ("transfer", "bp", None): [44.07],

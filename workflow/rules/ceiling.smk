@@ -1,7 +1,8 @@
 # Target ceilings (PROTOCOL section 4): a variant trained directly on the target task with its
 # own rule and budget, tested on the target test split: the level a transfer aims at. The
 # pretraining job on the other dataset, without checkpoints (params not named here are the
-# pretraining rule's: `use rule ... with:` replaces only the params it names).
+# pretraining rule's: `use rule ... with:` replaces only the params it names). This is the
+# one-seed rule; the chunks of the lockstep families are defined in pretrain.smk.
 
 
 use rule pretrain as ceiling with:
@@ -15,7 +16,4 @@ use rule pretrain as ceiling with:
     benchmark:
         "benchmarks/ceiling/{variant}/seed{seed}.tsv"
     params:
-        hp=lambda w: variant_hparams(config, w.variant, TARGET),  # e.g. CwC-FF's published Fashion-MNIST recipe
-        checkpoint_epochs=[],
-        task=TARGET,
-        resume_file="resume/ceiling/{variant}/seed{seed}.pt",
+        **training_params("ceiling", TARGET, None),

@@ -1,5 +1,6 @@
 # Names shared by the rules. Paths and job lists are derived from config here, once.
 
+import re
 from pathlib import Path
 
 from ffmodels.analysis import METRICS
@@ -8,6 +9,7 @@ from ffmodels.config import (
     enabled_tables,
     settings_for,
     table_context as table_ctx,
+    variant_names,
     table_runs,
     variant_hparams,
 )
@@ -15,6 +17,7 @@ from ffmodels.names import is_calibrated, is_control, is_random_init, needs_pret
 from ffmodels.data import IDX_FILES
 from ffmodels.families import FAMILIES
 from ffmodels.figures import PLOTS, figure_specs
+from ffmodels.jobs.pretrain import chunk_tag, seed_chunks
 from ffmodels.tables import KINDS
 
 SOURCE = config["data"]["source"]
@@ -51,6 +54,18 @@ def family_of(run):
 def family_module(run):
     """The module of a run's family (none for a transfer control: it has no network)."""
     return () if is_control(run) else (family_of(run).__module__,)
+
+
+def variant_pattern(names):
+    """A {variant} wildcard constraint matching exactly these variants (none: matches nothing)."""
+    return "|".join(re.escape(n) for n in sorted(names)) or "(?!)"
+
+
+# Variants that train: those of a lockstep family train in chunks of seeds, the others alone.
+_TRAINED = [v for v in variant_names(config) if needs_pretraining(v)]
+LOCKSTEP_VARIANTS = variant_pattern(v for v in _TRAINED if family_of(v).lockstep)
+SOLO_VARIANTS = variant_pattern(v for v in _TRAINED if not family_of(v).lockstep)
+LOCKSTEP_CHUNKS = seed_chunks(SEEDS, config["pretrain"]["seed_chunk"])
 
 
 def start_first(wildcards):

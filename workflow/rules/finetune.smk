@@ -1,7 +1,7 @@
 # Fine-tuning (PROTOCOL section 4, secondary protocol): a pretrained model trained further on the
 # target task with its own rule and the same budget as training from scratch (the ceiling
-# stage, its random-init counterpart), tested on the target test split. Its params are the
-# ceiling's but for the resume file.
+# stage, its random-init counterpart), tested on the target test split. This is the one-seed
+# rule; the chunks of the lockstep families are defined in pretrain.smk.
 
 
 use rule ceiling as finetune with:
@@ -16,4 +16,4 @@ use rule ceiling as finetune with:
     benchmark:
         "benchmarks/finetune/{variant}/seed{seed}.tsv"
     params:
-        resume_file="resume/finetune/{variant}/seed{seed}.pt",
+        **training_params("finetune", TARGET, None),
