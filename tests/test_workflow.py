@@ -400,7 +400,7 @@ def test_the_long_families_training_jobs_start_first(workflow_dir):
     blocks = re.split(r"^\[", dry, flags=re.M)  # one per job, each opened by its time stamp
     jobs = [
         (
-            re.search(r"^rule (\w+):", block, re.M),
+            re.search(r"^rule ([\w-]+?)(?:_seeds?[\d_-]+)?:", block, re.M),  # a chunk's rule: its stage
             re.search(r"variant=(\w+)", block),
             re.search(r"^ *priority: (\d+)", block, re.M),
         )
