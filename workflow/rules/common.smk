@@ -140,3 +140,43 @@ def figure_inputs(name):
 def figure_title(name):
     spec = FIGURES[name]
     return spec.get("title") or config["tables"][spec["table"]]["title"]
+
+
+# Training jobs (pretrain.smk, ceiling.smk, finetune.smk): their params, files and inputs.
+def training_params(stage, task, chunk):
+    """The params of a training job (ffmodels.jobs.pretrain.PretrainSpec: what the job computes,
+    the rerun triggers); chunk: the fixed seeds of a chunk rule, None: the {seed} wildcard's."""
+    tag = "seed{seed}" if chunk is None else chunk_tag(chunk)
+    return dict(
+        **({} if chunk is None else {"seeds": chunk}),
+        hp=lambda w: variant_hparams(config, w.variant, task),  # with the family's settings for the task it trains on
+        train_subset=config["pretrain"]["train_subset"],
+        checkpoint_epochs=config["pretrain"]["checkpoint_epochs"] if stage == "pretrain" else [],
+        source_probe=lambda w: source_probe(w.variant),
+        test_every_epoch=lambda w: w.variant in config["pretrain"]["test_every_epoch"],
+        collapse=config["stats"]["collapse"],  # when the trained model counts as collapsed (ffmodels.collapse)
+        task=task,
+        resume_file=f"resume/{stage}/{{variant}}/{tag}.pt",  # ffmodels.resume: a killed job continues here
+        code=lambda w: code("pretrain.py", family_of(w.variant).__module__),
+    )
+
+
+def training_files(stage, chunk, names):
+    """Each seed's file of each name (model, checkpoints, metrics), one list per name."""
+    ext = {"model": "pt", "checkpoints": "pt", "metrics": "json"}
+    return {n: [f"results/{stage}/{{variant}}/seed{s}/{n}.{ext[n]}" for s in chunk] for n in names}
+
+
+def training_inits(stage, chunk):
+    """Fine-tuning starts from each seed's pretrained model; the other stages from the seeds' inits."""
+    if stage != "finetune":
+        return {}
+    return {"init": [f"results/pretrain/{{variant}}/seed{s}/model.pt" for s in chunk]}
+
+
+# Each stage: its task, its files and its inputs beside the data.
+TRAINING_STAGES = {
+    "pretrain": (SOURCE, ("model", "checkpoints", "metrics")),
+    "ceiling": (TARGET, ("model", "metrics")),
+    "finetune": (TARGET, ("model", "metrics")),
+}
