@@ -600,7 +600,7 @@ def summary_p(x: dict, y: dict) -> float:
     without spread: 0 when the means differ, else 1."""
     import math
 
-    from scipy.stats import t as student_t
+    from scipy.stats import ttest_ind_from_stats
 
     from ffmodels import stats
 
@@ -617,9 +617,8 @@ def summary_p(x: dict, y: dict) -> float:
     if ses[0] == ses[1] == 0:
         return 0.0 if diff else 1.0
     n = [int(num(r, "n")) for r in (x, y)]
-    var = [se**2 for se in ses]
-    df = sum(var) ** 2 / sum(v**2 / (k - 1) for v, k in zip(var, n))
-    return float(2 * student_t.sf(abs(diff) / math.sqrt(sum(var)), df))
+    sd = [se * math.sqrt(k) for se, k in zip(ses, n)]  # the sd behind each standard error
+    return float(ttest_ind_from_stats(num(x, "mean"), sd[0], n[0], num(y, "mean"), sd[1], n[1], equal_var=False).pvalue)
 
 
 def table_changes(pairs: list[tuple[str, dict, dict]], names: tuple[str, str], alpha: float = 0.05) -> list[dict]:
