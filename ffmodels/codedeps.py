@@ -25,6 +25,7 @@ PACKAGE = "ffmodels"
 ROOT = Path(__file__).resolve().parent.parent  # the folder holding the ffmodels package
 
 
+@lru_cache(maxsize=None)
 def module_file(module: str) -> Path | None:
     """The source file of an ffmodels module or package, None when there is none."""
     base = ROOT.joinpath(*module.split("."))
@@ -40,7 +41,8 @@ def _with_parents(module: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def imported_modules(path: Path, module: str | None = None) -> set[str]:
+@lru_cache(maxsize=None)  # every closure walks the same files: parse each once per process
+def imported_modules(path: Path, module: str | None = None) -> frozenset[str]:
     """The ffmodels modules that a file imports (anywhere in it, also inside functions)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     package = module if module and path.name == "__init__.py" else (module or "").rpartition(".")[0]
@@ -61,7 +63,7 @@ def imported_modules(path: Path, module: str | None = None) -> set[str]:
         for name in names:
             if name == PACKAGE or name.startswith(PACKAGE + "."):
                 found.update(m for m in _with_parents(name) if module_file(m))
-    return found
+    return frozenset(found)
 
 
 @lru_cache(maxsize=None)

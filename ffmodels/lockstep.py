@@ -22,6 +22,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ffmodels.families.base import reported_loss
+from ffmodels.optim import Adam
 
 
 class _Method(nn.Module):
@@ -67,13 +68,9 @@ class Lockstep:
         names = {id(p): n for n, p in models[0].named_parameters()}
         self.optimizers = {}
         for name, opt in models[0].all_optimizers().items():
-            if len(opt.param_groups) != 1:
-                raise ValueError(f"lockstep: optimiser {name} has {len(opt.param_groups)} parameter groups, not 1")
-            group = opt.param_groups[0]
-            owned = [self.params[names[id(p)]] for p in group["params"]]
-            settings = {k: v for k, v in group.items() if k != "params"}
-            self.optimizers[name] = type(opt)(owned, **{**settings, "fused": True, "foreach": None})
-        self.trained = [p for opt in self.optimizers.values() for p in opt.param_groups[0]["params"]]
+            owned = [self.params[names[id(p)]] for p in opt.params]
+            self.optimizers[name] = Adam(owned, lr=opt.lr, betas=opt.betas, eps=opt.eps, fused=True)
+        self.trained = [p for opt in self.optimizers.values() for p in opt.params]
 
     @property
     def size(self) -> int:

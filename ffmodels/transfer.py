@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ffmodels.names import N_LABEL_PIXELS
+from ffmodels.optim import Adam
 
 
 class RawPixels:
@@ -96,7 +97,7 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, stan
     train, val, test = standardise(*splits) if standardised else splits
     torch.manual_seed(seed)
     probe = torch.nn.Linear(train.shape[1], int(labels["train"].max()) + 1).to(train.device)
-    opt = torch.optim.Adam(probe.parameters(), lr=probe_cfg["lr"])
+    opt = Adam(probe.parameters(), lr=probe_cfg["lr"])
     order = torch.Generator().manual_seed(seed)
     best = {"epoch": 0, "val_acc": _accuracy(probe, val, labels["val"]), "state": copy.deepcopy(probe.state_dict())}
     history = []
