@@ -14,6 +14,11 @@ import torch
 from torch.optim.adam import adam as adam_update
 
 
+def _laid_out_as(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """t itself when it has p's memory layout, else a copy of it in p's layout."""
+    return t if t.stride() == p.stride() else torch.empty_like(p).copy_(t)
+
+
 class Adam:
     """Adam over one group of parameters (lr, betas, eps as torch.optim.Adam; no weight decay).
     fused: torch's fused kernel (CPU and CUDA); None: torch's default for the device."""
@@ -43,9 +48,16 @@ class Adam:
         if not live:
             return
         states = [self._state(i, p) for i, p in live]
+        grads = [p.grad for _, p in live]
+        if self.fused:
+            # torch's fused kernel walks the tensors' memory in the parameter's order: a gradient
+            # or state in another layout (a transposed view) would be silently misread
+            grads = [_laid_out_as(p, g) for (_, p), g in zip(live, grads)]
+            for (_, p), s in zip(live, states):
+                s["exp_avg"], s["exp_avg_sq"] = _laid_out_as(p, s["exp_avg"]), _laid_out_as(p, s["exp_avg_sq"])
         adam_update(
             [p for _, p in live],
-            [p.grad for _, p in live],
+            grads,
             [s["exp_avg"] for s in states],
             [s["exp_avg_sq"] for s in states],
             [],

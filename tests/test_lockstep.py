@@ -139,7 +139,7 @@ def test_layer_norm_seed_in_a_chunk_gets_its_lone_gradient():
         loss = model.train_step(xs[i], ys[i], torch.Generator().manual_seed(seed))
         assert float(loss) == pytest.approx(float(losses[i]), abs=1e-6)
         for name, p in model.named_parameters():
-            torch.testing.assert_close(p.grad, lock.params[name].grad[i], atol=1e-6, rtol=0)
+            torch.testing.assert_close(p.grad, lock.grad(name)[i], atol=1e-6, rtol=0)
 
 
 def test_a_collapse_in_a_chunk_is_that_seeds_alone():

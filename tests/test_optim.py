@@ -75,3 +75,33 @@ print('torch', 'torch._dynamo' in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[:2] == ["ours False", "torch True"]
+
+
+def test_a_gradient_or_state_in_another_layout_is_read_as_its_values():
+    """torch's fused kernel alone would misread a transposed gradient (it walks memory in the
+    parameter's order): the fused step equals the plain one whatever the layouts, and a
+    parameter laid out as its gradient (ffmodels.lockstep does so) works too."""
+    torch.manual_seed(0)
+    w = torch.randn(3, 4, 5)
+    grads = [torch.randn(3, 5, 4).transpose(1, 2) for _ in range(3)]
+
+    def run(param_layout_of_grad: bool, fused):
+        p = torch.nn.Parameter(
+            torch.empty_strided(w.shape, grads[0].stride()).copy_(w) if param_layout_of_grad else w.clone()
+        )
+        opt = Adam([p], lr=0.1, fused=fused)
+        for i, g in enumerate(grads):
+            if i == 1:  # a resumed state in the other layout
+                saved = opt.state_dict()
+                saved["state"][0] = {
+                    k: v.transpose(1, 2).contiguous().transpose(1, 2) if v.dim() else v
+                    for k, v in saved["state"][0].items()
+                }
+                opt.load_state_dict(saved)
+            p.grad = g
+            opt.step()
+        return p.detach()
+
+    plain = run(False, None)
+    for layout in (False, True):
+        assert torch.allclose(run(layout, True), plain, atol=1e-6, rtol=0)
