@@ -105,3 +105,20 @@ def test_a_gradient_or_state_in_another_layout_is_read_as_its_values():
     plain = run(False, None)
     for layout in (False, True):
         assert torch.allclose(run(layout, True), plain, atol=1e-6, rtol=0)
+
+
+def test_a_family_holding_a_torch_optimiser_is_told_to_use_ours():
+    """all_optimizers (training, lockstep, resume) steps and saves only ffmodels.optim.Adam: a
+    torch.optim optimiser in a new family would silently never step; it is refused by name."""
+    from ffmodels.families.base import PretrainModel
+
+    class Mine(PretrainModel):
+        family = "mine"
+
+    model = Mine(None, 4, 2)
+    model.layer = torch.nn.Linear(4, 2)
+    model.optimizer = torch.optim.SGD(model.layer.parameters(), lr=0.1)
+    with pytest.raises(
+        TypeError, match="mine: optimiser optimizer is a torch.optim one; make it with families.base.adam"
+    ):
+        model.all_optimizers()

@@ -51,6 +51,10 @@ class PretrainModel(nn.Module):
             for i, opt in enumerate(group):
                 if isinstance(opt, Adam):
                     found[name if group is not value else f"{name}.{i}"] = opt
+                elif isinstance(opt, torch.optim.Optimizer):  # it would never be stepped or saved
+                    raise TypeError(
+                        f"{self.family}: optimiser {name} is a torch.optim one; make it with families.base.adam"
+                    )
         return found
 
     def on_epoch_start(self, epoch: int) -> None:
