@@ -629,6 +629,8 @@ def table_changes(pairs: list[tuple[str, dict, dict]], names: tuple[str, str], a
     against the same reference differs in significance or in the sign of the difference ("test")."""
 
     def text(r):
+        if not r["mean"]:
+            return "undefined"
         delta = (
             f", Δ {float(r['delta_vs_ref']):+.2f} vs {r['reference']} (p_holm {float(r['p_holm']):.2g})"
             if r.get("delta_vs_ref") and r.get("p_holm")
@@ -649,15 +651,21 @@ def table_changes(pairs: list[tuple[str, dict, dict]], names: tuple[str, str], a
             p_holm[i] = adjusted
     out = []
     for (label, x, y), p_row in zip(pairs, p_holm):
+        # a row without a value (e.g. a rank correlation over fewer than three models) differs
+        # only where the other run has one
+        defined = bool(x["mean"]) != bool(y["mean"])
+        both = bool(x["mean"]) and bool(y["mean"])
         tested = p_row == p_row  # not nan
         differ = tested and p_row < alpha
-        apart = not tested and (float(x["ci_high"]) < float(y["ci_low"]) or float(y["ci_high"]) < float(x["ci_low"]))
+        apart = both and not tested and bool(x["ci_high"]) and bool(y["ci_high"])
+        apart = apart and (float(x["ci_high"]) < float(y["ci_low"]) or float(y["ci_high"]) < float(x["ci_low"]))
         test_differs = x.get("reference") == y.get("reference") and verdict(x) != verdict(y)
-        if differ or apart or test_differs:
+        if differ or apart or test_differs or defined:
             reasons = (
                 (f"means differ (Welch, Holm in table: p {p_row:.2g})", differ),
                 ("CIs apart", apart),
                 ("test", test_differs),
+                ("defined in one run only", defined),
             )
             out.append(
                 {

@@ -470,10 +470,13 @@ def test_rows_with_summaries_differ_by_welch_holm_within_their_table(tmp_path):
         half = 2.776 * sd / 5**0.5
         return [table, variant, "acc", 5, mean, sd, mean - half, mean + half]
 
+    # a row without a value (a rank correlation over too few models): the same when neither run
+    # has one, a difference when only one has
+    undefined = ["u", "rho", "acc", 2, "", "", "", ""]
     runs = {
-        "a": [row("t", "ff", 50), row("t", "bp", 80), row("big", "x", 10)]
+        "a": [row("t", "ff", 50), row("t", "bp", 80), row("big", "x", 10), undefined, ["u", "x", *undefined[2:]]]
         + [row("big", f"n{i}", 20) for i in range(30)],
-        "b": [row("t", "ff", 51.2), row("t", "bp", 80.1), row("big", "x", 11.2)]
+        "b": [row("t", "ff", 51.2), row("t", "bp", 80.1), row("big", "x", 11.2), undefined, row("u", "x", 0.5)]
         + [row("big", f"n{i}", 20) for i in range(30)],
     }
     for name, rows in runs.items():
@@ -482,8 +485,10 @@ def test_rows_with_summaries_differ_by_welch_holm_within_their_table(tmp_path):
             csv.writer(fh).writerows([head, *rows])
     pairs = publish.shared_rows(publish.table_rows(tmp_path / "a"), publish.table_rows(tmp_path / "b"))
     changes = publish.table_changes(pairs, ("a", "b"), alpha=0.05)
-    assert [c["row"] for c in changes] == ["t / ff / acc"]  # big / x: the same shift, 31 tests in its table
+    # big / x: the same shift, 31 tests in its table
+    assert [c["row"] for c in changes] == ["t / ff / acc", "u / x / acc"]
     assert changes[0]["differs"].startswith("means differ (Welch, Holm in table")
+    assert changes[1]["differs"] == "defined in one run only" and changes[1]["a"] == "undefined"
     assert publish.summary_p({"n": 5, "mean": 1, "sd": 0}, {"n": 5, "mean": 1, "sd": 0}) == 1.0
     assert publish.summary_p({"n": 5, "mean": 1, "sd": 0}, {"n": 5, "mean": 2, "sd": 0}) == 0.0
 
