@@ -36,6 +36,7 @@ from ffmodels import variants
 from ffmodels.config import load_config
 from ffmodels.families import FAMILIES, build
 from ffmodels.lockstep import Lockstep
+from torch.func import functional_call, stack_module_state, vmap
 
 REPO = Path(__file__).resolve().parent.parent
 IN_DIM, N_CLASSES = 784, 10
@@ -317,6 +318,76 @@ def bench_lockstep(device, batch, hparams, seeds: int, quick: bool, log) -> list
     return rows
 
 
+class _CwCBlockLosses(nn.Module):
+    """The sum of every CwC-FF block's own loss (each block's input detached), as its train_step
+    computes them with every block active, without the optimiser."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, y):
+        from ffmodels.families.cwc import cwc_loss
+
+        h, total = self.model.prepare(x), 0
+        for block in self.model.blocks:
+            _, out = block(h)
+            total = total + cwc_loss(out, y, self.model.n_classes)
+            h = out.detach()
+        return total
+
+
+def bench_cwc_vmap(device, hp, seeds: int, quick: bool, log) -> dict:
+    """Would CwC-FF pay in lockstep? It trains one seed per job (BatchNorm statistics updated in
+    the forward, its own step); this times what a lockstep step would spend most in, the forward
+    and backward of every block's loss for `seeds` seeds, each alone against all of them under
+    torch.vmap (stacked weights: the convolutions become grouped ones, stacked BatchNorm
+    statistics), in alternating blocks at the family's own batch size."""
+    batch = hp["batch_size"]
+    gen = torch.Generator().manual_seed(0)
+    xs = torch.rand(seeds, batch, IN_DIM, generator=gen).to(device)
+    ys = torch.randint(0, N_CLASSES, (seeds, batch), generator=gen).to(device)
+    models = []
+    for seed in range(seeds):
+        torch.manual_seed(seed)
+        models.append(build({"family": "cwc", **hp}, IN_DIM, N_CLASSES).to(device).train())
+    params, buffers = stack_module_state([copy.deepcopy(m) for m in models])
+    module = _CwCBlockLosses(copy.deepcopy(models[0]))
+    state = {f"model.{k}": v for k, v in {**params, **buffers}.items()}
+    stacked = [state[f"model.{k}"] for k in params]
+
+    def alone():
+        for s, m in enumerate(models):
+            torch.autograd.grad(_CwCBlockLosses(m)(xs[s], ys[s]), list(m.parameters()))
+
+    def together():
+        losses = vmap(lambda p, x, y: functional_call(module, p, (x, y)))(state, xs, ys)
+        torch.autograd.grad(losses.sum(), stacked)
+
+    rounds = 2 if quick else 5
+    rates = {"alone": [], "lockstep": []}
+    for fn in (alone, together):
+        fn()  # warm-up
+    for _ in range(rounds):
+        for key, fn in (("alone", alone), ("lockstep", together)):
+            sync(device)
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            rates[key].append(1 / (time.perf_counter() - start))
+    row = {
+        "family": "cwc (forward+backward only)",
+        "device": device.type,
+        "batch": batch,
+        "seeds": seeds,
+        "alone_steps_per_s_per_seed": round(statistics.median(rates["alone"]), 2),
+        "lockstep_steps_per_s_per_seed": round(statistics.median(rates["lockstep"]), 2),
+        "lockstep_ratio": round(statistics.median(b / a for a, b in zip(rates["alone"], rates["lockstep"])), 3),
+    }
+    log("  ".join(f"{k} {v}" for k, v in row.items()))
+    return row
+
+
 def int_list(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v.strip()]
 
@@ -361,6 +432,8 @@ def main(argv=None) -> list[dict]:
             if args.lockstep:
                 log(f"lockstep, {args.lockstep} seeds: steps/s per seed, each seed alone vs the chunk")
                 lockstep_rows = bench_lockstep(device, batch, hparams, args.lockstep, args.quick, log)
+                if hparams.get("cwc") and batch == args.batch[0]:  # at CwC-FF's own batch size, once
+                    lockstep_rows.append(bench_cwc_vmap(device, hparams["cwc"], args.lockstep, args.quick, log))
                 write_csv(Path(args.out).with_name(f"lockstep-{device.type}-t{threads}-b{batch}.csv"), lockstep_rows)
     torch.set_num_threads(initial_threads)
     print_table(rows, log)

@@ -59,3 +59,16 @@ def test_benchmark_quick_run_writes_the_table(tmp_path):
         assert r["seeds"] == "5"
         for key in ("alone_steps_per_s_per_seed", "lockstep_steps_per_s_per_seed", "lockstep_ratio"):
             assert math.isfinite(float(r[key])) and float(r[key]) > 0, (r["family"], key)
+
+
+def test_cwc_in_lockstep_is_timed_as_its_vmapped_forward_and_backward():
+    """The row behind CwC-FF's one seed per job: the same block losses, each seed alone and under
+    vmap (grouped convolutions), with a positive rate each way (a small CwC-FF, to be quick)."""
+    from ffmodels.config import load_config
+
+    hp = bench.family_hparams(load_config(path=REPO / "config.yaml"))["cwc"]
+    small = {**hp, "channels": [10, 20], "grouped": [False, True], "max_pool": [False, True]}
+    small |= {"train_from": [1, 1], "train_until": [1, 1], "batch_size": 8}
+    row = bench.bench_cwc_vmap(bench.torch.device("cpu"), small, seeds=2, quick=True, log=lambda m: None)
+    assert row["family"] == "cwc (forward+backward only)" and row["batch"] == 8 and row["seeds"] == 2
+    assert min(row[k] for k in ("alone_steps_per_s_per_seed", "lockstep_steps_per_s_per_seed", "lockstep_ratio")) > 0
