@@ -291,31 +291,37 @@ def bench_lockstep(device, batch, hparams, seeds: int, quick: bool, log) -> list
         def together():
             chunk.step(xs, ys, gens)
 
-        rates = {"alone": [], "lockstep": []}
-        for fn in (alone, together):
-            fn()  # warm-up
-        for _ in range(rounds):
-            for key, fn in (("alone", alone), ("lockstep", together)):
-                sync(device)
-                start = time.perf_counter()
-                for _ in range(steps):
-                    fn()
-                sync(device)
-                rates[key].append(steps / (time.perf_counter() - start))  # steps/s per seed
-        ratios = [b / a for a, b in zip(rates["alone"], rates["lockstep"])]
-        rows.append(
-            {
-                "family": name,
-                "device": device.type,
-                "batch": batch,
-                "seeds": seeds,
-                "alone_steps_per_s_per_seed": round(statistics.median(rates["alone"]), 2),
-                "lockstep_steps_per_s_per_seed": round(statistics.median(rates["lockstep"]), 2),
-                "lockstep_ratio": round(statistics.median(ratios), 3),
-            }
-        )
-        log("  ".join(f"{k} {v}" for k, v in rows[-1].items()))
+        rows.append(alone_vs_lockstep(name, device, batch, seeds, alone, together, steps, rounds, log))
     return rows
+
+
+def alone_vs_lockstep(name, device, batch, seeds, alone, together, steps, rounds, log) -> dict:
+    """The lockstep row of `name`: alone() and together() each advance every seed one step; they
+    run in alternating blocks of `steps` calls, after one warm-up call each; the ratio is the
+    median over the rounds of together's rate over alone's in the same round."""
+    rates = {"alone": [], "lockstep": []}
+    for fn in (alone, together):
+        fn()  # warm-up
+    for _ in range(rounds):
+        for key, fn in (("alone", alone), ("lockstep", together)):
+            sync(device)
+            start = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            sync(device)
+            rates[key].append(steps / (time.perf_counter() - start))  # steps/s per seed
+    ratios = [b / a for a, b in zip(rates["alone"], rates["lockstep"])]
+    row = {
+        "family": name,
+        "device": device.type,
+        "batch": batch,
+        "seeds": seeds,
+        "alone_steps_per_s_per_seed": round(statistics.median(rates["alone"]), 2),
+        "lockstep_steps_per_s_per_seed": round(statistics.median(rates["lockstep"]), 2),
+        "lockstep_ratio": round(statistics.median(ratios), 3),
+    }
+    log("  ".join(f"{k} {v}" for k, v in row.items()))
+    return row
 
 
 class _CwCBlockLosses(nn.Module):
@@ -365,27 +371,8 @@ def bench_cwc_vmap(device, hp, seeds: int, quick: bool, log) -> dict:
         torch.autograd.grad(losses.sum(), stacked)
 
     rounds = 2 if quick else 5
-    rates = {"alone": [], "lockstep": []}
-    for fn in (alone, together):
-        fn()  # warm-up
-    for _ in range(rounds):
-        for key, fn in (("alone", alone), ("lockstep", together)):
-            sync(device)
-            start = time.perf_counter()
-            fn()
-            sync(device)
-            rates[key].append(1 / (time.perf_counter() - start))
-    row = {
-        "family": "cwc (forward+backward only)",
-        "device": device.type,
-        "batch": batch,
-        "seeds": seeds,
-        "alone_steps_per_s_per_seed": round(statistics.median(rates["alone"]), 2),
-        "lockstep_steps_per_s_per_seed": round(statistics.median(rates["lockstep"]), 2),
-        "lockstep_ratio": round(statistics.median(b / a for a, b in zip(rates["alone"], rates["lockstep"])), 3),
-    }
-    log("  ".join(f"{k} {v}" for k, v in row.items()))
-    return row
+    name = "cwc (forward+backward only)"
+    return alone_vs_lockstep(name, device, batch, seeds, alone, together, 1, rounds, log)
 
 
 def int_list(text: str) -> list[int]:
