@@ -93,6 +93,11 @@ class Adam:
         self.state = [{} for _ in self.params]
         for i, s in saved["state"].items():
             p = self.params[int(i)]
+            shapes = {tuple(v.shape) for k, v in s.items() if k != "step"}
+            if shapes != {tuple(p.shape)}:
+                raise ValueError(
+                    f"Adam state of parameter {i} has shape {sorted(shapes)}, the parameter {tuple(p.shape)}"
+                )
             self.state[int(i)] = {
                 k: v.to(p.device if (k != "step" or self.fused) else "cpu", copy=True) for k, v in s.items()
             }

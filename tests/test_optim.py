@@ -55,6 +55,14 @@ def test_a_state_of_other_parameters_is_refused():
     saved = Adam([torch.nn.Parameter(torch.ones(2))], lr=1e-3).state_dict()
     with pytest.raises(ValueError, match="1 parameters, this optimiser has 2"):
         Adam([torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))], lr=1e-3).load_state_dict(saved)
+    # a state of the same number of parameters in another shape (e.g. a weight saved transposed)
+    p = torch.nn.Parameter(torch.ones(2, 3))
+    opt = Adam([p], lr=1e-3)
+    p.grad = torch.ones(2, 3)
+    opt.step()
+    saved = opt.state_dict()
+    with pytest.raises(ValueError, match=r"parameter 0 has shape \[\(2, 3\)\], the parameter \(3, 2\)"):
+        Adam([torch.nn.Parameter(torch.ones(3, 2))], lr=1e-3).load_state_dict(saved)
 
 
 def test_training_with_it_does_not_import_the_compiler():
