@@ -28,7 +28,8 @@ class Adam:
         self.lr, self.betas, self.eps, self.fused = lr, tuple(betas), eps, fused
         self.state: list[dict] = [{} for _ in self.params]
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
+    def zero_grad(self) -> None:
+        """Drops the gradients (torch's default, set_to_none)."""
         for p in self.params:
             p.grad = None
 

@@ -113,7 +113,7 @@ def fit_linear_probe(feats: dict, labels: dict, probe_cfg: dict, seed: int, stan
         for start in range(0, len(train), batch_size):
             idx = perm[start : start + batch_size]
             loss = F.cross_entropy(probe(train[idx]), labels["train"][idx])
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             opt.step()
         val_acc = _accuracy(probe, val, labels["val"])

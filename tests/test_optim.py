@@ -24,7 +24,7 @@ def train(make_opt, steps=25, resume_at=None):
             opt = make_opt(params)
             opt.load_state_dict(saved)
         x, y = torch.randn(32, 20, generator=gen), torch.randint(0, 4, (32,), generator=gen)
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
         torch.nn.functional.cross_entropy(net(x), y).backward()
         opt.step()
     return [p.detach().clone() for p in params], opt

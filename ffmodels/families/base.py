@@ -93,7 +93,7 @@ class PretrainModel(nn.Module):
         loss, aux = self.batch_loss(x, y, self.negatives(x, y, gen))
         optimizers = list(self.all_optimizers().values())
         for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
         (loss + aux).backward()
         for opt in optimizers:
             opt.step()

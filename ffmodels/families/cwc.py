@@ -223,7 +223,7 @@ class CwCNet(PretrainModel):
             # backward gives each block exactly its own gradient; each block has its own Adam.
             for opt, active in zip(self.optimizers, self.active):
                 if active:
-                    opt.zero_grad(set_to_none=True)
+                    opt.zero_grad()
             torch.stack(losses).sum().backward()
             for opt, active in zip(self.optimizers, self.active):
                 if active:
