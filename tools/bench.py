@@ -30,13 +30,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 from torch.utils.flop_counter import FlopCounterMode
 
 from ffmodels import variants
 from ffmodels.config import load_config
 from ffmodels.families import FAMILIES, build
 from ffmodels.lockstep import Lockstep
-from torch.func import functional_call, stack_module_state, vmap
 
 REPO = Path(__file__).resolve().parent.parent
 IN_DIM, N_CLASSES = 784, 10
@@ -325,22 +325,15 @@ def alone_vs_lockstep(name, device, batch, seeds, alone, together, steps, rounds
 
 
 class _CwCBlockLosses(nn.Module):
-    """The sum of every CwC-FF block's own loss (each block's input detached), as its train_step
-    computes them with every block active, without the optimiser."""
+    """The sum of a CwC-FF's block losses (CwCNet.block_losses, what its train_step backpropagates
+    with every block active), as a forward for functional_call."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
 
     def forward(self, x, y):
-        from ffmodels.families.cwc import cwc_loss
-
-        h, total = self.model.prepare(x), 0
-        for block in self.model.blocks:
-            _, out = block(h)
-            total = total + cwc_loss(out, y, self.model.n_classes)
-            h = out.detach()
-        return total
+        return torch.stack(self.model.block_losses(x, y)).sum()
 
 
 def bench_cwc_vmap(device, hp, seeds: int, quick: bool, log) -> dict:

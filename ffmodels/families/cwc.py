@@ -207,17 +207,23 @@ class CwCNet(PretrainModel):
         self.block_outputs(x)  # in training mode: each BatchNorm updates its running statistics
 
     # -- training -------------------------------------------------------------------------
-    def train_step(self, x, y, gen):
-        h = self.prepare(x)
-        total, losses = x.new_zeros(()), []  # a tensor: the loop reads it once per epoch
+    def block_losses(self, x, y) -> list[torch.Tensor]:
+        """Each block's own loss on a minibatch, each block's input detached; a block that does
+        not train this epoch computes its loss without a gradient."""
+        h, losses = self.prepare(x), []
         for block, active in zip(self.blocks, self.active):
             with torch.set_grad_enabled(active):
                 _, out = block(h)
-                loss = cwc_loss(out, y, self.n_classes)
-            if active:
-                losses.append(loss)
-            total = total + loss.detach()
+                losses.append(cwc_loss(out, y, self.n_classes))
             h = out.detach()  # the input of the block above: this block's output before its step
+        return losses
+
+    def train_step(self, x, y, gen):
+        every = self.block_losses(x, y)
+        total = x.new_zeros(())  # a tensor: the loop reads it once per epoch
+        for loss in every:
+            total = total + loss.detach()
+        losses = [loss for loss, active in zip(every, self.active) if active]
         if losses:
             # Each loss depends only on its own block's parameters (detached inputs), so one
             # backward gives each block exactly its own gradient; each block has its own Adam.
