@@ -653,19 +653,19 @@ def table_changes(pairs: list[tuple[str, dict, dict]], names: tuple[str, str], a
     for (label, x, y), p_row in zip(pairs, p_holm):
         # a row without a value (e.g. a rank correlation over fewer than three models) differs
         # only where the other run has one
-        defined = bool(x["mean"]) != bool(y["mean"])
+        only_one_defined = bool(x["mean"]) != bool(y["mean"])
         both = bool(x["mean"]) and bool(y["mean"])
         tested = p_row == p_row  # not nan
         differ = tested and p_row < alpha
         apart = both and not tested and bool(x["ci_high"]) and bool(y["ci_high"])
         apart = apart and (float(x["ci_high"]) < float(y["ci_low"]) or float(y["ci_high"]) < float(x["ci_low"]))
         test_differs = x.get("reference") == y.get("reference") and verdict(x) != verdict(y)
-        if differ or apart or test_differs or defined:
+        if differ or apart or test_differs or only_one_defined:
             reasons = (
                 (f"means differ (Welch, Holm in table: p {p_row:.2g})", differ),
                 ("CIs apart", apart),
                 ("test", test_differs),
-                ("defined in one run only", defined),
+                ("defined in one run only", only_one_defined),
             )
             out.append(
                 {
