@@ -84,8 +84,10 @@ def non_finite(node, where: str = "") -> str | None:
 
 
 def enabled_tables(config: dict) -> dict[str, dict]:
-    """The tables to build: every entry of `tables` not switched off with `enabled: false`."""
-    return {name: spec for name, spec in config["tables"].items() if spec.get("enabled", True)}
+    """The tables to build: each entry of `tables` with `enabled: true`, or with no `enabled`
+    while config `tables_enabled_by_default` is true."""
+    default = config["tables_enabled_by_default"]
+    return {name: spec for name, spec in config["tables"].items() if spec.get("enabled", default)}
 
 
 def table_runs(config: dict) -> dict[str, dict[str, list[str]]]:
@@ -195,6 +197,10 @@ def resolve(config: dict) -> dict:
                     f"tables.{table}.claims.{name}.reading_of: '{target}' is not one of its claims "
                     f"(those without reading_of: {primary})"
                 )
+    if not enabled_tables(config):
+        raise ConfigError(
+            "tables: no table is built (tables_enabled_by_default is false and no table sets enabled: true)"
+        )
     from ffmodels.analysis import METRICS
     from ffmodels.figures import PLOTS
 

@@ -29,6 +29,29 @@ def test_shipped_config_and_presets_are_valid():
         load_config(preset)
 
 
+def test_a_preset_that_runs_part_of_the_study_builds_only_the_tables_it_switches_on():
+    """tables_enabled_by_default: false keeps every table off that does not say enabled: true,
+    the study's later tables too; with none on, the run is refused by name."""
+    assert set(table_runs(RESOLVED)) == {t for t, spec in RESOLVED["tables"].items() if spec.get("enabled", True)}
+    part = load_config(REPO / "presets" / "full_ff_bp_cpu.yaml")
+    assert list(table_runs(part)) == [
+        "rq1_negative_strategies",
+        "rq2_transfer",
+        "rq3_root_cause",
+        "rq3_over_training",
+        "rq2_sensitivity",
+    ]
+    assert {run for stages in table_runs(part).values() for runs in stages.values() for run in runs} <= {
+        "random_wrong_label",
+        "bp",
+        "random_init_ff",
+        "random_init_bp",
+        "raw_pixels",
+    }
+    with pytest.raises(ConfigError, match="no table is built .tables_enabled_by_default is false"):
+        load_config({"tables_enabled_by_default": False})
+
+
 def test_variant_is_family_defaults_plus_overrides():
     hp = variant_hparams(RESOLVED, "hard")
     assert hp["family"] == "ff" and hp["negatives"] == "hard" and hp["lr"] == CONFIG["families"]["ff"]["lr"]

@@ -3,11 +3,12 @@
 import pytest
 import yaml
 
-from ffmodels.config import REPO, load_config, settings_for
+from ffmodels.config import REPO, load_config, settings_for, table_runs
 from ffmodels.figures import PLOTS
 from ffmodels.tables import KINDS, to_markdown
 from ffmodels.ledger import build_ledger
 from ffmodels.ledger import to_markdown as ledger_markdown
+from ffmodels.names import needs_pretraining
 from ffmodels.tables.ladder import check_ladder, explained_by
 
 CTX = {
@@ -127,6 +128,18 @@ def test_each_upstream_preset_resolves_with_its_ladders(preset):
     config = load_config(preset)
     ladders = [t for t, spec in config["tables"].items() if spec["kind"] == "gap_ladder"]
     assert ladders and all(config["tables"][t].get("enabled", True) for t in ladders)
+
+
+@pytest.mark.parametrize("preset", UPSTREAM_PRESETS, ids=lambda p: p.stem)
+def test_an_upstream_preset_trains_only_what_its_rungs_read(preset):
+    """A table the study gains later stays off in a ladder preset (tables_enabled_by_default:
+    false): the hypothesis table, once added, had these presets train every model of the study."""
+    config = load_config(preset)
+    rungs = {r["run"] for spec in config["tables"].values() if spec["kind"] == "gap_ladder" for r in spec["rungs"]}
+    built = table_runs(config)
+    assert {config["tables"][t]["kind"] for t in built} == {"gap_ladder"}
+    trained = {run for stages in built.values() for runs in stages.values() for run in runs if needs_pretraining(run)}
+    assert trained == rungs
 
 
 def test_variants_two_upstream_presets_share_are_defined_identically():
