@@ -116,6 +116,7 @@ def publish_run(
         for stale in ("claims_ledger.csv", "claims_ledger.md", "conclusions.csv"):
             (out / stale).unlink(missing_ok=True)
     n_tables = len(sources)
+    n_figures = len(list(out.glob("*.png")))
     measured = None if wall else wall_seconds(workdir)
     folders = record_folder(out, commit, measured[2], measured[0], now) if measured else []
     folder = folder_key(measured[2]) if measured else commit
@@ -143,7 +144,7 @@ def publish_run(
         f"- wall time so far: {wall or _wall_words(measured) or 'not given'}",
         *all_folders,
         f"- contents: {n_tables} table{'s' * (n_tables != 1)}{ledger}, "
-        f"{len(list(out.glob('*.png')))} figures, {n_jobs} job benchmarks (benchmarks.tsv{earlier_jobs})"
+        f"{n_figures} figure{'s' * (n_figures != 1)}, {n_jobs} job benchmarks (benchmarks.tsv{earlier_jobs})"
         + (f", {n_results} job result files ({RESULTS}: each job's per-seed metrics)" if n_results else ""),
     ]
     if kept:
