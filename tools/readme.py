@@ -4,6 +4,9 @@ that no number in the README is typed by hand.
 - `answer`: the deck's conclusions as the full preset's published run (LEAD) judges them, each
   with its verdict and the deciding numbers (ours, the slides'), from its conclusions.csv and
   claims_ledger.csv; the counts of each verdict lead it.
+- `gaps`: each slides' number a gap ladder goes to (claims.yaml `ladder`, docs/protocol.md
+  section 11): ours (LEAD), upstream's recipe as rerun here and what explains the gap, from the
+  published ladder run (LADDERS) by ffmodels.tables.ladder.explained_by, the ledger's own words.
 - `presets`: one cost line per preset, from the published run of that preset: the full preset's
   CPU time of every job (benchmarks.tsv), the quick preset's wall time (RUN.md), the FF/BP
   subset's wall time (timing.txt).
@@ -18,12 +21,15 @@ import csv
 import re
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from ffmodels.conclusions import verdict_counts
+from ffmodels.tables.ladder import SLIDES_ROW, explained_by
 from tools.publish import run_fields
 
 LEAD = "full"
+LADDERS = "upstream"  # the published run of the ladder presets (presets/upstream_*.yaml)
 PRESET_RUNS = {"full": "full", "quick": "quick", "full_ff_bp_cpu": "full-ff-bp-cpu"}
 
 
@@ -40,14 +46,30 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def ladder_links(published: Path, config: dict) -> dict[str, str]:
+    """{conclusion id: links to the published gap ladders of the slides' numbers it quotes}."""
+    claims = yaml.safe_load(Path(config.get("claims", "claims.yaml")).read_text())
+    ladders = published / LADDERS
+    link = {
+        c["id"]: f"[{c['slide_value']}]({ladders / c['ladder']}.md)"
+        for c in claims
+        if "ladder" in c and (ladders / f"{c['ladder']}.csv").is_file()
+    }
+    conclusions = yaml.safe_load(Path(config.get("conclusions", "conclusions.yaml")).read_text())
+    quoted = {c["id"]: [link[n] for n in c.get("numbers", []) if n in link] for c in conclusions}
+    return {cid: "gap ladder: " + ", ".join(links) for cid, links in quoted.items() if links}
+
+
 def answer_section(published: Path, config: dict) -> str:
     """The conclusions table of the full run: each conclusion, its verdict, and per deciding claim
-    ours against the slides'."""
+    ours against the slides'; a conclusion quoting a slides' number that a published gap ladder goes
+    to links it."""
     lead = published / LEAD
     if not (lead / "conclusions.csv").is_file():
         return "The full run has no conclusions yet.\n"
     conclusions = _rows(lead / "conclusions.csv")
     claims = {r["id"]: r for r in _rows(lead / "claims_ledger.csv")}
+    links = ladder_links(published, config)
     lines = [
         f"Of the deck's {len(conclusions)} conclusions, judged on the full run "
         f"(n = {max(int(r['n']) for r in claims.values() if r['n'])} seeds): "
@@ -57,7 +79,8 @@ def answer_section(published: Path, config: dict) -> str:
         "|---|---|---|",
     ]
     for r in conclusions:
-        lines.append(f"| {r['conclusion']} | **{r['verdict']}** | {deciding_numbers(r, claims)} |")
+        conclusion = r["conclusion"] + (f" ({links[r['id']]})" if r["id"] in links else "")
+        lines.append(f"| {conclusion} | **{r['verdict']}** | {deciding_numbers(r, claims)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -78,6 +101,30 @@ def deciding_numbers(conclusion: dict, claims: dict[str, dict]) -> str:
                     named.setdefault(name, rest[rest.index("(") + 1 : -1])
         parts += [f"{name}: {ours}" for name, ours in named.items()]
     return "; ".join(parts)
+
+
+def gaps_section(published: Path, config: dict) -> str:
+    """Per slides' number with a gap ladder: ours, upstream's recipe as rerun here (the ladder's last
+    rung, n seeds) and what explains the gap; "not run yet" where its ladder is not published."""
+    claims = [c for c in yaml.safe_load(Path(config.get("claims", "claims.yaml")).read_text()) if "ladder" in c]
+    ours = {r["id"]: r["ours"] for r in _rows(published / LEAD / "claims_ledger.csv")}
+    lines = [
+        "| the slides' number | ours | upstream's recipe, rerun here | what explains the gap |",
+        "|---|---|---|---|",
+    ]
+    for c in claims:
+        path = published / LADDERS / f"{c['ladder']}.csv"
+        if not path.is_file():
+            lines.append(f"| {c['claim']}: {c['slide_value']} | {ours[c['id']]} | not run yet | – |")
+            continue
+        ladder = pd.read_csv(path)
+        recipe = ladder[ladder.variant != SLIDES_ROW].iloc[-1]
+        lines.append(
+            f"| [{c['claim']}]({published / LADDERS / c['ladder']}.md): {c['slide_value']} | {ours[c['id']]} "
+            f"| {recipe['mean']:.2f} [{recipe.ci_low:.2f}, {recipe.ci_high:.2f}] (n = {recipe.n}) "
+            f"| {explained_by(ladder)} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def preset_cost(published: Path, preset: str) -> str:
@@ -112,7 +159,7 @@ def presets_section(published: Path, config: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-BLOCKS = {"answer": answer_section, "presets": presets_section}
+BLOCKS = {"answer": answer_section, "gaps": gaps_section, "presets": presets_section}
 
 
 def with_block(readme: str, block: str, section: str) -> str:

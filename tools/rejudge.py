@@ -17,9 +17,18 @@ that the summaries hold:
 - The transfer control: the raw-pixel probe's per-seed results, published beside the tables
   (raw_pixels/seed<N>.metrics.json), become the control row of every transfer table.
 
+- The gap ladders (`--ladders results/published/upstream`): the ladder tables a published ladder
+  run holds (docs/protocol.md section 11) join the run's tables in its ledger, so each claim
+  whose slides' number has a ladder (claims.yaml `ladder`) gets its "explained by". The ladders
+  run in a folder of their own (their presets train other models), and the study's ledger reads
+  them from there.
+
+    python -m tools.rejudge results/published/full --ladders results/published/upstream
+
 The tables' figures are drawn again by the workflow's figure job, the ledger and conclusions by
 the ledger job, each over the rewritten tables. `rejudged.md` records the command, commit, date
-and every change; running it again on its own output changes nothing.
+and every change, a later re-judging below the earlier; running it again on its own output
+changes nothing.
 """
 
 from __future__ import annotations
@@ -31,12 +40,14 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from ffmodels import collapse, stats
 from ffmodels.config import enabled_tables, load_config, table_runs
 from ffmodels.figures import figure_specs
 from ffmodels.jobs.figure import FigureSpec, figure_job
 from ffmodels.jobs.ledger import LedgerSpec, ledger_job
+from ffmodels.ledger import EXPLAINED
 from ffmodels.names import is_random_init
 from ffmodels.variants import random_init_of as random_init_of_variant
 from ffmodels.variants import variant_names
@@ -123,7 +134,33 @@ def notes_of(md: str) -> list[str]:
     return [line[2:] for line in md.split("\n\n")[-1].splitlines() if line.startswith("- ")]
 
 
-def rejudge(folder: Path, config: dict) -> list[str]:
+def ladder_files(ladders: Path | None, claims: list[dict]) -> dict[str, Path]:
+    """{ladder table: its CSV} for each ladder claims.yaml names that the ladder run `ladders` holds."""
+    if ladders is None:
+        return {}
+    if not ladders.is_dir():
+        raise SystemExit(f"--ladders {ladders}: no such folder (a published ladder run: results/published/upstream)")
+    named = sorted({c["ladder"] for c in claims if "ladder" in c})
+    found = {name: ladders / f"{name}.csv" for name in named if (ladders / f"{name}.csv").is_file()}
+    if not found:
+        raise SystemExit(f"--ladders {ladders}: none of the ladders claims.yaml names is there ({', '.join(named)})")
+    return found
+
+
+def explained_column(ledger_csv: Path) -> dict[str, str]:
+    """{claim id: its "explained by"} of a ledger CSV, for the claims that have one."""
+    if not ledger_csv.is_file():
+        return {}
+    ledger = pd.read_csv(ledger_csv, dtype=str)
+    if EXPLAINED not in ledger:
+        return {}
+    return {r.id: getattr(r, EXPLAINED) for r in ledger.itertuples() if isinstance(getattr(r, EXPLAINED), str)}
+
+
+def rejudge(folder: Path, config: dict, ladders: Path | None = None) -> list[str]:
+    claims = yaml.safe_load(Path(config["claims"]).read_text())
+    ladder_csvs = ladder_files(ladders, claims)
+    explained_before = explained_column(folder / "claims_ledger.csv")
     tables_cfg = enabled_tables(config)
     tables = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv")) if p.stem in tables_cfg}
     random_init_of = {v: random_init_of_variant(config, v) for v in variant_names(config)}
@@ -177,7 +214,7 @@ def rejudge(folder: Path, config: dict) -> list[str]:
             tolerance=config["stats"]["tolerance"],
             preset=config["preset"],
             code={},
-            tables=[str(folder / f"{t}.csv") for t in tables],
+            tables=[str(folder / f"{t}.csv") for t in tables] + [str(p) for p in ladder_csvs.values()],
             claims=config["claims"],
             conclusions=config["conclusions"],
             conclusions_csv=str(folder / "conclusions.csv"),
@@ -189,14 +226,22 @@ def rejudge(folder: Path, config: dict) -> list[str]:
     )
     for scratch in (".rejudge.log", ".claims_ledger.rst"):
         (folder / scratch).unlink(missing_ok=True)
+    ladder_of = {c["id"]: c["ladder"] for c in claims if "ladder" in c}
+    log += [
+        f"claims_ledger: {cid} explained by ({ladder_csvs[ladder_of[cid]]}): {text}"
+        for cid, text in explained_column(folder / "claims_ledger.csv").items()
+        if explained_before.get(cid) != text
+    ]
     return log
 
 
 def record(folder: Path, log: list[str], command: str) -> None:
+    """Write the re-judging's record; a later one goes below the earlier, which stays."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    earlier = (folder / REJUDGED).read_text() if (folder / REJUDGED).is_file() else ""
     lines = [
-        f"# Re-judged `{folder.name}` by today's rules",
+        f"### Re-judged again, {now}" if earlier else f"# Re-judged `{folder.name}` by today's rules",
         "",
         f"- command: `{command}`",
         f"- commit: `{commit}`",
@@ -208,18 +253,21 @@ def record(folder: Path, log: list[str], command: str) -> None:
         "Changes:",
         "",
     ] + [f"- {line}" for line in log]
-    (folder / REJUDGED).write_text("\n".join(lines) + "\n")
+    (folder / REJUDGED).write_text(earlier + ("\n" if earlier else "") + "\n".join(lines) + "\n")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--configfile", nargs="*", default=[], help="the config overlays of the run's preset")
+    parser.add_argument("--ladders", type=Path, help="a published ladder run whose gap ladders the ledger reads")
     args = parser.parse_args(argv)
     config = load_config(*args.configfile)
-    log = rejudge(args.folder, config)
-    if log:  # a second run over its own output changes nothing and keeps the first run's record
-        record(args.folder, log, "python -m tools.rejudge " + " ".join(map(str, [args.folder, *args.configfile])))
+    log = rejudge(args.folder, config, args.ladders)
+    if log:  # a second run over its own output changes nothing and keeps the earlier records
+        words = [args.folder, *(["--configfile", *args.configfile] if args.configfile else [])]
+        words += ["--ladders", args.ladders] if args.ladders else []
+        record(args.folder, log, "python -m tools.rejudge " + " ".join(map(str, words)))
     print("\n".join(log) or "nothing to change")
 
 

@@ -521,3 +521,38 @@ def test_replication_report_lists_changed_rows_claims_and_conclusions_with_both_
     assert "## Claims whose verdict changed: 0" in report
     assert "## Conclusions whose verdict changed: 1" in report
     assert "| root_cause | holds | first reason | contradicted | second reason |" in report
+
+
+def test_the_readme_gaps_show_each_published_ladder_and_the_answer_links_it(tmp_path, monkeypatch):
+    """Each slides' number with a gap ladder: ours, upstream's recipe as rerun here and what explains
+    the gap (the ledger's words), 'not run yet' until its ladder is published; the conclusion it
+    decides links the ladder."""
+    from ffmodels.tables import KINDS
+    from ffmodels.tables.ladder import explained_by
+    from tests.test_ladder import CTX, RECORDS, SPEC
+    from tools import readme as readme_results
+
+    monkeypatch.chdir(REPO)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    lead, ladders = tmp_path / readme_results.LEAD, tmp_path / readme_results.LADDERS
+    lead.mkdir()
+    ladders.mkdir()
+    for name in ("conclusions.csv", "claims_ledger.csv"):
+        shutil.copy(REPO / "results" / "published" / readme_results.LEAD / name, lead)
+    assert readme_results.gaps_section(tmp_path, config).count("| not run yet |") == 5
+    ladder, _ = KINDS["gap_ladder"].build({**SPEC, "slides": 72.0}, RECORDS, CTX)
+    ladder.to_csv(ladders / "ladder_random_init.csv", index=False)
+    gaps = readme_results.gaps_section(tmp_path, config).splitlines()
+    row = next(line for line in gaps if "Random initialization transfer accuracy" in line)
+    ours = next(r["ours"] for r in csv.DictReader(open(lead / "claims_ledger.csv")) if r["id"] == "rq2_random_init")
+    link = f"{ladders}/ladder_random_init.md"
+    assert row == (
+        f"| [Random initialization transfer accuracy]({link}): 72.0 % | {ours} "
+        f"| 54.17 [51.58, 56.75] (n = 3) | {explained_by(ladder)} |"
+    )
+    assert sum("| not run yet |" in line for line in gaps) == 4
+    answer = readme_results.answer_section(tmp_path, config).splitlines()
+    linked = [line for line in answer if link in line]
+    assert [line.split(" | ")[0] for line in linked] == [
+        f"| FF features transfer worse than a random init (gap ladder: [72.0 %]({link}))"
+    ]

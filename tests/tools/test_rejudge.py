@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from ffmodels import stats
+from ffmodels.tables import KINDS
 from tests.conftest import REPO
 from tools import rejudge
 
@@ -97,3 +98,37 @@ def test_every_transfer_table_of_the_full_run_carries_the_raw_pixel_control(name
     table = pd.read_csv(REPO / "results" / "published" / "full" / f"{name}.csv")
     control = table[table.variant == "raw_pixels"]
     assert len(control) == 1 and control.p.isna().all() and int(control.n.iloc[0]) == 5
+
+
+def test_a_published_ladder_run_gives_the_ledger_its_explained_by_once(tmp_path):
+    """`--ladders`: the gap ladders of a ladder run's folder join the full run's ledger; only the
+    claim whose ladder is there gains "explained by"; the earlier record stays; a second run
+    changes nothing."""
+    from ffmodels.config import load_config
+    from ffmodels.tables.ladder import explained_by
+    from tests.test_ladder import CTX, RECORDS, SPEC
+
+    folder, ladders = tmp_path / "full", tmp_path / "upstream"
+    shutil.copytree(REPO / "results" / "published" / "full", folder)
+    ladders.mkdir()
+    ladder, _ = KINDS["gap_ladder"].build({**SPEC, "slides": 72.0}, RECORDS, CTX)
+    ladder.to_csv(ladders / "ladder_random_init.csv", index=False)
+    earlier = (folder / "rejudged.md").read_text()
+
+    log = rejudge.rejudge(folder, load_config(), ladders)
+    assert log == [
+        f"claims_ledger: rq2_random_init explained by ({ladders}/ladder_random_init.csv): {explained_by(ladder)}"
+    ]
+    ledger = pd.read_csv(folder / "claims_ledger.csv")
+    explained = ledger.set_index("id").explained_by.dropna()
+    assert explained.to_dict() == {"rq2_random_init": "unexplained (upstream's recipe here: 54.17)"}
+    assert "explained by (gap ladder)" in (folder / "claims_ledger.md").read_text()
+    published = pd.read_csv(REPO / "results" / "published" / "full" / "claims_ledger.csv")
+    assert ledger.drop(columns="explained_by").equals(published), "the ladder changes no verdict"
+    rejudge.record(folder, log, "python -m tools.rejudge full --ladders upstream")
+    record = (folder / "rejudged.md").read_text()
+    assert record.startswith(earlier) and "### Re-judged again" in record and log[0] in record
+
+    assert rejudge.rejudge(folder, load_config(), ladders) == []
+    with pytest.raises(SystemExit, match="none of the ladders claims.yaml names"):
+        rejudge.rejudge(folder, load_config(), tmp_path)
