@@ -34,7 +34,8 @@ def test_every_protocol_section_the_code_cites_is_in_docs_protocol():
 
 def test_readme_is_short_and_its_links_resolve():
     readme = (REPO / "README.md").read_text()
-    assert len(readme.encode()) <= 8_000
+    # 9 kB: the prose, the two commands, and two generated tables (14 conclusions, 5 gap ladders)
+    assert len(readme.encode()) <= 9_000
     links = re.findall(r"\]\(([^)#]+)\)", readme)
     assert links and all((REPO / link).exists() for link in links), [l for l in links if not (REPO / l).exists()]
 

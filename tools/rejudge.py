@@ -227,10 +227,16 @@ def rejudge(folder: Path, config: dict, ladders: Path | None = None) -> list[str
     for scratch in (".rejudge.log", ".claims_ledger.rst"):
         (folder / scratch).unlink(missing_ok=True)
     ladder_of = {c["id"]: c["ladder"] for c in claims if "ladder" in c}
+    explained = explained_column(folder / "claims_ledger.csv")
     log += [
         f"claims_ledger: {cid} explained by ({ladder_csvs[ladder_of[cid]]}): {text}"
-        for cid, text in explained_column(folder / "claims_ledger.csv").items()
+        for cid, text in explained.items()
         if explained_before.get(cid) != text
+    ]
+    log += [
+        f"claims_ledger: {cid} lost its explained by (its ladder was not given: --ladders)"
+        for cid in explained_before
+        if cid not in explained
     ]
     return log
 
