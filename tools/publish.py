@@ -679,12 +679,12 @@ def table_changes(pairs: list[tuple[str, dict, dict]], names: tuple[str, str], a
     return out
 
 
-def job_accuracies(folder: Path) -> dict[tuple[str, str], dict[int, float]]:
-    """{(stage, run): {seed: test accuracy in %}} of every training and probe job in a published
-    run's RESULTS (the jobs whose result has a `test_acc`)."""
+def job_results(folder: Path) -> dict[tuple[str, str], dict[int, dict]]:
+    """{(stage, run): {seed: result}} of every training and probe job in a published run's RESULTS
+    (the jobs whose result has a `test_acc`)."""
     import tarfile
 
-    found: dict[tuple[str, str], dict[int, float]] = {}
+    found: dict[tuple[str, str], dict[int, dict]] = {}
     if not (folder / RESULTS).is_file():
         return found
     with tarfile.open(folder / RESULTS) as tar:
@@ -693,14 +693,28 @@ def job_accuracies(folder: Path) -> dict[tuple[str, str], dict[int, float]]:
             if len(parts) == 5 and parts[0] == "results" and parts[3].startswith("seed") and parts[4] == "metrics.json":
                 result = json.loads(tar.extractfile(member).read())
                 if isinstance(result.get("test_acc"), (int, float)):
-                    found.setdefault((parts[1], parts[2]), {})[int(parts[3][4:])] = 100 * result["test_acc"]
+                    found.setdefault((parts[1], parts[2]), {})[int(parts[3][4:])] = result
     return found
 
 
+def same_trajectory(a: dict, b: dict) -> bool:
+    """Two results of one job and seed with the same test accuracy and, epoch by epoch, the same
+    value of every number both histories log (a newer commit may log more): bit for bit the same
+    run, as the same code on the same kind of machine gives."""
+    ha, hb = a.get("history", []), b.get("history", [])
+    return (
+        a["test_acc"] == b["test_acc"]
+        and len(ha) == len(hb)
+        and all(x[k] == y[k] for x, y in zip(ha, hb) for k in x.keys() & y.keys())
+    )
+
+
 def job_changes(first: dict, second: dict, names: tuple[str, str], alpha: float) -> list[dict]:
-    """Every job two runs both finished (`job_accuracies`), its seeds paired: both means, the mean
-    difference with a paired t-test, Holm-adjusted over the jobs compared, and whether it differs
-    at alpha. Two runs of one preset on different machines (CPU and GPU, say) should not."""
+    """Every job two runs both finished (`job_results`), its seeds paired: both means of the test
+    accuracy (%), the mean difference with a paired t-test, Holm-adjusted over the jobs compared,
+    whether it differs at alpha, and how many seeds ran the same trajectory bit for bit. Two runs
+    of one preset on different machines (CPU and GPU, say) should not differ; the same commit on
+    two CPUs whose kernels agree should run the same trajectories."""
     from ffmodels import stats
 
     def mean_sd(values):
@@ -710,7 +724,7 @@ def job_changes(first: dict, second: dict, names: tuple[str, str], alpha: float)
     rows = []
     for job in sorted(set(first) & set(second)):
         seeds = sorted(set(first[job]) & set(second[job]))
-        a, b = [first[job][s] for s in seeds], [second[job][s] for s in seeds]
+        a, b = [100 * first[job][s]["test_acc"] for s in seeds], [100 * second[job][s]["test_acc"] for s in seeds]
         if seeds:
             test = stats.paired_test(a, b)  # p nan for one pair
             rows.append(
@@ -721,6 +735,7 @@ def job_changes(first: dict, second: dict, names: tuple[str, str], alpha: float)
                     names[1]: mean_sd(b),
                     "delta": test["diff"],
                     "p": test["p"],
+                    "same trajectory": sum(same_trajectory(first[job][s], second[job][s]) for s in seeds),
                 }
             )
     for row, p_holm in zip(rows, stats.holm([r["p"] for r in rows])):
@@ -732,7 +747,7 @@ def check_comparable(a: Path, b: Path, tables: bool, jobs: bool = False) -> tupl
     """Both runs published, with what the comparison reads: a misspelled run would otherwise
     compare as '0 rows differ', and a run published without a ledger as a traceback. With
     `tables`, returns both runs' `table_rows`, read once here for the comparison and its count;
-    with `jobs`, their `job_accuracies`."""
+    with `jobs`, their `job_results`."""
     runs = sorted(p.name for p in a.parent.iterdir() if p.is_dir()) if a.parent.is_dir() else []
     for folder in (a, b):
         if not folder.is_dir():
@@ -740,7 +755,7 @@ def check_comparable(a: Path, b: Path, tables: bool, jobs: bool = False) -> tupl
                 f"no published run {folder.name!r} in {folder.parent}: published runs are {', '.join(runs)}"
             )
     if jobs:
-        found = job_accuracies(a), job_accuracies(b)
+        found = job_results(a), job_results(b)
         for folder, accuracies in zip((a, b), found):
             if not accuracies:
                 raise SystemExit(f"{folder} has no per-job results ({RESULTS}) to compare")
@@ -803,7 +818,9 @@ def main(argv=None) -> None:
             changes = job_changes(*rows, (a.name, b.name), alpha)
             summary = (
                 f"{sum(c['differs'] for c in changes)} of the {len(changes)} jobs both runs finished differ "
-                f"(paired by seed, t-test, Holm, alpha {alpha})"
+                f"(paired by seed, t-test, Holm, alpha {alpha}); "
+                f"{sum(c['same trajectory'] for c in changes)} of {sum(c['seeds'] for c in changes)} seeds ran "
+                "the same trajectory bit for bit"
             )
             changes = [
                 {**c, "delta": f"{c['delta']:+.2f}", "p": f"{c['p']:.2g}", "p_holm": f"{c['p_holm']:.2g}"}

@@ -432,7 +432,7 @@ def test_two_runs_jobs_are_compared_seed_by_seed_from_their_result_files(tmp_pat
     monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
     accuracies = {
         "cpu": {
-            ("pretrain", "bp"): [0.97, 0.98, 0.975],
+            ("pretrain", "bp"): [0.971, 0.98, 0.975],
             ("transfer", "cwc"): [0.85, 0.86, 0.84],
             ("ceiling", "cwc"): [0.91],
         },
@@ -444,15 +444,24 @@ def test_two_runs_jobs_are_compared_seed_by_seed_from_their_result_files(tmp_pat
             for seed, acc in enumerate(values):
                 (run / "results" / stage / variant / f"seed{seed}").mkdir(parents=True)
                 result = run / "results" / stage / variant / f"seed{seed}" / "metrics.json"
-                result.write_text(json.dumps({"test_acc": acc}))
+                # one epoch logged; the gpu run logs a number more, and its seed 1 differs in the loss
+                history = [{"epoch": 1, "train_loss": 0.5 + 0.1 * (name == "gpu" and seed == 1)}]
+                history[0].update({"val_top_class_share": 0.1} if name == "gpu" else {})
+                result.write_text(json.dumps({"test_acc": acc, "history": history}))
         (tmp_path / "published" / name).mkdir(parents=True)
         publish.merge_results(tmp_path / "published" / name, run, name)
     publish.main(["compare", "cpu", "gpu", "--jobs"])
     out = capsys.readouterr().out.splitlines()
-    assert out[-1] == "1 of the 2 jobs both runs finished differ (paired by seed, t-test, Holm, alpha 0.05)"
+    assert out[-1] == (
+        "1 of the 2 jobs both runs finished differ (paired by seed, t-test, Holm, alpha 0.05); "
+        "1 of 6 seeds ran the same trajectory bit for bit"
+    )
     rows = {line.split(" | ")[0]: line.split(" | ") for line in out[1:-1]}
-    assert out[0] == "job | seeds | cpu | gpu | delta | p | p_holm | differs"
-    assert rows["pretrain/bp"][1:5] == ["3", "97.50 ± 0.50", "97.53 ± 0.40", "-0.03"]
+    assert out[0] == "job | seeds | cpu | gpu | delta | p | same trajectory | p_holm | differs"
+    # bp seed 0: the same accuracy and the same loss (the extra number is not compared); seed 1
+    # differs in its loss, seed 2 in its accuracy
+    assert rows["pretrain/bp"][1:5] == ["3", "97.53 ± 0.45", "97.53 ± 0.40", "+0.00"]
+    assert rows["pretrain/bp"][6] == "1" and rows["transfer/cwc"][6] == "0"
     assert rows["pretrain/bp"][-1] == "False"
     assert rows["transfer/cwc"][4] == "-4.83" and rows["transfer/cwc"][-1] == "True"
     (tmp_path / "published" / "tables_only").mkdir()  # a run published before its result files were
