@@ -509,17 +509,50 @@ def verdict_changes(a: Path, b: Path, ledger: str = "claims_ledger") -> list[dic
     ]
 
 
+def provenance_lines(a: Path, b: Path) -> list[str]:
+    """A comparison's title and where each run ran (RUN.md's preset, commit, machine, date)."""
+    lines = [f"# `{a.name}` against `{b.name}`", ""]
+    for folder in (a, b):
+        fields = run_fields(folder)
+        where = ", ".join(f"{k} {fields[k]}" for k in ("preset", "commit", "machine", "published") if k in fields)
+        lines.append(f"- `{folder.name}`: {where or 'no RUN.md'}")
+    return lines
+
+
+def jobs_summary(results: tuple[dict, dict], names: tuple[str, str], alpha: float) -> tuple[list[dict], str]:
+    """`job_changes` of two runs' job results, formatted, and a sentence counting what differs."""
+    changes = job_changes(*results, names, alpha)
+    summary = (
+        f"{sum(c['differs'] for c in changes)} of the {len(changes)} jobs both runs finished differ "
+        f"(paired by seed, t-test, Holm, alpha {alpha}); "
+        f"{sum(c['same trajectory'] for c in changes)} of {sum(c['seeds'] for c in changes)} seeds ran "
+        "the same trajectory bit for bit"
+    )
+    formatted = [
+        {**c, "delta": f"{c['delta']:+.2f}", "p": f"{c['p']:.2g}", "p_holm": f"{c['p_holm']:.2g}"} for c in changes
+    ]
+    return formatted, summary
+
+
+def jobs_report(a: Path, b: Path, results: tuple[dict, dict], alpha: float) -> str:
+    """Markdown comparison of the jobs two published runs both finished, seed by seed: one commit on
+    two machines (the same trajectories or not: the machine's rounding), or two commits on one
+    machine (the code's)."""
+    changes, summary = jobs_summary(results, (a.name, b.name), alpha)
+    lines = provenance_lines(a, b) + ["", f"## Jobs: {summary}", ""]
+    if changes:
+        lines += ["| " + " | ".join(changes[0]) + " |", "|" + "---|" * len(changes[0])]
+        lines += ["| " + " | ".join(str(v) for v in c.values()) + " |" for c in changes]
+    return "\n".join(lines) + "\n"
+
+
 def replication_report(a: Path, b: Path, alpha: float) -> str:
     """Markdown comparison of two published runs (a replication check): where each ran (RUN.md's
     commit, machine and preset), then per table the shared rows that differ (table_changes: Welch
     from the summaries, Holm within the table), then the claims and conclusions whose verdict
     changed. Whether a difference comes from the code or the machine is read from the two
     provenance lines: same commit on two machines, or two commits on one."""
-    lines = [f"# `{a.name}` against `{b.name}`", ""]
-    for folder in (a, b):
-        fields = run_fields(folder)
-        where = ", ".join(f"{k} {fields[k]}" for k in ("preset", "commit", "machine", "published") if k in fields)
-        lines.append(f"- `{folder.name}`: {where or 'no RUN.md'}")
+    lines = provenance_lines(a, b)
     pairs = shared_rows(table_rows(a), table_rows(b))
     changes = table_changes(pairs, (a.name, b.name), alpha)
     lines += ["", f"## Table rows: {len(changes)} of the {len(pairs)} rows both runs hold differ", ""]
@@ -794,7 +827,8 @@ def main(argv=None) -> None:
     compare.add_argument(
         "--report",
         metavar="FILE",
-        help="write the whole comparison (provenance, table rows by table, claims and conclusions) as Markdown",
+        help="write the whole comparison as Markdown (provenance, table rows by table, claims and conclusions; "
+        "with --jobs: provenance and the jobs)",
     )
     compare.add_argument(
         "--jobs",
@@ -803,29 +837,18 @@ def main(argv=None) -> None:
     )
     args = parser.parse_args(argv)
     if args.what == "compare":
-        a, b = PUBLISHED / args.first, PUBLISHED / args.second
-        rows = check_comparable(a, b, args.tables or bool(args.report), args.jobs)
-        if args.report:
-            from ffmodels.config import load_config
+        from ffmodels.config import load_config
 
-            Path(args.report).write_text(replication_report(a, b, load_config()["stats"]["alpha"]))
+        a, b = PUBLISHED / args.first, PUBLISHED / args.second
+        rows = check_comparable(a, b, args.tables or (bool(args.report) and not args.jobs), args.jobs)
+        alpha = load_config()["stats"]["alpha"]
+        if args.report:
+            report = jobs_report(a, b, rows, alpha) if args.jobs else replication_report(a, b, alpha)
+            Path(args.report).write_text(report)
             print(args.report)
             return
         if args.jobs:
-            from ffmodels.config import load_config
-
-            alpha = load_config()["stats"]["alpha"]
-            changes = job_changes(*rows, (a.name, b.name), alpha)
-            summary = (
-                f"{sum(c['differs'] for c in changes)} of the {len(changes)} jobs both runs finished differ "
-                f"(paired by seed, t-test, Holm, alpha {alpha}); "
-                f"{sum(c['same trajectory'] for c in changes)} of {sum(c['seeds'] for c in changes)} seeds ran "
-                "the same trajectory bit for bit"
-            )
-            changes = [
-                {**c, "delta": f"{c['delta']:+.2f}", "p": f"{c['p']:.2g}", "p_holm": f"{c['p_holm']:.2g}"}
-                for c in changes
-            ]
+            changes, summary = jobs_summary(rows, (a.name, b.name), alpha)
             print(" | ".join(changes[0]) if changes else "")
         elif rows:
             pairs = shared_rows(*rows)

@@ -462,6 +462,11 @@ def test_two_runs_jobs_are_compared_seed_by_seed_from_their_result_files(tmp_pat
     # differs in its loss, seed 2 in its accuracy
     assert rows["pretrain/bp"][1:5] == ["3", "97.53 ± 0.45", "97.53 ± 0.40", "+0.00"]
     assert rows["pretrain/bp"][6] == "1" and rows["transfer/cwc"][6] == "0"
+    publish.main(["compare", "cpu", "gpu", "--jobs", "--report", str(tmp_path / "jobs.md")])
+    report = (tmp_path / "jobs.md").read_text().splitlines()
+    assert report[0] == "# `cpu` against `gpu`" and report[2] == "- `cpu`: no RUN.md"
+    assert f"## Jobs: {out[-1]}" in report and "| " + out[0] + " |" in report
+    assert "| " + " | ".join(rows["pretrain/bp"]) + " |" in report
     assert rows["pretrain/bp"][-1] == "False"
     assert rows["transfer/cwc"][4] == "-4.83" and rows["transfer/cwc"][-1] == "True"
     (tmp_path / "published" / "tables_only").mkdir()  # a run published before its result files were
