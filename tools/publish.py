@@ -452,6 +452,16 @@ PAGE = "README.md"  # in a published folder: its page, written by `docs` (run_pa
 REJUDGED = "rejudged.md"  # in a published folder: what tools/rejudge changed
 
 
+def published_ladders(folder: Path, claims: list[dict]) -> dict[str, Path]:
+    """{claim id: its gap ladder's CSV} for each claim (claims.yaml `ladder`) whose ladder the
+    published run `folder` holds: what the ledger's "explained by" and the README's gaps read."""
+    return {
+        c["id"]: folder / f"{c['ladder']}.csv"
+        for c in claims
+        if "ladder" in c and (folder / f"{c['ladder']}.csv").is_file()
+    }
+
+
 def run_page(folder: Path) -> str:
     """A published run's page: its RUN.md (or, for older folders, its section.md / timing.txt
     header), what tools/rejudge changed, the per-epoch record of each training run published as

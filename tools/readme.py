@@ -26,7 +26,7 @@ import yaml
 
 from ffmodels.conclusions import verdict_counts
 from ffmodels.tables.ladder import SLIDES_ROW, explained_by
-from tools.publish import run_fields
+from tools.publish import published_ladders, run_fields
 
 LEAD = "full"
 LADDERS = "upstream"  # the published run of the ladder presets (presets/upstream_*.yaml)
@@ -46,14 +46,17 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def _claims(config: dict) -> list[dict]:
+    return yaml.safe_load(Path(config.get("claims", "claims.yaml")).read_text())
+
+
 def ladder_links(published: Path, config: dict) -> dict[str, str]:
     """{conclusion id: links to the published gap ladders of the slides' numbers it quotes}."""
-    claims = yaml.safe_load(Path(config.get("claims", "claims.yaml")).read_text())
-    ladders = published / LADDERS
+    claims = _claims(config)
+    value = {c["id"]: c["slide_value"] for c in claims}
     link = {
-        c["id"]: f"[{c['slide_value']}]({ladders / c['ladder']}.md)"
-        for c in claims
-        if "ladder" in c and (ladders / f"{c['ladder']}.csv").is_file()
+        cid: f"[{value[cid]}]({path.with_suffix('.md')})"
+        for cid, path in published_ladders(published / LADDERS, claims).items()
     }
     conclusions = yaml.safe_load(Path(config.get("conclusions", "conclusions.yaml")).read_text())
     quoted = {c["id"]: [link[n] for n in c.get("numbers", []) if n in link] for c in conclusions}
@@ -106,21 +109,21 @@ def deciding_numbers(conclusion: dict, claims: dict[str, dict]) -> str:
 def gaps_section(published: Path, config: dict) -> str:
     """Per slides' number with a gap ladder: ours, upstream's recipe as rerun here (the ladder's last
     rung, n seeds) and what explains the gap; "not run yet" where its ladder is not published."""
-    claims = [c for c in yaml.safe_load(Path(config.get("claims", "claims.yaml")).read_text()) if "ladder" in c]
+    claims = _claims(config)
+    found = published_ladders(published / LADDERS, claims)
     ours = {r["id"]: r["ours"] for r in _rows(published / LEAD / "claims_ledger.csv")}
     lines = [
         "| the slides' number | ours | upstream's recipe, rerun here | what explains the gap |",
         "|---|---|---|---|",
     ]
-    for c in claims:
-        path = published / LADDERS / f"{c['ladder']}.csv"
-        if not path.is_file():
+    for c in [c for c in claims if "ladder" in c]:
+        if c["id"] not in found:
             lines.append(f"| {c['claim']}: {c['slide_value']} | {ours[c['id']]} | not run yet | – |")
             continue
-        ladder = pd.read_csv(path)
+        ladder = pd.read_csv(found[c["id"]])
         recipe = ladder[ladder.variant != SLIDES_ROW].iloc[-1]
         lines.append(
-            f"| [{c['claim']}]({published / LADDERS / c['ladder']}.md): {c['slide_value']} | {ours[c['id']]} "
+            f"| [{c['claim']}]({found[c['id']].with_suffix('.md')}): {c['slide_value']} | {ours[c['id']]} "
             f"| {recipe['mean']:.2f} [{recipe.ci_low:.2f}, {recipe.ci_high:.2f}] (n = {recipe.n}) "
             f"| {explained_by(ladder)} |"
         )

@@ -51,7 +51,7 @@ from ffmodels.ledger import EXPLAINED
 from ffmodels.names import is_random_init
 from ffmodels.variants import random_init_of as random_init_of_variant
 from ffmodels.variants import variant_names
-from tools.publish import REJUDGED
+from tools.publish import REJUDGED, published_ladders
 from ffmodels.tables import COLUMNS, CONTROL_COLUMN, KINDS, add_control_delta, collapse_note, control_row, to_markdown
 from ffmodels.tables.compare import accuracy_records, status_of
 from ffmodels.tables.sensitivity import PROTOCOL
@@ -135,14 +135,15 @@ def notes_of(md: str) -> list[str]:
 
 
 def ladder_files(ladders: Path | None, claims: list[dict]) -> dict[str, Path]:
-    """{ladder table: its CSV} for each ladder claims.yaml names that the ladder run `ladders` holds."""
+    """{claim id: its ladder's CSV} in the ladder run `ladders` (publish.published_ladders), refused
+    by name where the folder is missing or holds none of the ladders claims.yaml names."""
     if ladders is None:
         return {}
     if not ladders.is_dir():
         raise SystemExit(f"--ladders {ladders}: no such folder (a published ladder run: results/published/upstream)")
-    named = sorted({c["ladder"] for c in claims if "ladder" in c})
-    found = {name: ladders / f"{name}.csv" for name in named if (ladders / f"{name}.csv").is_file()}
+    found = published_ladders(ladders, claims)
     if not found:
+        named = sorted({c["ladder"] for c in claims if "ladder" in c})
         raise SystemExit(f"--ladders {ladders}: none of the ladders claims.yaml names is there ({', '.join(named)})")
     return found
 
@@ -214,7 +215,7 @@ def rejudge(folder: Path, config: dict, ladders: Path | None = None) -> list[str
             tolerance=config["stats"]["tolerance"],
             preset=config["preset"],
             code={},
-            tables=[str(folder / f"{t}.csv") for t in tables] + [str(p) for p in ladder_csvs.values()],
+            tables=[str(folder / f"{t}.csv") for t in tables] + sorted({str(p) for p in ladder_csvs.values()}),
             claims=config["claims"],
             conclusions=config["conclusions"],
             conclusions_csv=str(folder / "conclusions.csv"),
@@ -226,10 +227,9 @@ def rejudge(folder: Path, config: dict, ladders: Path | None = None) -> list[str
     )
     for scratch in (".rejudge.log", ".claims_ledger.rst"):
         (folder / scratch).unlink(missing_ok=True)
-    ladder_of = {c["id"]: c["ladder"] for c in claims if "ladder" in c}
     explained = explained_column(folder / "claims_ledger.csv")
     log += [
-        f"claims_ledger: {cid} explained by ({ladder_csvs[ladder_of[cid]]}): {text}"
+        f"claims_ledger: {cid} explained by ({ladder_csvs[cid]}): {text}"
         for cid, text in explained.items()
         if explained_before.get(cid) != text
     ]
