@@ -452,14 +452,19 @@ PAGE = "README.md"  # in a published folder: its page, written by `docs` (run_pa
 REJUDGED = "rejudged.md"  # in a published folder: what tools/rejudge changed
 
 
-def published_ladders(folder: Path, claims: list[dict]) -> dict[str, Path]:
-    """{claim id: its gap ladder's CSV} for each claim (claims.yaml `ladder`) whose ladder the
-    published run `folder` holds: what the ledger's "explained by" and the README's gaps read."""
-    return {
-        c["id"]: folder / f"{c['ladder']}.csv"
-        for c in claims
-        if "ladder" in c and (folder / f"{c['ladder']}.csv").is_file()
-    }
+def published_ladders(folders: list[Path], claims: list[dict]) -> dict[str, Path]:
+    """{claim id: its gap ladder's CSV} for each claim (claims.yaml `ladder`) whose ladder one of the
+    published runs `folders` holds: what the ledger's "explained by" and the README's gaps read.
+    Ladder presets that cannot share a run (upstream_cwc sets every job's subsets) publish in folders
+    of their own; a ladder found in two of them is refused, as it would say two things."""
+    found: dict[str, Path] = {}
+    for c in [c for c in claims if "ladder" in c]:
+        held = [f / f"{c['ladder']}.csv" for f in folders if (f / f"{c['ladder']}.csv").is_file()]
+        if len(held) > 1:
+            raise SystemExit(f"gap ladder {c['ladder']} is published twice ({', '.join(map(str, held))}): keep one")
+        if held:
+            found[c["id"]] = held[0]
+    return found
 
 
 def run_page(folder: Path) -> str:

@@ -6,7 +6,7 @@ that no number in the README is typed by hand.
   claims_ledger.csv; the counts of each verdict lead it.
 - `gaps`: each slides' number a gap ladder goes to (claims.yaml `ladder`, docs/protocol.md
   section 11): ours (LEAD), upstream's recipe as rerun here and what explains the gap, from the
-  published ladder run (LADDERS) by ffmodels.tables.ladder.explained_by, the ledger's own words.
+  published ladder runs (LADDERS) by ffmodels.tables.ladder.explained_by, the ledger's own words.
 - `presets`: one cost line per preset, from the published run of that preset: the full preset's
   CPU time of every job (benchmarks.tsv), the quick preset's wall time (RUN.md), the FF/BP
   subset's wall time (timing.txt).
@@ -29,7 +29,7 @@ from ffmodels.tables.ladder import SLIDES_ROW, explained_by
 from tools.publish import published_ladders, run_fields
 
 LEAD = "full"
-LADDERS = "upstream"  # the published run of the ladder presets (presets/upstream_*.yaml)
+LADDERS = ("upstream", "upstream-cwc")  # the published runs of the ladder presets (presets/upstream_*.yaml)
 PRESET_RUNS = {"full": "full", "quick": "quick", "full_ff_bp_cpu": "full-ff-bp-cpu"}
 
 
@@ -56,7 +56,7 @@ def ladder_links(published: Path, config: dict) -> dict[str, str]:
     value = {c["id"]: c["slide_value"] for c in claims}
     link = {
         cid: f"[{value[cid]}]({path.with_suffix('.md')})"
-        for cid, path in published_ladders(published / LADDERS, claims).items()
+        for cid, path in published_ladders([published / f for f in LADDERS], claims).items()
     }
     conclusions = yaml.safe_load(Path(config.get("conclusions", "conclusions.yaml")).read_text())
     quoted = {c["id"]: [link[n] for n in c.get("numbers", []) if n in link] for c in conclusions}
@@ -110,7 +110,7 @@ def gaps_section(published: Path, config: dict) -> str:
     """Per slides' number with a gap ladder: ours, upstream's recipe as rerun here (the ladder's last
     rung, n seeds) and what explains the gap; "not run yet" where its ladder is not published."""
     claims = _claims(config)
-    found = published_ladders(published / LADDERS, claims)
+    found = published_ladders([published / f for f in LADDERS], claims)
     ours = {r["id"]: r["ours"] for r in _rows(published / LEAD / "claims_ledger.csv")}
     lines = [
         "| the slides' number | ours | upstream's recipe, rerun here | what explains the gap |",

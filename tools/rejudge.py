@@ -17,10 +17,10 @@ that the summaries hold:
 - The transfer control: the raw-pixel probe's per-seed results, published beside the tables
   (raw_pixels/seed<N>.metrics.json), become the control row of every transfer table.
 
-- The gap ladders (`--ladders results/published/upstream`): the ladder tables a published ladder
-  run holds (docs/protocol.md section 11) join the run's tables in its ledger, so each claim
+- The gap ladders (`--ladders results/published/upstream results/published/upstream-cwc`): the
+  ladder tables the published ladder runs hold (docs/protocol.md section 11) join the run's tables in its ledger, so each claim
   whose slides' number has a ladder (claims.yaml `ladder`) gets its "explained by". The ladders
-  run in a folder of their own (their presets train other models), and the study's ledger reads
+  run in folders of their own (their presets train other models), and the study's ledger reads
   them from there.
 
     python -m tools.rejudge results/published/full --ladders results/published/upstream
@@ -134,18 +134,16 @@ def notes_of(md: str) -> list[str]:
     return [line[2:] for line in md.split("\n\n")[-1].splitlines() if line.startswith("- ")]
 
 
-def ladder_files(ladders: Path | None, claims: list[dict]) -> dict[str, Path]:
-    """{claim id: its ladder's CSV} in the ladder run `ladders` (publish.published_ladders), refused
-    by name where the folder is missing or holds none of the ladders claims.yaml names."""
-    if ladders is None:
-        return {}
-    if not ladders.is_dir():
-        raise SystemExit(f"--ladders {ladders}: no such folder (a published ladder run: results/published/upstream)")
-    found = published_ladders(ladders, claims)
-    if not found:
-        named = sorted({c["ladder"] for c in claims if "ladder" in c})
-        raise SystemExit(f"--ladders {ladders}: none of the ladders claims.yaml names is there ({', '.join(named)})")
-    return found
+def ladder_files(ladders: list[Path], claims: list[dict]) -> dict[str, Path]:
+    """{claim id: its ladder's CSV} in the ladder runs `ladders` (publish.published_ladders), refused
+    by name where a folder is missing or holds none of the ladders claims.yaml names."""
+    named = sorted({c["ladder"] for c in claims if "ladder" in c})
+    for folder in ladders:
+        if not folder.is_dir():
+            raise SystemExit(f"--ladders {folder}: no such folder (a published ladder run: results/published/upstream)")
+        if not published_ladders([folder], claims):
+            raise SystemExit(f"--ladders {folder}: none of the ladders claims.yaml names is there ({', '.join(named)})")
+    return published_ladders(ladders, claims)
 
 
 def explained_column(ledger_csv: Path) -> dict[str, str]:
@@ -158,7 +156,7 @@ def explained_column(ledger_csv: Path) -> dict[str, str]:
     return {r.id: getattr(r, EXPLAINED) for r in ledger.itertuples() if isinstance(getattr(r, EXPLAINED), str)}
 
 
-def rejudge(folder: Path, config: dict, ladders: Path | None = None) -> list[str]:
+def rejudge(folder: Path, config: dict, ladders: list[Path] = ()) -> list[str]:
     claims = yaml.safe_load(Path(config["claims"]).read_text())
     ladder_csvs = ladder_files(ladders, claims)
     explained_before = explained_column(folder / "claims_ledger.csv")
@@ -266,13 +264,15 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--configfile", nargs="*", default=[], help="the config overlays of the run's preset")
-    parser.add_argument("--ladders", type=Path, help="a published ladder run whose gap ladders the ledger reads")
+    parser.add_argument(
+        "--ladders", type=Path, nargs="+", default=[], help="the published ladder runs whose gap ladders the ledger reads"
+    )
     args = parser.parse_args(argv)
     config = load_config(*args.configfile)
     log = rejudge(args.folder, config, args.ladders)
     if log:  # a second run over its own output changes nothing and keeps the earlier records
         words = [args.folder, *(["--configfile", *args.configfile] if args.configfile else [])]
-        words += ["--ladders", args.ladders] if args.ladders else []
+        words += ["--ladders", *args.ladders] if args.ladders else []
         record(args.folder, log, "python -m tools.rejudge " + " ".join(map(str, words)))
     print("\n".join(log) or "nothing to change")
 

@@ -548,7 +548,7 @@ def test_the_readme_gaps_show_each_published_ladder_and_the_answer_links_it(tmp_
 
     monkeypatch.chdir(REPO)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    lead, ladders = tmp_path / readme_results.LEAD, tmp_path / readme_results.LADDERS
+    lead, ladders = tmp_path / readme_results.LEAD, tmp_path / readme_results.LADDERS[0]
     lead.mkdir()
     ladders.mkdir()
     for name in ("conclusions.csv", "claims_ledger.csv"):

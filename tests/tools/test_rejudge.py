@@ -88,8 +88,10 @@ def test_the_published_full_run_is_already_judged_by_todays_rules(tmp_path):
     shutil.copytree(REPO / "results" / "published" / "full", folder)
     from ffmodels.config import load_config
 
-    ladders = REPO / "results" / "published" / "upstream"  # the gap ladders published so far
-    assert rejudge.rejudge(folder, load_config(), ladders if ladders.is_dir() else None) == []
+    from tools.readme import LADDERS
+
+    ladders = [REPO / "results" / "published" / f for f in LADDERS]  # the gap ladders published so far
+    assert rejudge.rejudge(folder, load_config(), [f for f in ladders if f.is_dir()]) == []
     for name in ("claims_ledger.csv", "conclusions.csv"):
         assert (folder / name).read_text() == (REPO / "results" / "published" / "full" / name).read_text(), name
 
@@ -116,7 +118,7 @@ def test_a_published_ladder_run_gives_the_ledger_its_explained_by_once(tmp_path)
     ladder.to_csv(ladders / "ladder_random_init.csv", index=False)
     earlier = (folder / "rejudged.md").read_text()
 
-    log = rejudge.rejudge(folder, load_config(), ladders)
+    log = rejudge.rejudge(folder, load_config(), [ladders])
     assert log == [
         f"claims_ledger: rq2_random_init explained by ({ladders}/ladder_random_init.csv): {explained_by(ladder)}"
     ]
@@ -131,9 +133,34 @@ def test_a_published_ladder_run_gives_the_ledger_its_explained_by_once(tmp_path)
     record = (folder / "rejudged.md").read_text()
     assert record.startswith(earlier) and "### Re-judged again" in record and log[0] in record
 
-    assert rejudge.rejudge(folder, load_config(), ladders) == []
+    assert rejudge.rejudge(folder, load_config(), [ladders]) == []
     assert rejudge.rejudge(folder, load_config()) == [
         "claims_ledger: rq2_random_init lost its explained by (its ladder was not given: --ladders)"
     ]
     with pytest.raises(SystemExit, match="none of the ladders claims.yaml names"):
-        rejudge.rejudge(folder, load_config(), tmp_path)
+        rejudge.rejudge(folder, load_config(), [tmp_path])
+
+
+def test_gap_ladders_published_in_two_folders_join_one_ledger_and_none_twice(tmp_path):
+    """The CwC-FF ladder runs in a folder of its own (its preset's subsets hold for every job): the
+    ledger reads the ladders of both folders; one ladder published in both is refused by name."""
+    from ffmodels.config import load_config
+    from tests.test_ladder import CTX, RECORDS, SPEC
+
+    folder, r2, cwc = tmp_path / "full", tmp_path / "upstream", tmp_path / "upstream-cwc"
+    shutil.copytree(REPO / "results" / "published" / "full", folder)
+    ladder, _ = KINDS["gap_ladder"].build({**SPEC, "slides": 72.0}, RECORDS, CTX)
+    for run, name in ((r2, "ladder_random_init"), (cwc, "ladder_cwc_transfer")):
+        run.mkdir()
+        ladder.to_csv(run / f"{name}.csv", index=False)
+
+    log = rejudge.rejudge(folder, load_config(), [r2, cwc])
+    assert [line.split(" explained by ")[0] for line in log] == [
+        "claims_ledger: rq2_random_init",
+        "claims_ledger: cwc_transfer",
+    ]
+    explained = pd.read_csv(folder / "claims_ledger.csv").set_index("id").explained_by.dropna()
+    assert sorted(explained.index) == ["cwc_transfer", "rq2_random_init"]
+    ladder.to_csv(cwc / "ladder_random_init.csv", index=False)
+    with pytest.raises(SystemExit, match="gap ladder ladder_random_init is published twice"):
+        rejudge.rejudge(folder, load_config(), [r2, cwc])
