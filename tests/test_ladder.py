@@ -164,9 +164,10 @@ def test_the_ledger_says_what_explains_a_number_where_its_ladder_ran():
     reached, _ = KINDS["gap_ladder"].build(SPEC, RECORDS, CTX)
     assert explained_by(reached) == "z-score; no standardisation"
     far, _ = KINDS["gap_ladder"].build({**SPEC, "slides": 72.0}, RECORDS, CTX)
-    assert explained_by(far) == "unexplained (upstream's recipe here: 54.17)"
+    moved = "moved from ours by: z-score; no standardisation"
+    assert explained_by(far) == f"unexplained (upstream's recipe here: 54.17, {moved})"
     typed, _ = KINDS["gap_ladder"].build({**SPEC, "slides_status": "not found"}, RECORDS, CTX)
-    assert explained_by(typed) == "the slides' number is not found"
+    assert explained_by(typed) == f"the slides' number is not found (upstream's recipe here: 54.17, {moved})"
     claim = {
         "id": "ff",
         "slide": "RQ2",

@@ -293,11 +293,18 @@ def _hours(seconds: float) -> str:
     return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
 
 
+# A run log's line: what happened, then its UTC time, then why, if said (`exited 1 <time>`)
+LOG_LINE = re.compile(
+    r"(?P<kind>started|exited|stopped|paused|resumed)\b[^:]*?(?P<when>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)"
+)
+
+
 def wall_seconds(
     workdir: Path, now: datetime.datetime | None = None
 ) -> tuple[float, int, datetime.datetime, float] | None:
     """(seconds running, stretches, first start, now) of a long run so far, from its RUN_LOG: lines
-    `started|exited N|stopped|paused|resumed YYYY-MM-DD HH:MM:SS` (UTC). A stretch with no end line
+    `started|exited N|stopped|paused|resumed YYYY-MM-DD HH:MM:SS` (UTC), each may go on with why
+    (`stopped 2026-12-06 23:49:20 (to run one table first)`). A stretch with no end line
     was stopped from outside (a killed session, a lost lock); it ended with the run folder's last
     write before the next line (the job logs write every epoch), or, for the last stretch, before
     now. None without a log."""
@@ -306,10 +313,10 @@ def wall_seconds(
         return None
     events = []
     for line in log.read_text().splitlines():
-        words = line.split()
-        if len(words) >= 3 and words[0] in ("started", "exited", "stopped", "paused", "resumed"):
-            when = datetime.datetime.strptime(" ".join(words[-2:]), "%Y-%m-%d %H:%M:%S")
-            events.append((words[0], when.replace(tzinfo=datetime.timezone.utc).timestamp()))
+        found = LOG_LINE.match(line)
+        if found:
+            when = datetime.datetime.strptime(found["when"], "%Y-%m-%d %H:%M:%S")
+            events.append((found["kind"], when.replace(tzinfo=datetime.timezone.utc).timestamp()))
     if not events:
         return None
     writes = sorted(f.stat().st_mtime for d in ACTIVITY for f in (workdir / d).rglob("*") if f.is_file())

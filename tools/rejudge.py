@@ -18,10 +18,10 @@ that the summaries hold:
   (raw_pixels/seed<N>.metrics.json), become the control row of every transfer table.
 
 - The gap ladders (`--ladders results/published/upstream results/published/upstream-cwc`): the
-  ladder tables the published ladder runs hold (docs/protocol.md section 11) join the run's tables in its ledger, so each claim
-  whose slides' number has a ladder (claims.yaml `ladder`) gets its "explained by". The ladders
-  run in folders of their own (their presets train other models), and the study's ledger reads
-  them from there.
+  ladder tables the published ladder runs hold (docs/protocol.md section 11) join the run's
+  tables in its ledger, so each claim whose slides' number has a ladder (claims.yaml `ladder`)
+  gets its "explained by". The ladders run in folders of their own (their presets train other
+  models), and the study's ledger reads them from there.
 
     python -m tools.rejudge results/published/full --ladders results/published/upstream
 
@@ -265,7 +265,7 @@ def main(argv=None) -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--configfile", nargs="*", default=[], help="the config overlays of the run's preset")
     parser.add_argument(
-        "--ladders", type=Path, nargs="+", default=[], help="the published ladder runs whose gap ladders the ledger reads"
+        "--ladders", type=Path, nargs="+", default=[], help="published ladder runs whose gap ladders the ledger reads"
     )
     args = parser.parse_args(argv)
     config = load_config(*args.configfile)

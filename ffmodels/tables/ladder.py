@@ -178,11 +178,15 @@ def explained_by(table: pd.DataFrame) -> str:
     """What a ladder table says of the gap to the slides' number (the ledger's "explained by"):
     the slides' number marked typed / derived / not found, which upstream code cannot have
     printed; else "unexplained" where upstream's recipe as rerun here does not reach it; else the
-    steps that move the number (Holm-corrected), or that none does alone."""
+    steps that move the number (Holm-corrected), or that none does alone. Where the slides' number
+    stays unexplained, the steps that move ours to upstream's recipe follow: the ladder still says
+    why upstream's code printed another number than ours."""
     slides = table[table.variant == SLIDES_ROW].iloc[0]
-    if slides.slides_status != "printed":
-        return f"the slides' number is {slides.slides_status}"
-    if slides.status != "reached":
-        return f"unexplained (upstream's recipe here: {slides['mean'] + slides.delta_vs_ref:.2f})"
     moved = table[table.status == MOVES].step.tolist()
+    recipe = f"upstream's recipe here: {slides['mean'] + slides.delta_vs_ref:.2f}"
+    recipe += f", moved from ours by: {'; '.join(moved)}" if moved else ""
+    if slides.slides_status != "printed":
+        return f"the slides' number is {slides.slides_status} ({recipe})"
+    if slides.status != "reached":
+        return f"unexplained ({recipe})"
     return "; ".join(moved) if moved else "no single step moves it"

@@ -270,6 +270,7 @@ def test_the_wall_time_so_far_is_read_from_the_run_log_and_a_stop_from_outside_e
         "started 2026-12-02 10:00:00\n"  # killed: no end line; last job log write 11:30
         "started 2026-12-02 12:00:00\npaused 2026-12-02 12:30:00\nresumed 2026-12-02 12:40:00\n"
         "exited 1 2026-12-02 13:00:00\n"
+        "stopped 2026-12-02 13:30:00 (to run one table first: a reason may follow the time)\n"
         "started 2026-12-02 14:00:00\n"
     )  # still running: last write 14:45, now 14:50
     for path, when in (

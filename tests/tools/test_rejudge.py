@@ -2,6 +2,7 @@
 
 import math
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -103,6 +104,16 @@ def test_every_transfer_table_of_the_full_run_carries_the_raw_pixel_control(name
     assert len(control) == 1 and control.p.isna().all() and int(control.n.iloc[0]) == 5
 
 
+def full_run_without_ladders(folder: Path) -> None:
+    """The published full run copied to `folder`, re-judged without the ladders published so far,
+    so that a test's own ladders are the only ones its ledger reads."""
+    from ffmodels.config import load_config
+
+    shutil.copytree(REPO / "results" / "published" / "full", folder)
+    lost = rejudge.rejudge(folder, load_config())
+    assert all(line.endswith("lost its explained by (its ladder was not given: --ladders)") for line in lost)
+
+
 def test_a_published_ladder_run_gives_the_ledger_its_explained_by_once(tmp_path):
     """`--ladders`: the gap ladders of a ladder run's folder join the full run's ledger; only the
     claim whose ladder is there gains "explained by"; the earlier record stays; a second run
@@ -112,7 +123,7 @@ def test_a_published_ladder_run_gives_the_ledger_its_explained_by_once(tmp_path)
     from tests.test_ladder import CTX, RECORDS, SPEC
 
     folder, ladders = tmp_path / "full", tmp_path / "upstream"
-    shutil.copytree(REPO / "results" / "published" / "full", folder)
+    full_run_without_ladders(folder)
     ladders.mkdir()
     ladder, _ = KINDS["gap_ladder"].build({**SPEC, "slides": 72.0}, RECORDS, CTX)
     ladder.to_csv(ladders / "ladder_random_init.csv", index=False)
@@ -124,7 +135,8 @@ def test_a_published_ladder_run_gives_the_ledger_its_explained_by_once(tmp_path)
     ]
     ledger = pd.read_csv(folder / "claims_ledger.csv")
     explained = ledger.set_index("id").explained_by.dropna()
-    assert explained.to_dict() == {"rq2_random_init": "unexplained (upstream's recipe here: 54.17)"}
+    assert explained.to_dict() == {"rq2_random_init": explained_by(ladder)}
+    assert explained_by(ladder).startswith("unexplained (upstream's recipe here: 54.17, moved from ours by: ")
     assert "explained by (gap ladder)" in (folder / "claims_ledger.md").read_text()
     published = pd.read_csv(REPO / "results" / "published" / "full" / "claims_ledger.csv")
     published = published.drop(columns="explained_by", errors="ignore")
@@ -148,7 +160,7 @@ def test_gap_ladders_published_in_two_folders_join_one_ledger_and_none_twice(tmp
     from tests.test_ladder import CTX, RECORDS, SPEC
 
     folder, r2, cwc = tmp_path / "full", tmp_path / "upstream", tmp_path / "upstream-cwc"
-    shutil.copytree(REPO / "results" / "published" / "full", folder)
+    full_run_without_ladders(folder)
     ladder, _ = KINDS["gap_ladder"].build({**SPEC, "slides": 72.0}, RECORDS, CTX)
     for run, name in ((r2, "ladder_random_init"), (cwc, "ladder_cwc_transfer")):
         run.mkdir()
