@@ -202,4 +202,6 @@ def test_a_rung_whose_probe_picked_its_epoch_on_test_is_labelled_test_selected()
     table, notes = KINDS["gap_ladder"].build(SPEC, records, CTX)
     assert table.step.iloc[3] == "no standardisation (test-selected)" and "(test-selected)" not in table.step.iloc[2]
     assert any(n.startswith("test-selected:") for n in notes)
-    assert explained_by(table) == "z-score; no standardisation (test-selected)"
+    assert explained_by(table) == "z-score; no standardisation (test-selected); the recipe's number is test-selected"
+    far, _ = KINDS["gap_ladder"].build({**SPEC, "slides": 72.0}, records, CTX)
+    assert explained_by(far).startswith("unexplained (upstream's recipe here: 54.17 (test-selected), moved from")

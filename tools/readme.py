@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 
 from ffmodels.conclusions import verdict_counts
-from ffmodels.tables.ladder import SLIDES_ROW, explained_by
+from ffmodels.tables.ladder import TEST_SELECTED, explained_by, is_test_selected, recipe_rung
 from tools.publish import published_ladders, run_fields
 
 LEAD = "full"
@@ -121,10 +121,11 @@ def gaps_section(published: Path, config: dict) -> str:
             lines.append(f"| {c['claim']}: {c['slide_value']} | {ours[c['id']]} | not run yet | – |")
             continue
         ladder = pd.read_csv(found[c["id"]])
-        recipe = ladder[ladder.variant != SLIDES_ROW].iloc[-1]
+        recipe = recipe_rung(ladder)
+        on_test = f", {TEST_SELECTED}" if is_test_selected(recipe) else ""
         lines.append(
             f"| [{c['claim']}]({found[c['id']].with_suffix('.md')}): {c['slide_value']} | {ours[c['id']]} "
-            f"| {recipe['mean']:.2f} [{recipe.ci_low:.2f}, {recipe.ci_high:.2f}] (n = {recipe.n}) "
+            f"| {recipe['mean']:.2f} [{recipe.ci_low:.2f}, {recipe.ci_high:.2f}] (n = {recipe.n}{on_test}) "
             f"| {explained_by(ladder)} |"
         )
     return "\n".join(lines) + "\n"

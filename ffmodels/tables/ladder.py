@@ -174,19 +174,32 @@ class GapLadder:
         )
 
 
+def recipe_rung(table: pd.DataFrame) -> pd.Series:
+    """A ladder's last rung: upstream's recipe as rerun here."""
+    return table[table.variant != SLIDES_ROW].iloc[-1]
+
+
+def is_test_selected(rung: pd.Series) -> bool:
+    """Whether the rung's number was picked on the test split (its step says so)."""
+    return TEST_SELECTED in rung.step
+
+
 def explained_by(table: pd.DataFrame) -> str:
     """What a ladder table says of the gap to the slides' number (the ledger's "explained by"):
     the slides' number marked typed / derived / not found, which upstream code cannot have
     printed; else "unexplained" where upstream's recipe as rerun here does not reach it; else the
     steps that move the number (Holm-corrected), or that none does alone. Where the slides' number
     stays unexplained, the steps that move ours to upstream's recipe follow: the ladder still says
-    why upstream's code printed another number than ours."""
+    why upstream's code printed another number than ours. A recipe number picked on the test
+    split says so wherever it decides."""
     slides = table[table.variant == SLIDES_ROW].iloc[0]
+    on_test = f" ({TEST_SELECTED})" if is_test_selected(recipe_rung(table)) else ""
     moved = table[table.status == MOVES].step.tolist()
-    recipe = f"upstream's recipe here: {slides['mean'] + slides.delta_vs_ref:.2f}"
+    recipe = f"upstream's recipe here: {slides['mean'] + slides.delta_vs_ref:.2f}{on_test}"
     recipe += f", moved from ours by: {'; '.join(moved)}" if moved else ""
     if slides.slides_status != "printed":
         return f"the slides' number is {slides.slides_status} ({recipe})"
     if slides.status != "reached":
         return f"unexplained ({recipe})"
-    return "; ".join(moved) if moved else "no single step moves it"
+    reached = f"; the recipe's number is {TEST_SELECTED}" if on_test else ""
+    return ("; ".join(moved) if moved else "no single step moves it") + reached

@@ -571,3 +571,29 @@ def test_the_readme_gaps_show_each_published_ladder_and_the_answer_links_it(tmp_
     assert [line.split(" | ")[0] for line in linked] == [
         f"| FF features transfer worse than a random init (gap ladder: [72.0 %]({link}))"
     ]
+
+
+def test_the_readme_labels_a_recipe_number_picked_on_test(tmp_path, monkeypatch):
+    """A ladder whose last rung's probe picked its epoch on the test split (upstream's RCwC) shows
+    its number in the gaps block as test-selected, from the CwC-FF ladder's own folder."""
+    from ffmodels.tables import KINDS
+    from tests.test_ladder import CTX, RECORDS, SPEC
+    from tools import readme as readme_results
+
+    monkeypatch.chdir(REPO)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    lead, cwc = tmp_path / readme_results.LEAD, tmp_path / "upstream-cwc"
+    lead.mkdir()
+    cwc.mkdir()
+    shutil.copy(REPO / "results" / "published" / readme_results.LEAD / "claims_ledger.csv", lead)
+    on_test = {
+        "transfer": RECORDS["transfer"],
+        "sensitivity": [
+            {**m, "settings": {k: {**r, "selected_on": "test"} for k, r in m["settings"].items()}}
+            for m in RECORDS["sensitivity"]
+        ],
+    }
+    ladder, _ = KINDS["gap_ladder"].build({**SPEC, "slides": 89.0}, on_test, CTX)
+    ladder.to_csv(cwc / "ladder_cwc_transfer.csv", index=False)
+    row = next(line for line in readme_results.gaps_section(tmp_path, config).splitlines() if "CwC-FF" in line)
+    assert "| 54.17 [51.58, 56.75] (n = 3, test-selected) |" in row
