@@ -302,7 +302,7 @@ LOG_LINE = re.compile(
 def wall_seconds(
     workdir: Path, now: datetime.datetime | None = None
 ) -> tuple[float, int, datetime.datetime, float] | None:
-    """(seconds running, stretches, first start, now) of a long run so far, from its RUN_LOG: lines
+    """(seconds running, stretches, first start, now or its exit) of a long run so far, from its RUN_LOG: lines
     `started|exited N|stopped|paused|resumed YYYY-MM-DD HH:MM:SS` (UTC), each may go on with why
     (`stopped 2026-12-06 23:49:20 (to run one table first)`). A stretch with no end line
     was stopped from outside (a killed session, a lost lock); it ended with the run folder's last
@@ -331,7 +331,8 @@ def wall_seconds(
             running, since = running + t - since, None
     if since is not None:
         running += max([w for w in writes if since <= w <= now_s], default=since) - since
-    return running, stretches, datetime.datetime.fromtimestamp(events[0][1], datetime.timezone.utc), now_s
+    end = events[-1][1] if events[-1][0] == "exited" else now_s  # a finished run's span ends at its exit
+    return running, stretches, datetime.datetime.fromtimestamp(events[0][1], datetime.timezone.utc), end
 
 
 def folder_key(first_start: datetime.datetime) -> str:

@@ -286,6 +286,11 @@ def test_the_wall_time_so_far_is_read_from_the_run_log_and_a_stop_from_outside_e
     assert publish.wall_time(tmp_path, now=_utc("2026-12-02 14:50")) == (
         "3 h 5 min running in 3 stretches, 4 h 50 min since the first start 2026-12-02 10:00 UTC"
     )
+    with open(tmp_path / "full-run.log", "a") as log:
+        log.write("exited 0 2026-12-02 14:46:00\n")  # finished: its span ends there, whenever published
+    assert publish.wall_time(tmp_path, now=_utc("2026-12-03 09:00")) == (
+        "3 h 6 min running in 3 stretches, 4 h 46 min since the first start 2026-12-02 10:00 UTC"
+    )
 
 
 def test_make_full_run_logs_its_start_and_its_exit_status(tmp_path):
