@@ -68,7 +68,7 @@ def test_every_number_in_the_readme_prose_is_a_published_one():
     """The hand-written answer quotes numbers; each must be in the full run's published tables or
     ledger, or in a published gap ladder (the generated blocks are checked by
     tests/tools/test_publish.py). Slide numbers are quoted as the claims file prints them."""
-    from tools.readme import LADDERS
+    from tools.readme import ladder_folders
 
     readme = (REPO / "README.md").read_text()
     prose = re.sub(r"<!-- (\w+):.*?<!-- /\1 -->", "", readme, flags=re.S)
@@ -77,7 +77,7 @@ def test_every_number_in_the_readme_prose_is_a_published_one():
     quoted = set(re.findall(r"(?<![\w.])\d+\.\d+", prose))
     slides = set(re.findall(r"\d+\.\d+", (REPO / "claims.yaml").read_text()))
     published = published_numbers(REPO / "results" / "published" / "full")
-    for ladders in LADDERS:
-        published |= published_numbers(REPO / "results" / "published" / ladders)
+    for ladders in ladder_folders(REPO / "results" / "published"):
+        published |= published_numbers(ladders)
     assert quoted, "the answer quotes its numbers"
     assert quoted <= published | slides, sorted(quoted - published - slides)

@@ -46,6 +46,11 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def ladder_folders(published: Path) -> list[Path]:
+    """The published ladder runs (LADDERS) under `published`."""
+    return [published / name for name in LADDERS]
+
+
 def _claims(config: dict) -> list[dict]:
     return yaml.safe_load(Path(config.get("claims", "claims.yaml")).read_text())
 
@@ -56,7 +61,7 @@ def ladder_links(published: Path, config: dict) -> dict[str, str]:
     value = {c["id"]: c["slide_value"] for c in claims}
     link = {
         cid: f"[{value[cid]}]({path.with_suffix('.md')})"
-        for cid, path in published_ladders([published / f for f in LADDERS], claims).items()
+        for cid, path in published_ladders(ladder_folders(published), claims).items()
     }
     conclusions = yaml.safe_load(Path(config.get("conclusions", "conclusions.yaml")).read_text())
     quoted = {c["id"]: [link[n] for n in c.get("numbers", []) if n in link] for c in conclusions}
@@ -110,7 +115,7 @@ def gaps_section(published: Path, config: dict) -> str:
     """Per slides' number with a gap ladder: ours, upstream's recipe as rerun here (the ladder's last
     rung, n seeds) and what explains the gap; "not run yet" where its ladder is not published."""
     claims = _claims(config)
-    found = published_ladders([published / f for f in LADDERS], claims)
+    found = published_ladders(ladder_folders(published), claims)
     ours = {r["id"]: r["ours"] for r in _rows(published / LEAD / "claims_ledger.csv")}
     lines = [
         "| the slides' number | ours | upstream's recipe, rerun here | what explains the gap |",

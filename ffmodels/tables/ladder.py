@@ -193,9 +193,10 @@ def explained_by(table: pd.DataFrame) -> str:
     why upstream's code printed another number than ours. A recipe number picked on the test
     split says so wherever it decides."""
     slides = table[table.variant == SLIDES_ROW].iloc[0]
-    on_test = f" ({TEST_SELECTED})" if is_test_selected(recipe_rung(table)) else ""
+    last = recipe_rung(table)
+    on_test = f" ({TEST_SELECTED})" if is_test_selected(last) else ""
     moved = table[table.status == MOVES].step.tolist()
-    recipe = f"upstream's recipe here: {slides['mean'] + slides.delta_vs_ref:.2f}{on_test}"
+    recipe = f"upstream's recipe here: {last['mean']:.2f}{on_test}"
     recipe += f", moved from ours by: {'; '.join(moved)}" if moved else ""
     if slides.slides_status != "printed":
         return f"the slides' number is {slides.slides_status} ({recipe})"
