@@ -7,6 +7,10 @@ that no number in the README is typed by hand.
 - `gaps`: each slides' number a gap ladder goes to (claims.yaml `ladder`, docs/protocol.md
   section 11): ours (LEAD), upstream's recipe as rerun here and what explains the gap, from the
   published ladder runs (LADDERS) by ffmodels.tables.ladder.explained_by, the ledger's own words.
+- `hypothesis`: what orders transfer across the models (docs/protocol.md section 5.1): per
+  quantity, Spearman's rho with transfer over all models and within the FF variants, from the
+  table root_cause_hypothesis of the full preset's published run (LEAD's, else the newest other
+  full run's: the test lands before a rerun's last table does).
 - `presets`: one cost line per preset, from the published run of that preset: the full preset's
   CPU time of every job (benchmarks.tsv), the quick preset's wall time (RUN.md), the FF/BP
   subset's wall time (timing.txt).
@@ -25,10 +29,12 @@ import pandas as pd
 import yaml
 
 from ffmodels.conclusions import verdict_counts
+from ffmodels.tables import TRANSFER_METRIC, hypothesis
 from ffmodels.tables.ladder import TEST_SELECTED, explained_by, is_test_selected, recipe_rung
 from tools.publish import published_ladders, run_fields
 
 LEAD = "full"
+HYPOTHESIS = "root_cause_hypothesis"  # the table of kind hypothesis (config.yaml tables)
 LADDERS = ("upstream", "upstream-cwc")  # the published runs of the ladder presets (presets/upstream_*.yaml)
 PRESET_RUNS = {"full": "full", "quick": "quick", "full_ff_bp_cpu": "full-ff-bp-cpu"}
 
@@ -136,6 +142,64 @@ def gaps_section(published: Path, config: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def hypothesis_run(published: Path) -> Path | None:
+    """The published full-preset run whose hypothesis table the README quotes: LEAD if it has one,
+    else the most recently published other run of the full preset that has one."""
+    others = [f for f in published.iterdir() if f.name != LEAD and run_fields(f).get("preset") == "full"]
+    others.sort(key=lambda f: run_fields(f).get("published", ""), reverse=True)
+    return next((f for f in [published / LEAD, *others] if (f / f"{HYPOTHESIS}.csv").is_file()), None)
+
+
+ORDERS = {  # a correlation's status (ffmodels.tables.hypothesis) as the README's cell says it
+    hypothesis.AS_PREDICTED: "yes, as predicted",
+    hypothesis.OPPOSITE: "yes, the opposite way",
+    hypothesis.NO_ORDER: "no",
+    hypothesis.NOT_MEASURED: "not measured",
+}
+
+
+def hypothesis_section(published: Path, config: dict) -> str:
+    """Per quantity its rank correlation with transfer over all models and within the FF variants,
+    and a line naming the quantities that order transfer as their explanation predicts."""
+    folder = hypothesis_run(published)
+    if folder is None:
+        return f"No published run of the full preset has this table (`{HYPOTHESIS}`) yet.\n"
+    table = pd.read_csv(folder / f"{HYPOTHESIS}.csv")
+    rho = table[table.variant.isin(list(hypothesis.SCOPES))].set_index(["variant", "metric"])
+    names = [m[len(hypothesis.RHO_PREFIX) :] for m in dict.fromkeys(rho.index.get_level_values("metric"))]
+    count = {scope: int(rho.loc[scope].n.max()) for scope in hypothesis.SCOPES}
+    seeds = int(table[table.metric == TRANSFER_METRIC].n.max())
+
+    def cell(scope: str, name: str) -> str:
+        r = rho.loc[(scope, hypothesis.RHO_PREFIX + name)]
+        number = "–" if pd.isna(r["mean"]) else f"{r['mean']:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]"
+        fewer = f" ({int(r.n)} models)" if int(r.n) != count[scope] else ""  # a quantity some models lack
+        return f"{number}{fewer}: {ORDERS[r.status]}"
+
+    def ordering(scope: str) -> str:
+        found = [
+            hypothesis.QUANTITIES[n].words
+            for n in names
+            if rho.loc[(scope, hypothesis.RHO_PREFIX + n)].status == hypothesis.AS_PREDICTED
+        ]
+        return "; ".join(found) if found else "none"
+
+    lines = [
+        f"From run [`{folder.name}`]({folder}/RUN.md) ([table]({folder}/{HYPOTHESIS}.md), "
+        f"[figure]({folder}/{HYPOTHESIS}.png)), n = {seeds} seeds a model. What orders transfer as its "
+        f"explanation predicts, over all {count['all_models']} models: {ordering('all_models')}. "
+        f"Within the {count['ff_variants']} trained FF variants: {ordering('ff_variants')}.",
+        "",
+        f"| quantity (the explanation it tests) | ρ over all {count['all_models']} models: orders transfer? "
+        f"| ρ within the {count['ff_variants']} FF variants |",
+        "|---|---|---|",
+    ]
+    for name in names:
+        q = hypothesis.QUANTITIES[name]
+        lines.append(f"| {q.words} ({q.explains}) | {cell('all_models', name)} | {cell('ff_variants', name)} |")
+    return "\n".join(lines) + "\n"
+
+
 def preset_cost(published: Path, preset: str) -> str:
     """What the preset's published run took, in words."""
     folder = published / PRESET_RUNS[preset]
@@ -168,7 +232,12 @@ def presets_section(published: Path, config: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-BLOCKS = {"answer": answer_section, "gaps": gaps_section, "presets": presets_section}
+BLOCKS = {
+    "answer": answer_section,
+    "hypothesis": hypothesis_section,
+    "gaps": gaps_section,
+    "presets": presets_section,
+}
 
 
 def with_block(readme: str, block: str, section: str) -> str:

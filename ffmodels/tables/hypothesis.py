@@ -16,6 +16,7 @@ quantity (a gradient share without label input) is left out of that quantity's c
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from ffmodels import stats
 from ffmodels.lazy import lazy_import
@@ -25,23 +26,33 @@ from ffmodels.tables.compare import with_random_inits
 pd = lazy_import("pandas")
 
 LABEL, DEAD, RANK = "label coupling", "dead or saturated units", "representation quality"
-# quantity (a "final" value of an analysis): (that analysis, what it measures, the sign of rho with
-# transfer its explanation predicts: more label coupling or more dead units, worse transfer;
-# higher rank or more pixel information kept, better transfer)
+
+
+class Quantity(NamedTuple):
+    analysis: str  # the analysis (ffmodels.analysis) whose "final" value it is
+    explains: str  # the explanation it stands for
+    sign: int  # the sign of rho with transfer that explanation predicts
+    words: str  # what it is, for a reader (the README's hypothesis block)
+
+
+# More label coupling or more dead units: worse transfer; higher rank or more pixel information
+# kept: better transfer.
 QUANTITIES = {
-    "variance_ratio": ("label_selectivity", LABEL, -1),
-    "variance_ratio_responsive": ("label_selectivity", LABEL, -1),
-    "variance_ratio_median": ("label_selectivity", LABEL, -1),
-    "gradient_share": ("gradient_share", LABEL, -1),
-    "gradient_share_per_sample": ("gradient_share", LABEL, -1),
-    "gradient_share_input_cols": ("gradient_share", LABEL, -1),
-    "gradient_share_per_sample_input_cols": ("gradient_share", LABEL, -1),
-    "label_dependency": ("label_dependency", LABEL, -1),
-    "dead_target": ("representation", DEAD, -1),
-    "saturated_target": ("representation", DEAD, -1),
-    "effective_rank": ("representation", RANK, 1),
-    "effective_rank_standardised": ("representation", RANK, 1),
-    "pixel_r2": ("representation", RANK, 1),
+    "variance_ratio": Quantity("label_selectivity", LABEL, -1, "label neurons' variance ratio"),
+    "variance_ratio_responsive": Quantity("label_selectivity", LABEL, -1, "variance ratio over responsive units"),
+    "variance_ratio_median": Quantity("label_selectivity", LABEL, -1, "variance ratio of medians"),
+    "gradient_share": Quantity("gradient_share", LABEL, -1, "label columns' gradient share"),
+    "gradient_share_per_sample": Quantity("gradient_share", LABEL, -1, "per-sample gradient share"),
+    "gradient_share_input_cols": Quantity("gradient_share", LABEL, -1, "gradient share over input columns"),
+    "gradient_share_per_sample_input_cols": Quantity(
+        "gradient_share", LABEL, -1, "per-sample gradient share over input columns"
+    ),
+    "label_dependency": Quantity("label_dependency", LABEL, -1, "label dependency"),
+    "dead_target": Quantity("representation", DEAD, -1, "dead units on Fashion-MNIST"),
+    "saturated_target": Quantity("representation", DEAD, -1, "saturated units on Fashion-MNIST"),
+    "effective_rank": Quantity("representation", RANK, 1, "effective rank of the features"),
+    "effective_rank_standardised": Quantity("representation", RANK, 1, "effective rank of the standardised features"),
+    "pixel_r2": Quantity("representation", RANK, 1, "pixel R² the features keep"),
 }
 SCOPES = {"all_models": "every model of the table, random inits included", "ff_variants": "the trained FF variants"}
 RHO_PREFIX = "rho_"  # a correlation row's metric: rho_<quantity>
@@ -56,12 +67,17 @@ def models(spec: dict, random_init_of: dict) -> list[str]:
     return with_random_inits(spec["variants"], random_init_of)
 
 
+# A correlation row's status (the table's `status` column).
+AS_PREDICTED, OPPOSITE = "orders transfer as predicted", "orders transfer, opposite sign"
+NO_ORDER, NOT_MEASURED = "does not order transfer (CI holds 0)", "not measured (fewer than 3 models, or no spread)"
+
+
 def status(rho: dict, sign: int) -> str:
     if math.isnan(rho["ci_low"]):
-        return "not measured (fewer than 3 models, or no spread)"
+        return NOT_MEASURED
     if not (rho["ci_low"] > 0 or rho["ci_high"] < 0):
-        return "does not order transfer (CI holds 0)"
-    return "orders transfer as predicted" if (rho["ci_low"] > 0) == (sign > 0) else "orders transfer, opposite sign"
+        return NO_ORDER
+    return AS_PREDICTED if (rho["ci_low"] > 0) == (sign > 0) else OPPOSITE
 
 
 @table_kind("hypothesis")
@@ -97,7 +113,7 @@ class Hypothesis:
             family[variants["random_init_of"][v]] = FAMILIES[cls.baseline_family or cls.family]
         out = {"transfer": rows}
         for q in quantities(spec):
-            analysis = QUANTITIES[q][0]
+            analysis = QUANTITIES[q].analysis
             out.setdefault(analysis, [m for m in rows if measurable(METRICS[analysis], family[m])])
         return out
 
@@ -115,7 +131,7 @@ class Hypothesis:
         boot = ctx["stats"]["bootstrap"]
         correlations = []
         for q in quantities(spec):
-            analysis, group, sign = QUANTITIES[q]
+            analysis, group, sign, _ = QUANTITIES[q]
             value = {
                 (r["variant"], r["seed"]): r["final"][q] for r in records.get(analysis, []) if q in r.get("final", {})
             }

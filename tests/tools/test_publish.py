@@ -602,3 +602,40 @@ def test_the_readme_labels_a_recipe_number_picked_on_test(tmp_path, monkeypatch)
     ladder.to_csv(cwc / "ladder_cwc_transfer.csv", index=False)
     row = next(line for line in readme_results.gaps_section(tmp_path, config).splitlines() if "CwC-FF" in line)
     assert "| 54.17 [51.58, 56.75] (n = 3, test-selected) |" in row
+
+
+def test_the_readme_says_what_orders_transfer_from_the_full_runs_hypothesis_table(tmp_path):
+    """Per quantity its rho over all models and within the FF variants as the table holds them, and
+    the quantities named as ordering transfer are exactly those whose status says so; the table is
+    read from the lead run where it has one, else from the newest other full-preset run."""
+    import pandas as pd
+
+    from ffmodels.tables import hypothesis
+    from tools import readme as readme_results
+
+    quick = REPO / "results" / "published" / "quick" / "root_cause_hypothesis.csv"
+    lead, rerun, other = (tmp_path / name for name in (readme_results.LEAD, "rerun", "quick-like"))
+    for folder, preset in ((lead, "full"), (rerun, "full"), (other, "quick")):
+        folder.mkdir()
+        (folder / "RUN.md").write_text(f"# Run\n\n- preset: {preset}\n- published: 2026-12-07 03:00 UTC\n")
+    shutil.copy(quick, other)
+    assert readme_results.hypothesis_section(tmp_path, {}).startswith("No published run of the full preset")
+    shutil.copy(quick, rerun)
+    section = readme_results.hypothesis_section(tmp_path, {})
+    assert section.startswith(f"From run [`rerun`]({rerun}/RUN.md)")
+    table = pd.read_csv(quick)
+    rho = table[table.variant.isin(list(hypothesis.SCOPES))]
+    lines = section.splitlines()
+    for name in dict.fromkeys(m[len(hypothesis.RHO_PREFIX) :] for m in rho.metric):
+        row = next(line for line in lines if line.startswith(f"| {hypothesis.QUANTITIES[name].words} ("))
+        for scope in hypothesis.SCOPES:
+            r = rho[(rho.variant == scope) & (rho.metric == hypothesis.RHO_PREFIX + name)].iloc[0]
+            if not pd.isna(r["mean"]):
+                assert f"{r['mean']:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" in row
+            assert readme_results.ORDERS[r.status] in row
+    ordering = lines[0].split("over all ")[1].split(". Within")[0].split(": ", 1)[1].split("; ")
+    expected = rho[(rho.variant == "all_models") & (rho.status == hypothesis.AS_PREDICTED)].metric
+    assert ordering == [hypothesis.QUANTITIES[m[len(hypothesis.RHO_PREFIX) :]].words for m in expected]
+    assert "(3 models)" in next(line for line in lines if line.startswith("| label columns' gradient share"))
+    shutil.copy(quick, lead)  # the lead run's own table comes first
+    assert readme_results.hypothesis_section(tmp_path, {}).startswith(f"From run [`{lead.name}`]")
