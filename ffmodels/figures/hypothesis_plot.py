@@ -9,11 +9,9 @@ from ffmodels.figures.table_plots import _grid
 from ffmodels.lazy import lazy_import
 from ffmodels.names import is_random_init
 from ffmodels.tables import TRANSFER_METRIC
+from ffmodels.tables.hypothesis import QUANTITIES, RHO_PREFIX, SCOPES
 
 pd = lazy_import("pandas")
-
-SCOPES = ("all_models", "ff_variants")  # ffmodels.tables.hypothesis.SCOPES (tables import no figures)
-RHO_PREFIX = "rho_"
 
 
 def _rho_text(rows: pd.DataFrame, scope: str) -> str:
@@ -35,9 +33,9 @@ def hypothesis(inputs: dict, title: str, preset: str, spec: dict):
     """A point per model (grey: random inits), x: the quantity's mean over seeds with its 95 %
     t-interval, y: transfer accuracy likewise; the rank correlations in each panel's title."""
     table = inputs["table"]
-    correlations = table[table.variant.isin(SCOPES)]
+    correlations = table[table.variant.isin(list(SCOPES))]
     quantities = spec.get("metrics") or [m[len(RHO_PREFIX) :] for m in dict.fromkeys(correlations.metric)]
-    per_model = table[~table.variant.isin(SCOPES)]
+    per_model = table[~table.variant.isin(list(SCOPES))]
     transfer = per_model[per_model.metric == TRANSFER_METRIC].set_index("variant")
     fig, axes = _grid(len(quantities), 4.2, height=3.8)
     for ax, name in zip(axes, quantities):
@@ -50,7 +48,7 @@ def hypothesis(inputs: dict, title: str, preset: str, spec: dict):
         for v, xv, yv in zip(rows.index, rows["mean"], y["mean"]):
             ax.annotate(v, (xv, yv), fontsize=5, xytext=(2, 2), textcoords="offset points")
         mine = correlations[correlations.metric == RHO_PREFIX + name]
-        ax.set_title(f"{name}\n" + "\n".join(_rho_text(mine, s) for s in SCOPES), fontsize=7)
+        ax.set_title(f"{QUANTITIES[name].words}\n" + "\n".join(_rho_text(mine, s) for s in SCOPES), fontsize=7)
         ax.set_xlabel(name, fontsize=7)
         ax.set_ylabel("transfer accuracy (%)", fontsize=7)
         ax.tick_params(labelsize=6)
