@@ -3,6 +3,7 @@ the processes the workflow starts."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
 import subprocess
@@ -19,6 +20,24 @@ def export_import_path(root: str) -> None:
     workflow starts, whatever the executor or environment, imports this ffmodels and not
     another one installed elsewhere."""
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+
+
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc's malloc keep what the process frees: every block from the heap (none mapped
+    on its own, which free would unmap) and the heap never trimmed. A step over a large batch
+    allocates the same large tensors every step; unmapped, each comes back as fresh pages the
+    kernel must fault in and zero (half of a full-batch FF step on the CPU). The process then holds
+    its peak memory. True where it took effect; False where the C library has no mallopt
+    (not glibc), which changes nothing."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, -1))  # -1: never trim
 
 
 def resolve_device(name: str) -> torch.device:

@@ -17,9 +17,10 @@ runs on one thread):
   the same preset;
 - training jobs without a measurement (pretrain, ceiling, fine-tuning): estimated now from a
   timed short run of the variant's own `train_step` at its batch size on one thread (after
-  warm-up; process CPU time, so other load on the machine does not inflate it), scaled to its
-  epochs and images, plus its per-epoch evaluation (timed the same way) and a measured job
-  start-up;
+  warm-up; process CPU time, so other load on the machine does not inflate it; with the config's
+  keep_freed_memory, as the job runs; a family that trains in lockstep timed in lockstep, its
+  chunk of seeds at once), scaled to its epochs and images, plus its per-epoch evaluation (timed
+  the same way) and a measured job start-up;
 - probe jobs (transfer, sensitivity) without a measurement: the mean of the measured probes of
   the same rule and family; else the network's own passes, timed on one evaluation batch (over
   the target images, once per input a sensitivity job shows it; a calibrated init also over the
@@ -46,6 +47,7 @@ from pathlib import Path
 
 from ffmodels.config import enabled_tables, load_config, settings_for, table_runs, variant_hparams
 from ffmodels.errors import ConfigError
+from ffmodels.jobs.pretrain import seed_chunks
 from ffmodels.names import is_calibrated, is_control
 
 TRAINING = ("pretrain", "ceiling", "finetune")
@@ -178,25 +180,49 @@ def read_benchmarks(
     return dict(found)
 
 
-def time_training(hp: dict, n_train: int, n_eval: int, steps: int, test_every_epoch: bool) -> dict:
-    """Seconds per epoch of a variant's training on one thread: `steps` train_steps at its batch
-    size timed in CPU time by the benchmark's timer (tools.bench.time_steps; after two untimed),
-    scaled to n_train images, and its evaluation on n_eval images."""
+def time_training(
+    hp: dict, n_train: int, n_eval: int, steps: int, test_every_epoch: bool, seeds: int = 1, keep_freed: bool = False
+) -> dict:
+    """Seconds per epoch and seed of a variant's training on one thread: `steps` train_steps at its
+    batch size timed in CPU time by the benchmark's timer (tools.bench.time_steps; after two
+    untimed), scaled to n_train images, and its evaluation on n_eval images. seeds > 1: the job
+    trains that many seeds in lockstep (ffmodels.lockstep), so its step is timed so, per seed: on a
+    CPU a full-batch step in lockstep can cost more than the seeds one after another. keep_freed:
+    this process keeps the memory it frees, as a job does under config keep_freed_memory."""
     import torch
 
+    from ffmodels.runtime import keep_freed_memory
+
     from ffmodels.families import build
+    from ffmodels.lockstep import Lockstep
     from tools.bench import time_steps
 
+    if keep_freed:
+        keep_freed_memory()
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    model = build(hp, in_dim=784, n_classes=10)
+    models = []
+    for seed in range(seeds):
+        torch.manual_seed(seed)
+        models.append(build(hp, in_dim=784, n_classes=10))
+    model = models[0]
     gen = torch.Generator().manual_seed(0)
     batch = hp["batch_size"]
     x, y = torch.rand(batch, 784, generator=gen), torch.randint(0, 10, (batch,), generator=gen)
-    model.train()
-    model.on_epoch_start(1)
-    time_steps(model, [(x, y)], gen, 2)  # warm-up
-    step_s = time_steps(model, [(x, y)], gen, steps, clock=time.process_time) / steps
+    for m in models:
+        m.train()
+        m.on_epoch_start(1)
+    if seeds == 1:
+        time_steps(model, [(x, y)], gen, 2)  # warm-up
+        step_s = time_steps(model, [(x, y)], gen, steps, clock=time.process_time) / steps
+    else:
+        chunk, gens = Lockstep(models), [torch.Generator().manual_seed(s) for s in range(seeds)]
+        xs, ys = x.expand(seeds, -1, -1).contiguous(), y.expand(seeds, -1).contiguous()
+        for _ in range(2):  # warm-up
+            chunk.step(xs, ys, gens)
+        start = time.process_time()
+        for _ in range(steps):
+            chunk.step(xs, ys, gens)
+        step_s = (time.process_time() - start) / steps / seeds
     model.eval()
     eval_s = 0.0
     if model.has_classifier:
@@ -206,6 +232,16 @@ def time_training(hp: dict, n_train: int, n_eval: int, steps: int, test_every_ep
             model.predict(xe)
         eval_s = (time.process_time() - start) / 500 * n_eval * (3 if test_every_epoch else 1)  # + 10 000 test images
     return {"train_s": math.ceil(n_train / batch) * step_s, "eval_s": eval_s}
+
+
+def lockstep_seeds(config: dict, hp: dict) -> int:
+    """How many seeds a training job of this variant trains in lockstep: its chunk of the
+    config's seeds (pretrain.seed_chunk; the largest chunk), 1 for a family that trains alone."""
+    from ffmodels.families import FAMILIES
+
+    if not FAMILIES[hp["family"]].lockstep:
+        return 1
+    return max(len(c) for c in seed_chunks(config["seeds"], config["pretrain"]["seed_chunk"]))
 
 
 def probe_inputs(uses_label_input: bool, tcfg: dict, settings: dict | None) -> int:
@@ -317,13 +353,14 @@ def estimate(
         if rule in TRAINING:
             task = config["data"]["source"] if rule == "pretrain" else config["data"]["target"]
             hp = variant_hparams(config, run, task)
+            together = lockstep_seeds(config, hp)
             key = (run, task)
             if key not in timed:
                 diag = run in config["pretrain"]["test_every_epoch"]
-                timed[key] = time_training(hp, n_train, n_val, steps, diag)
+                timed[key] = time_training(hp, n_train, n_val, steps, diag, together, config["keep_freed_memory"])
                 log(
                     f"timed {run} on {task}: {timed[key]['train_s']:.1f} s training + {timed[key]['eval_s']:.1f} s "
-                    f"evaluation per epoch"
+                    f"evaluation per epoch and seed" + (f" ({together} seeds in lockstep)" if together > 1 else "")
                 )
             per_epoch = timed[key]["train_s"] + timed[key]["eval_s"]
             rows.append(
@@ -333,7 +370,8 @@ def estimate(
                     "metric": metric,
                     "jobs": n,
                     "s_per_job": START_UP_S + hp["epochs"] * per_epoch,
-                    "source": f"estimated: {steps} timed steps x {hp['epochs']} epochs",
+                    "source": f"estimated: {steps} timed steps x {hp['epochs']} epochs"
+                    + (f", {together} seeds in lockstep" if together > 1 else ""),
                 }
             )
             continue

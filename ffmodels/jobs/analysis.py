@@ -52,6 +52,7 @@ class AnalysisSpec(JobSpec):
     # how it runs
     device: str = "cpu"
     cuda_tf32: bool = False  # config cuda_tf32 (ffmodels.jobs.model.setup)
+    keep_freed_memory: bool = False  # config keep_freed_memory (ffmodels.jobs.model.setup)
     eval_batch_size: int = 1000
     threads: int = 1
 
@@ -60,7 +61,7 @@ def analysis_job(spec: AnalysisSpec) -> None:
     start = time.perf_counter()
     log = get_logger(spec.log)
     metric, variant, seed = spec.metric, spec.variant, spec.seed
-    device = setup(spec.device, spec.threads, spec.cuda_tf32)
+    device = setup(spec.device, spec.threads, spec.cuda_tf32, spec.keep_freed_memory)
     source = ffdata.load_splits(Path(spec.source), device)
     tcfg = spec.transfer
     target = ffdata.load_splits(Path(spec.target), device, tcfg["train_subset"] if tcfg else None)

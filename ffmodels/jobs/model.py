@@ -5,12 +5,15 @@ from __future__ import annotations
 import torch
 
 from ffmodels.families import build
-from ffmodels.runtime import resolve_device
+from ffmodels.runtime import keep_freed_memory, resolve_device
 
 
-def setup(device_name: str, threads: int, cuda_tf32: bool = False) -> torch.device:
-    """The job's device and threads, and its CUDA arithmetic set explicitly (config cuda_tf32):
-    exact fp32 and deterministic cuDNN by default, whatever torch's own defaults are."""
+def setup(device_name: str, threads: int, cuda_tf32: bool = False, keep_freed: bool = False) -> torch.device:
+    """The job's device and threads, its CUDA arithmetic set explicitly (config cuda_tf32): exact
+    fp32 and deterministic cuDNN by default, whatever torch's own defaults are; and with
+    keep_freed (config keep_freed_memory) the memory it frees kept for its next step."""
+    if keep_freed:
+        keep_freed_memory()
     torch.set_num_threads(threads)
     torch.backends.cuda.matmul.allow_tf32 = cuda_tf32
     torch.backends.cudnn.allow_tf32 = cuda_tf32

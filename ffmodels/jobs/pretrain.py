@@ -74,6 +74,7 @@ class PretrainSpec(JobSpec):
     # how it runs (ffmodels.jobs.spec.RUNTIME)
     device: str = "cpu"
     cuda_tf32: bool = False  # config cuda_tf32 (ffmodels.jobs.model.setup)
+    keep_freed_memory: bool = False  # config keep_freed_memory (ffmodels.jobs.model.setup)
     eval_batch_size: int = 1000
     threads: int = 1
     resume: bool = True
@@ -98,7 +99,7 @@ def pretrain_job(spec: PretrainSpec) -> None:
     start = time.perf_counter()
     log = get_logger(spec.log)
     hp, seeds = spec.hp, list(spec.seeds)
-    device = setup(spec.device, spec.threads, spec.cuda_tf32)
+    device = setup(spec.device, spec.threads, spec.cuda_tf32, spec.keep_freed_memory)
     data = ffdata.load_splits(Path(spec.data), device, spec.train_subset)
     models = [new_model(hp, seed, data["train_x"].shape[1], device) for seed in seeds]
     inits = list(spec.init) if spec.init else [None] * len(seeds)

@@ -15,12 +15,13 @@ import typing
 
 
 # How a job runs, not what it computes: read from the job's (resolved) config, never a rerun
-# trigger. Changing the device, its TF32 setting or the evaluation batch, switching resume files off, relabelling
-# the preset or pointing at another mirror with the same bytes reruns nothing. A spec class may
-# add its own (runtime, a ClassVar).
+# trigger. Changing the device, its TF32 setting, the allocator's, the evaluation batch,
+# switching resume files off, relabelling the preset or pointing at another mirror with the same
+# bytes reruns nothing. A spec class may add its own (runtime, a ClassVar).
 RUNTIME = {
     "device": lambda smk: smk.config["device"],
     "cuda_tf32": lambda smk: smk.config["cuda_tf32"],
+    "keep_freed_memory": lambda smk: smk.config["keep_freed_memory"],
     "eval_batch_size": lambda smk: smk.config["pretrain"]["eval_batch_size"],
     "resume": lambda smk: smk.config["pretrain"]["resume"],
     "resume_every_s": lambda smk: smk.config["pretrain"]["resume_every_s"],

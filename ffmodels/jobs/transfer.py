@@ -56,6 +56,7 @@ class ProbeSpec(JobSpec):
     # how it runs
     device: str = "cpu"
     cuda_tf32: bool = False  # config cuda_tf32 (ffmodels.jobs.model.setup)
+    keep_freed_memory: bool = False  # config keep_freed_memory (ffmodels.jobs.model.setup)
     eval_batch_size: int = 1000
     threads: int = 1
 
@@ -65,7 +66,7 @@ def probe_inputs(spec: ProbeSpec) -> tuple:
     the pretrained model or, without one, the random init of hp's network for this seed (source
     says which; status is the pretraining run's, so a collapsed run stays marked). The transfer
     control raw_pixels has no network: its features are the images as the probe receives them."""
-    device = setup(spec.device, spec.threads, spec.cuda_tf32)
+    device = setup(spec.device, spec.threads, spec.cuda_tf32, spec.keep_freed_memory)
     data = ffdata.load_splits(Path(spec.data), device, spec.transfer["train_subset"])
     if is_control(spec.variant):
         return device, data, RawPixels(), spec.variant, "ok"

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ffmodels.config import load_config
+from ffmodels.config import load_config, variant_hparams
 from tests.conftest import REPO, copy_workflow
 from tools import cost
 
@@ -96,8 +96,11 @@ def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatc
     config = load_config(*(REPO / o for o in OVERLAYS))
     timed = []
 
-    def fake_time(hp, n_train, n_eval, steps, diag):
+    together = {}
+
+    def fake_time(hp, n_train, n_eval, steps, diag, seeds=1, keep_freed=False):
         timed.append(hp["family"])
+        together[hp["family"]] = seeds
         return {"train_s": 2.0, "eval_s": 0.5}
 
     monkeypatch.setattr(cost, "time_training", fake_time)
@@ -128,6 +131,10 @@ def test_measured_jobs_are_used_and_others_estimated_from_timed_steps(monkeypatc
     ff = rows[("pretrain", "random_wrong_label", None)]
     epochs = config["families"]["ff"]["epochs"]
     assert ff["s_per_job"] == pytest.approx(cost.START_UP_S + epochs * 2.5) and "estimated" in ff["source"]
+    # a lockstep family is timed as its job trains: its chunk of the seeds at once; CwC-FF alone
+    chunk = min(config["pretrain"]["seed_chunk"], len(config["seeds"]))
+    assert together["ff"] == chunk > 1 and together["cwc"] == 1
+    assert ff["source"].endswith(f", {chunk} seeds in lockstep")
     # a probe without its own measurement costs what its family's probes cost (CwC-FF's CNN), else
     # its network's pass plus the measured probes' fit (their time less their pass; a run of
     # another config, whose network is unknown, is left out); a sensitivity job fits one probe per setting
@@ -277,3 +284,21 @@ def test_the_stage_plan_costs_a_measured_job_at_what_it_took(tmp_path, capsys):
     assert f"| rq4_pcl_postmortem | {n * jobs - 1} | {hours:.1f} |" in capsys.readouterr().out
     cost.main([*argv, "--finished", str(tmp_path / "no-such-run")])  # a run not started yet: nothing finished
     assert f"| rq4_pcl_postmortem | {n * jobs} | {n * jobs * 36 / 3600:.1f} |" in capsys.readouterr().out
+
+
+def test_a_lockstep_family_is_timed_in_lockstep_per_seed(monkeypatch):
+    """seeds > 1: the chunk's own lockstep step (ffmodels.lockstep) is what is timed, on all the
+    seeds' batches at once, and its time is divided by the steps and the seeds."""
+    from ffmodels.lockstep import Lockstep
+
+    shapes = []
+    step = Lockstep.step
+    monkeypatch.setattr(
+        Lockstep, "step", lambda self, xs, ys, gens: shapes.append(tuple(xs.shape)) or step(self, xs, ys, gens)
+    )
+    clock = iter(range(0, 1000, 9))  # 9 CPU-seconds between two readings
+    monkeypatch.setattr(cost.time, "process_time", lambda: float(next(clock)))
+    hp = {**variant_hparams(load_config(), "random_wrong_label"), "hidden": [32, 32], "batch_size": 64}
+    timed = cost.time_training(hp, n_train=640, n_eval=0, steps=3, test_every_epoch=False, seeds=3)
+    assert shapes == [(3, 64, 784)] * 5  # two warm-up steps, three timed
+    assert timed["train_s"] == pytest.approx(10 * 9 / 3 / 3)  # 10 batches an epoch
