@@ -189,12 +189,13 @@ def time_training(
     trains that many seeds in lockstep (ffmodels.lockstep), so its step is timed so, per seed: on a
     CPU a full-batch step in lockstep can cost more than the seeds one after another. keep_freed:
     this process keeps the memory it frees, as a job does under config keep_freed_memory."""
-    import torch
+    from types import SimpleNamespace
 
-    from ffmodels.runtime import keep_freed_memory
+    import torch
 
     from ffmodels.families import build
     from ffmodels.lockstep import Lockstep
+    from ffmodels.runtime import keep_freed_memory
     from tools.bench import time_steps
 
     if keep_freed:
@@ -212,17 +213,13 @@ def time_training(
         m.train()
         m.on_epoch_start(1)
     if seeds == 1:
-        time_steps(model, [(x, y)], gen, 2)  # warm-up
-        step_s = time_steps(model, [(x, y)], gen, steps, clock=time.process_time) / steps
-    else:
-        chunk, gens = Lockstep(models), [torch.Generator().manual_seed(s) for s in range(seeds)]
-        xs, ys = x.expand(seeds, -1, -1).contiguous(), y.expand(seeds, -1).contiguous()
-        for _ in range(2):  # warm-up
-            chunk.step(xs, ys, gens)
-        start = time.process_time()
-        for _ in range(steps):
-            chunk.step(xs, ys, gens)
-        step_s = (time.process_time() - start) / steps / seeds
+        stepper, batches, gens = model, [(x, y)], gen
+    else:  # the chunk under time_steps' interface: one train_step steps every seed
+        stepper = SimpleNamespace(train_step=Lockstep(models).step)
+        batches = [(x.expand(seeds, -1, -1).contiguous(), y.expand(seeds, -1).contiguous())]
+        gens = [torch.Generator().manual_seed(s) for s in range(seeds)]
+    time_steps(stepper, batches, gens, 2)  # warm-up
+    step_s = time_steps(stepper, batches, gens, steps, clock=time.process_time) / steps / seeds
     model.eval()
     eval_s = 0.0
     if model.has_classifier:
