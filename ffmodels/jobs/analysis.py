@@ -14,15 +14,14 @@ import torch
 from ffmodels import data as ffdata
 from ffmodels.analysis import METRICS, Context
 from ffmodels.jobs.common import get_logger, write_json
-from ffmodels.jobs.model import new_model, setup
-from ffmodels.jobs.spec import JobSpec
+from ffmodels.jobs.model import ModelJobSpec, new_model
 from ffmodels.names import is_calibrated, is_random_init
 from ffmodels.runtime import provenance
 from ffmodels.variants import variant_hparams
 
 
 @dataclasses.dataclass(frozen=True)
-class AnalysisSpec(JobSpec):
+class AnalysisSpec(ModelJobSpec):
     """One root-cause metric on one pretrained model's checkpoints, or on a random init (no
     checkpoints: the network is rebuilt from `hp` for the seed; its rerun trigger is `arch`, what
     shapes the untrained network, as for its probe job)."""
@@ -49,19 +48,13 @@ class AnalysisSpec(JobSpec):
     checkpoints: str | None = None  # None: a random init
     arch: dict | None = None  # a random init: what shapes its network (the rerun trigger)
     hp: dict | None = None  # runtime, a random init: the hyperparameters that build its network
-    # how it runs
-    device: str = "cpu"
-    cuda_tf32: bool = False  # config cuda_tf32 (ffmodels.jobs.model.setup)
-    keep_freed_memory: bool = False  # config keep_freed_memory (ffmodels.jobs.model.setup)
-    eval_batch_size: int = 1000
-    threads: int = 1
 
 
 def analysis_job(spec: AnalysisSpec) -> None:
     start = time.perf_counter()
     log = get_logger(spec.log)
     metric, variant, seed = spec.metric, spec.variant, spec.seed
-    device = setup(spec.device, spec.threads, spec.cuda_tf32, spec.keep_freed_memory)
+    device = spec.setup()
     source = ffdata.load_splits(Path(spec.source), device)
     tcfg = spec.transfer
     target = ffdata.load_splits(Path(spec.target), device, tcfg["train_subset"] if tcfg else None)

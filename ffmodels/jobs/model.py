@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from ffmodels.families import build
+from ffmodels.jobs.spec import JobSpec
 from ffmodels.runtime import keep_freed_memory, resolve_device
 
 
@@ -20,6 +23,21 @@ def setup(device_name: str, threads: int, cuda_tf32: bool = False, keep_freed: b
     torch.backends.cudnn.deterministic = not cuda_tf32
     torch.backends.cudnn.benchmark = False  # its kernel choice may differ from run to run
     return resolve_device(device_name)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ModelJobSpec(JobSpec):
+    """How a job that runs a network runs (ffmodels.jobs.spec.RUNTIME): never a rerun trigger.
+    The spec of every such job (pretraining, probes, analyses) extends it."""
+
+    device: str = "cpu"
+    cuda_tf32: bool = False  # config cuda_tf32
+    keep_freed_memory: bool = False  # config keep_freed_memory
+    eval_batch_size: int = 1000
+    threads: int = 1
+
+    def setup(self) -> torch.device:
+        return setup(self.device, self.threads, self.cuda_tf32, self.keep_freed_memory)
 
 
 def new_model(hp: dict, seed: int, in_dim: int, device: torch.device):

@@ -14,8 +14,7 @@ import torch
 
 from ffmodels import data as ffdata
 from ffmodels.jobs.common import get_logger, write_json
-from ffmodels.jobs.model import new_model, setup
-from ffmodels.jobs.spec import JobSpec
+from ffmodels.jobs.model import ModelJobSpec, new_model
 from ffmodels.resume import ResumeFile, job_key
 from ffmodels.runtime import provenance
 from ffmodels.train import pretrain_chunk
@@ -46,7 +45,7 @@ def chunk_tag(seeds: list[int]) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class PretrainSpec(JobSpec):
+class PretrainSpec(ModelJobSpec):
     """A chunk of seeds of one variant trained on one task, together (ffmodels.lockstep; one
     seed for a family that trains alone): pretraining on the source, or, as the ceiling and
     fine-tuning jobs, on the target. Each file field holds one path per seed, in `seeds` order."""
@@ -71,12 +70,7 @@ class PretrainSpec(JobSpec):
     log: str
     checkpoints: list[str] | None = None  # per seed, one file: the model at each checkpoint epoch training reaches
     init: list[str] | None = None  # fine-tuning: the trained models to start from, not the seeds' inits
-    # how it runs (ffmodels.jobs.spec.RUNTIME)
-    device: str = "cpu"
-    cuda_tf32: bool = False  # config cuda_tf32 (ffmodels.jobs.model.setup)
-    keep_freed_memory: bool = False  # config keep_freed_memory (ffmodels.jobs.model.setup)
-    eval_batch_size: int = 1000
-    threads: int = 1
+    # how it runs, besides ModelJobSpec's (ffmodels.jobs.spec.RUNTIME)
     resume: bool = True
     resume_every_s: float = 60.0  # config pretrain.resume_every_s
 
@@ -99,7 +93,7 @@ def pretrain_job(spec: PretrainSpec) -> None:
     start = time.perf_counter()
     log = get_logger(spec.log)
     hp, seeds = spec.hp, list(spec.seeds)
-    device = setup(spec.device, spec.threads, spec.cuda_tf32, spec.keep_freed_memory)
+    device = spec.setup()
     data = ffdata.load_splits(Path(spec.data), device, spec.train_subset)
     models = [new_model(hp, seed, data["train_x"].shape[1], device) for seed in seeds]
     inits = list(spec.init) if spec.init else [None] * len(seeds)

@@ -13,8 +13,7 @@ import torch
 from ffmodels import data as ffdata
 from ffmodels.calibration import calibrate_running_statistics
 from ffmodels.jobs.common import get_logger, write_json
-from ffmodels.jobs.model import new_model, setup
-from ffmodels.jobs.spec import JobSpec
+from ffmodels.jobs.model import ModelJobSpec, new_model
 from ffmodels.runtime import provenance
 from ffmodels.names import is_control
 from ffmodels.transfer import RawPixels, transfer
@@ -22,7 +21,7 @@ from ffmodels.variants import variant_hparams
 
 
 @dataclasses.dataclass(frozen=True)
-class ProbeSpec(JobSpec):
+class ProbeSpec(ModelJobSpec):
     """The common probe of one model, pretrained (`model`) or the random init of its network.
     The network is rebuilt from `hp` (runtime), but the rerun trigger is `arch`, what shapes the
     untrained network: a training-only setting does not rerun a random init's probe, and a
@@ -53,12 +52,6 @@ class ProbeSpec(JobSpec):
     metrics: str | None = None  # the transfer job's output
     json: str | None = None  # the sensitivity job's output
     settings: dict | None = None  # sensitivity: config `sensitivity`, one knob changed per entry
-    # how it runs
-    device: str = "cpu"
-    cuda_tf32: bool = False  # config cuda_tf32 (ffmodels.jobs.model.setup)
-    keep_freed_memory: bool = False  # config keep_freed_memory (ffmodels.jobs.model.setup)
-    eval_batch_size: int = 1000
-    threads: int = 1
 
 
 def probe_inputs(spec: ProbeSpec) -> tuple:
@@ -66,7 +59,7 @@ def probe_inputs(spec: ProbeSpec) -> tuple:
     the pretrained model or, without one, the random init of hp's network for this seed (source
     says which; status is the pretraining run's, so a collapsed run stays marked). The transfer
     control raw_pixels has no network: its features are the images as the probe receives them."""
-    device = setup(spec.device, spec.threads, spec.cuda_tf32, spec.keep_freed_memory)
+    device = spec.setup()
     data = ffdata.load_splits(Path(spec.data), device, spec.transfer["train_subset"])
     if is_control(spec.variant):
         return device, data, RawPixels(), spec.variant, "ok"
