@@ -180,6 +180,24 @@ def read_benchmarks(
     return dict(found)
 
 
+def run_cpu_seconds(paths: list[Path]) -> tuple[float, int]:
+    """(CPU seconds, jobs estimated) of a run's finished jobs (read_benchmarks' paths). A job resumed
+    after a stop was measured over its last stretch only: it counts at the median of the same job
+    kind's runs measured whole (its own stretch, a floor, where none was); jobs estimated: how many
+    were so counted."""
+    every, whole = read_benchmarks(paths), read_benchmarks(paths, whole=True)
+    total, estimated = 0.0, 0
+    for key, seconds in every.items():
+        measured = whole.get(key, [])
+        resumed = len(seconds) - len(measured)
+        if resumed and measured:
+            total += sum(measured) + resumed * statistics.median(measured)
+            estimated += resumed
+        else:
+            total += sum(seconds)
+    return total, estimated
+
+
 def time_training(
     hp: dict, n_train: int, n_eval: int, steps: int, test_every_epoch: bool, seeds: int = 1, keep_freed: bool = False
 ) -> dict:

@@ -204,10 +204,17 @@ def preset_cost(published: Path, preset: str) -> str:
     """What the preset's published run took, in words."""
     folder = published / PRESET_RUNS[preset]
     if (folder / "benchmarks.tsv").is_file() and preset == "full":
-        with open(folder / "benchmarks.tsv") as fh:
-            seconds = sum(float(r["cpu_time"]) for r in csv.DictReader(fh, delimiter="\t"))
+        from tools.cost import run_cpu_seconds
+
+        seconds, estimated = run_cpu_seconds([folder / "benchmarks.tsv"])
+        resumed = (
+            f", {estimated} job{'s' if estimated > 1 else ''} resumed after a stop counted at the median of "
+            f"{'their' if estimated > 1 else 'its'} kind's whole runs"
+            if estimated
+            else ""
+        )
         return (
-            f"{seconds / 3600:.0f} core-hours of CPU jobs on a 2-core machine "
+            f"{seconds / 3600:.0f} core-hours of CPU jobs on a 2-core machine{resumed} "
             f"([run `{folder.name}`]({folder}/RUN.md)); a GPU box runs several jobs at once"
         )
     if (folder / "RUN.md").is_file():

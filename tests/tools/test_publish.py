@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from tests.conftest import REPO
-from tools import publish
+from tools import cost, publish
 
 QUICK = REPO / "results" / "published" / "quick"
 
@@ -254,10 +254,28 @@ def test_each_presets_cost_line_comes_from_its_published_run(tmp_path):
     assert readme_results.preset_cost(tmp_path, "quick").startswith("14 min 30 s of Snakemake on 2 CPU cores")
     full = tmp_path / "full"
     full.mkdir()
-    (full / "benchmarks.tsv").write_text(
-        "job\ts\tcpu_time\npretrain/bp/seed0.tsv\t9000\t7200\npretrain/bp/seed1.tsv\t9000\t3600\n"
+    # the published listing (tools.publish): each job's benchmark fields, its folder, the epoch it resumed after
+    header = "\t".join(["job", *cost.BENCHMARK_FIELDS, "folder", cost.RESUMED_COLUMN])
+    row = "{}\t9000\t" + "\t".join(["0"] * (len(cost.BENCHMARK_FIELDS) - 2)) + "\t{}\t2026-12-01\t{}"
+
+    def listing(*rows):
+        (full / "benchmarks.tsv").write_text("\n".join([header, *(row.format(*r) for r in rows)]) + "\n")
+
+    listing(("pretrain/bp/seed0.tsv", 7200, ""), ("pretrain/bp/seed1.tsv", 3600, ""))
+    assert readme_results.preset_cost(tmp_path, "full").startswith("3 core-hours of CPU jobs on a 2-core machine (")
+    # a job resumed after a stop was measured over its last stretch: it counts at the median of its
+    # kind's whole runs (7 200 s, not 100 s); a kind with no whole run counts as measured
+    listing(
+        ("pretrain/bp/seed0.tsv", 7200, ""),
+        ("pretrain/bp/seed1.tsv", 7200, ""),
+        ("pretrain/bp/seed2.tsv", 100, "9"),
+        ("pretrain/cwc/seed0.tsv", 3600, "4"),
     )
-    assert readme_results.preset_cost(tmp_path, "full").startswith("3 core-hours of CPU jobs")
+    assert cost.run_cpu_seconds([full / "benchmarks.tsv"]) == (3 * 7200 + 3600, 1)
+    assert readme_results.preset_cost(tmp_path, "full").startswith(
+        "7 core-hours of CPU jobs on a 2-core machine, 1 job resumed after a stop counted at the median of "
+        "its kind's whole runs ("
+    )
 
 
 def _utc(text):
