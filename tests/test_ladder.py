@@ -162,9 +162,15 @@ def test_a_sensitivity_job_computes_the_settings_its_tables_read():
 
 def test_the_ledger_says_what_explains_a_number_where_its_ladder_ran():
     reached, _ = KINDS["gap_ladder"].build(SPEC, RECORDS, CTX)
-    assert explained_by(reached) == "z-score; no standardisation"
+    # each step that moves the number with its size, and what the steps within noise add up to
+    size = dict(zip(reached.step, reached.delta_vs_ref))
+    z, ns = f"z-score {size['z-score']:+.2f} pp", f"no standardisation {size['no standardisation']:+.2f} pp"
+    assert size["last layer"] == 0 and explained_by(reached) == f"{z}; {ns}"  # the step within noise adds 0
+    drifted = reached.copy()
+    drifted.loc[drifted.step == "no standardisation", "mean"] -= 3.0  # as if the steps within noise lost 3 pp
+    assert explained_by(drifted) == f"{z}; {ns}; the other steps together -3.00 pp"
     far, _ = KINDS["gap_ladder"].build({**SPEC, "slides": 72.0}, RECORDS, CTX)
-    moved = "moved from ours by: z-score; no standardisation"
+    moved = f"moved from ours by: {z}; {ns}"
     assert explained_by(far) == f"unexplained (upstream's recipe here: 54.17, {moved})"
     typed, _ = KINDS["gap_ladder"].build({**SPEC, "slides_status": "not found"}, RECORDS, CTX)
     assert explained_by(typed) == f"the slides' number is not found (upstream's recipe here: 54.17, {moved})"
@@ -180,7 +186,7 @@ def test_the_ledger_says_what_explains_a_number_where_its_ladder_ran():
     }
     tolerances = {"pp": {"tolerance": 1.0, "metrics": ["transfer_acc*"]}}
     ledger = build_ledger({"ladder_ff_transfer": reached}, [claim], 0.05, tolerances)
-    assert ledger.loc[0, "verdict"] == "not run" and ledger.loc[0, "explained_by"] == "z-score; no standardisation"
+    assert ledger.loc[0, "verdict"] == "not run" and ledger.loc[0, "explained_by"] == explained_by(reached)
     assert "explained by (gap ladder)" in ledger_markdown(ledger, "test", tolerances)
     without = build_ledger({}, [claim], 0.05, tolerances)  # no ladder in this run: the ledger as before
     assert "explained_by" not in without and "explained by" not in ledger_markdown(without, "test", tolerances)
@@ -202,6 +208,10 @@ def test_a_rung_whose_probe_picked_its_epoch_on_test_is_labelled_test_selected()
     table, notes = KINDS["gap_ladder"].build(SPEC, records, CTX)
     assert table.step.iloc[3] == "no standardisation (test-selected)" and "(test-selected)" not in table.step.iloc[2]
     assert any(n.startswith("test-selected:") for n in notes)
-    assert explained_by(table) == "z-score; no standardisation (test-selected); the recipe's number is test-selected"
+    size = dict(zip(table.step, table.delta_vs_ref))
+    assert explained_by(table) == (
+        f"z-score {size['z-score']:+.2f} pp; no standardisation (test-selected) "
+        f"{size['no standardisation (test-selected)']:+.2f} pp; the recipe's number is test-selected"
+    )
     far, _ = KINDS["gap_ladder"].build({**SPEC, "slides": 72.0}, records, CTX)
     assert explained_by(far).startswith("unexplained (upstream's recipe here: 54.17 (test-selected), moved from")

@@ -188,19 +188,24 @@ def explained_by(table: pd.DataFrame) -> str:
     """What a ladder table says of the gap to the slides' number (the ledger's "explained by"):
     the slides' number marked typed / derived / not found, which upstream code cannot have
     printed; else "unexplained" where upstream's recipe as rerun here does not reach it; else the
-    steps that move the number (Holm-corrected), or that none does alone. Where the slides' number
+    steps that move the number (Holm-corrected), each with its size, and what the other steps add up
+    to, or that none moves it alone. Where the slides' number
     stays unexplained, the steps that move ours to upstream's recipe follow: the ladder still says
     why upstream's code printed another number than ours. A recipe number picked on the test
     split says so wherever it decides."""
     slides = table[table.variant == SLIDES_ROW].iloc[0]
     last = recipe_rung(table)
     on_test = f" ({TEST_SELECTED})" if is_test_selected(last) else ""
-    moved = table[table.status == MOVES].step.tolist()
+    steps = table[table.status == MOVES]
+    moved = [f"{row.step} {row.delta_vs_ref:+.2f} pp" for row in steps.itertuples()]
     recipe = f"upstream's recipe here: {last['mean']:.2f}{on_test}"
     recipe += f", moved from ours by: {'; '.join(moved)}" if moved else ""
     if slides.slides_status != "printed":
         return f"the slides' number is {slides.slides_status} ({recipe})"
     if slides.status != "reached":
         return f"unexplained ({recipe})"
+    # the steps within noise may still add up: their sum shows where the rest of the way went
+    rest = last["mean"] - table["mean"].iloc[0] - steps.delta_vs_ref.sum()
+    others = f"; the other steps together {rest:+.2f} pp" if moved and round(rest, 2) else ""
     reached = f"; the recipe's number is {TEST_SELECTED}" if on_test else ""
-    return ("; ".join(moved) if moved else "no single step moves it") + reached
+    return ("; ".join(moved) + others if moved else "no single step moves it") + reached
