@@ -188,11 +188,10 @@ def explained_by(table: pd.DataFrame) -> str:
     """What a ladder table says of the gap to the slides' number (the ledger's "explained by"):
     the slides' number marked typed / derived / not found, which upstream code cannot have
     printed; else "unexplained" where upstream's recipe as rerun here does not reach it; else the
-    steps that move the number (Holm-corrected), each with its size, and what the other steps add up
-    to, or that none moves it alone. Where the slides' number
-    stays unexplained, the steps that move ours to upstream's recipe follow: the ladder still says
-    why upstream's code printed another number than ours. A recipe number picked on the test
-    split says so wherever it decides."""
+    steps that move the number (Holm-corrected), each with its size, and what the other steps add
+    up to, or that none moves it alone. Where the slides' number stays unexplained, the steps that
+    move ours to upstream's recipe follow: the ladder still says why upstream's code printed
+    another number than ours. A recipe number picked on the test split says so wherever it decides."""
     slides = table[table.variant == SLIDES_ROW].iloc[0]
     last = recipe_rung(table)
     on_test = f" ({TEST_SELECTED})" if is_test_selected(last) else ""
