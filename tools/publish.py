@@ -178,9 +178,16 @@ def by_folder(earlier: dict[str, tuple], here: dict, folder: str) -> dict[str, t
     """{job: (what it published, the folder that ran it)} of a run published from several workflow
     folders: a job this folder has finished has this folder's entry; the jobs only earlier folders
     finished (lost machines) keep theirs; an entry this folder published before and no longer has
-    is dropped (its job is running again)."""
+    is dropped (its job is running again). A file this folder holds with the very bytes an earlier
+    folder published was restored from that publication (restore_results), not run here: it keeps
+    that folder (a job run again writes its own wall time, so it never has the same bytes)."""
     kept = {job: entry for job, entry in earlier.items() if job not in here and entry[1] != folder}
-    return {**kept, **{job: (value, folder) for job, value in here.items()}}
+
+    def ran(job, value):
+        before = earlier.get(job)
+        return before[1] if before is not None and before[0] == value and before[1] != folder else folder
+
+    return {**kept, **{job: (value, ran(job, value)) for job, value in here.items()}}
 
 
 def merge_benchmarks(out: Path, workdir: Path, folder: str) -> tuple[int, int]:
@@ -218,6 +225,26 @@ def merge_benchmarks(out: Path, workdir: Path, folder: str) -> tuple[int, int]:
     else:
         path.unlink(missing_ok=True)
     return len(rows), len(here)
+
+
+def restore_results(name: str, workdir: Path, pattern: str = "") -> list[str]:
+    """Unpack the per-seed result files the run NAME published (RESULTS) into a workflow folder at
+    their workflow paths, never over a file the folder has; pattern: only the paths it matches (a
+    regular expression). A run restarted on a new machine then builds the tables whose jobs have
+    all published from these files, with `snakemake --allowed-rules table figure ledger`, which
+    keeps Snakemake from training those jobs again for the models that went with the old machine
+    (a table's inputs are result files, not models). Returns the paths written."""
+    import tarfile
+
+    written = []
+    with tarfile.open(PUBLISHED / name / RESULTS) as tar:
+        for member in tar.getmembers():
+            path = workdir / member.name
+            if member.isfile() and re.search(pattern, member.name) and not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(tar.extractfile(member).read())
+                written.append(member.name)
+    return written
 
 
 def result_folder(member) -> str:
@@ -840,6 +867,12 @@ def main(argv=None) -> None:
     run.add_argument("--wall", help=f"wall time of the run so far, as words (default: from the folder's {RUN_LOG})")
     run.add_argument("--note", help="a sentence for RUN.md")
     run.add_argument("--machine", help="where the run ran, when not on this machine (default: this one)")
+    restore = sub.add_parser(
+        "restore", help="unpack a published run's per-seed result files into a workflow folder (a lost machine)"
+    )
+    restore.add_argument("name")
+    restore.add_argument("--workdir", default=".", help="the workflow folder to restore into (default: here)")
+    restore.add_argument("--only", default="", help="a regular expression: restore only the paths it matches")
     sub.add_parser("docs", help="write each published run's page, results/published/<run>/README.md")
     compare = sub.add_parser("compare", help="the claims whose verdict differs between two published runs")
     compare.add_argument("first")
@@ -883,6 +916,9 @@ def main(argv=None) -> None:
         for c in changes:
             print(" | ".join(str(v) for v in c.values()))
         print(summary)
+    elif args.what == "restore":
+        written = restore_results(args.name, Path(args.workdir), args.only)
+        print(f"{len(written)} result files of {args.name} restored into {args.workdir}")
     elif args.what == "run":
         print(publish_run(args.name, Path(args.workdir), args.command, args.wall, args.note, args.machine))
     else:

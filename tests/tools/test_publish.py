@@ -657,3 +657,32 @@ def test_the_readme_says_what_orders_transfer_from_the_full_runs_hypothesis_tabl
     assert "(3 models)" in next(line for line in lines if line.startswith("| label columns' gradient share"))
     shutil.copy(quick, lead)  # the lead run's own table comes first
     assert readme_results.hypothesis_section(tmp_path, {}).startswith(f"From run [`{lead.name}`]")
+
+
+def test_a_run_restarted_on_a_new_machine_builds_on_the_result_files_it_published(tmp_path, monkeypatch):
+    """restore unpacks the published per-seed files into the new folder (never over one it has);
+    published again, a restored file still names the folder that ran it, a file run here this one."""
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    monkeypatch.setattr(publish, "_commit", lambda folder: "abc1234")
+
+    def folder(name, start, seeds):
+        run = tmp_path / name
+        (run / "results" / "tables").mkdir(parents=True)
+        (run / "full-run.log").write_text(f"started {start}\n")
+        for seed in seeds:
+            path = run / "results" / "pretrain" / "bp" / f"seed{seed}" / "metrics.json"
+            path.parent.mkdir(parents=True)
+            path.write_text(f'{{"test_acc": {seed}, "wall_time_s": "{name}"}}')
+            os.utime(path, (_utc(start[:16]).timestamp(),) * 2)
+        return run
+
+    publish.publish_run("long", folder("lost", "2026-12-01 10:00:00", [0, 1]), "make full-run", None, None)
+    new = folder("new", "2026-12-02 08:00:00", [1])  # seed 1 trained again here, before the restore
+    written = publish.restore_results("long", new, r"pretrain/bp/")
+    assert written == ["results/pretrain/bp/seed0/metrics.json"]  # seed 1's own file is not overwritten
+    assert json.loads((new / written[0]).read_text()) == {"test_acc": 0, "wall_time_s": "lost"}
+    assert publish.restore_results("long", new, "nothing matches") == []
+    publish.publish_run("long", new, "make full-run", None, None)
+    with tarfile.open(tmp_path / "published" / "long" / publish.RESULTS) as tar:
+        ran = {m.name.split("/")[3]: publish.result_folder(m) for m in tar.getmembers()}
+    assert ran == {"seed0": "2026-12-01 10:00 UTC", "seed1": "2026-12-02 08:00 UTC"}
