@@ -247,6 +247,29 @@ def restore_results(name: str, workdir: Path, pattern: str = "") -> list[str]:
     return written
 
 
+def missing_results(workdir: Path, tables: list[str], configfiles: list[str]) -> list[str]:
+    """The result files the tables read (their figures read the tables or the same files) that the
+    workflow folder, run with these --configfile overlays, lacks: after restore_results, the
+    Snakemake targets that finish the tables; with none left, the tables build with --allowed-rules
+    table figure. A job whose results all published is not run again for these tables."""
+    from ffmodels.config import load_config, table_runs
+    from ffmodels.names import stage_file
+
+    config = load_config(*(workdir / f for f in configfiles), path=workdir / "config.yaml")
+    runs = table_runs(config)
+    unknown = [t for t in tables if t not in runs]
+    if unknown:
+        raise SystemExit(f"not a table this config builds: {', '.join(unknown)} (its tables: {', '.join(runs)})")
+    wanted = [
+        stage_file(stage, run, seed)
+        for table in tables
+        for stage, names in runs[table].items()
+        for run in names
+        for seed in config["seeds"]
+    ]
+    return [f for f in dict.fromkeys(wanted) if not (workdir / f).exists()]
+
+
 def result_folder(member) -> str:
     """The workflow folder a published result file (a member of RESULTS) came from."""
     comment = member.pax_headers.get("comment", "")
@@ -873,6 +896,12 @@ def main(argv=None) -> None:
     restore.add_argument("name")
     restore.add_argument("--workdir", default=".", help="the workflow folder to restore into (default: here)")
     restore.add_argument("--only", default="", help="a regular expression: restore only the paths it matches")
+    missing = sub.add_parser(
+        "missing", help="the result files some tables read that a workflow folder lacks (Snakemake targets)"
+    )
+    missing.add_argument("tables", nargs="+")
+    missing.add_argument("--workdir", default=".", help="the workflow folder (default: here)")
+    missing.add_argument("--configfile", nargs="*", default=[], help="the run's --configfile overlays")
     sub.add_parser("docs", help="write each published run's page, results/published/<run>/README.md")
     compare = sub.add_parser("compare", help="the claims whose verdict differs between two published runs")
     compare.add_argument("first")
@@ -919,6 +948,8 @@ def main(argv=None) -> None:
     elif args.what == "restore":
         written = restore_results(args.name, Path(args.workdir), args.only)
         print(f"{len(written)} result files of {args.name} restored into {args.workdir}")
+    elif args.what == "missing":
+        print("\n".join(missing_results(Path(args.workdir), args.tables, args.configfile)))
     elif args.what == "run":
         print(publish_run(args.name, Path(args.workdir), args.command, args.wall, args.note, args.machine))
     else:

@@ -686,3 +686,27 @@ def test_a_run_restarted_on_a_new_machine_builds_on_the_result_files_it_publishe
     with tarfile.open(tmp_path / "published" / "long" / publish.RESULTS) as tar:
         ran = {m.name.split("/")[3]: publish.result_folder(m) for m in tar.getmembers()}
     assert ran == {"seed0": "2026-12-01 10:00 UTC", "seed1": "2026-12-02 08:00 UTC"}
+
+
+def test_the_result_files_a_table_still_needs_are_the_ones_the_folder_lacks(tmp_path):
+    """After a restore, the targets that finish a table are its inputs the folder lacks: the
+    workflow's own input list (tests/test_rebuild_published.py builds the table from the same)."""
+    from ffmodels.config import load_config, table_runs
+    from ffmodels.names import stage_file
+
+    (tmp_path / "presets").mkdir()
+    shutil.copy(REPO / "config.yaml", tmp_path)
+    shutil.copy(REPO / "presets" / "quick.yaml", tmp_path / "presets")
+    config = load_config(REPO / "presets" / "quick.yaml")
+    reads = [
+        stage_file(stage, run, seed)
+        for stage, runs in table_runs(config)["rq2_transfer"].items()
+        for run in runs
+        for seed in config["seeds"]
+    ]
+    for have in reads[::2]:
+        (tmp_path / have).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / have).write_text("{}")
+    assert publish.missing_results(tmp_path, ["rq2_transfer"], ["presets/quick.yaml"]) == reads[1::2]
+    with pytest.raises(SystemExit, match="not a table this config builds: ladder_ff_mnist"):
+        publish.missing_results(tmp_path, ["ladder_ff_mnist"], ["presets/quick.yaml"])
