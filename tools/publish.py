@@ -240,7 +240,8 @@ def restore_results(name: str, workdir: Path, pattern: str = "") -> list[str]:
     with tarfile.open(PUBLISHED / name / RESULTS) as tar:
         for member in tar.getmembers():
             path = workdir / member.name
-            if member.isfile() and re.search(pattern, member.name) and not path.exists():
+            inside = member.name.startswith("results/") and ".." not in Path(member.name).parts
+            if member.isfile() and inside and re.search(pattern, member.name) and not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(tar.extractfile(member).read())
                 written.append(member.name)
