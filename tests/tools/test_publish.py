@@ -4,6 +4,7 @@ ledger, and builds none of them; each published run's page and the README's gene
 
 import csv
 import datetime
+import io
 import json
 import os
 import re
@@ -682,6 +683,15 @@ def test_a_run_restarted_on_a_new_machine_builds_on_the_result_files_it_publishe
     assert written == ["results/pretrain/bp/seed0/metrics.json"]  # seed 1's own file is not overwritten
     assert json.loads((new / written[0]).read_text()) == {"test_acc": 0, "wall_time_s": "lost"}
     assert publish.restore_results("long", new, "nothing matches") == []
+    with tarfile.open(tmp_path / "stray.tar.gz", "w:gz") as tar:  # members named outside results/ are skipped
+        for name in ("../outside.json", "results/../../outside.json", "config.yaml"):
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"{}"))
+    (tmp_path / "published" / "stray").mkdir()
+    shutil.move(tmp_path / "stray.tar.gz", tmp_path / "published" / "stray" / publish.RESULTS)
+    assert publish.restore_results("stray", new) == []
+    assert not (tmp_path / "outside.json").exists()
     publish.publish_run("long", new, "make full-run", None, None)
     with tarfile.open(tmp_path / "published" / "long" / publish.RESULTS) as tar:
         ran = {m.name.split("/")[3]: publish.result_folder(m) for m in tar.getmembers()}
