@@ -18,7 +18,7 @@ import yaml
 from ffmodels.errors import ConfigError
 from ffmodels.overlay import merge  # noqa: F401 (re-exported)
 from ffmodels.families import FAMILIES, check_hparams
-from ffmodels.names import is_control, needs_pretraining
+from ffmodels.names import is_control, needs_pretraining, stage_file
 from ffmodels.variants import (  # noqa: F401 (re-exported)
     TASKS,
     calibrated_init_of,
@@ -102,6 +102,16 @@ def table_runs(config: dict) -> dict[str, dict[str, list[str]]]:
         "transfer_control": config.get("transfer_control"),
     }
     return {name: runs_of(spec, variants) for name, spec in enabled_tables(config).items()}
+
+
+def table_input_files(config: dict, runs: dict[str, list[str]]) -> dict[str, list[str]]:
+    """{stage: result files} that a table reading `runs` ({stage: [run names]}, from table_runs)
+    takes as input, over the config's seeds, relative to the workflow folder: the table rule's
+    inputs, and what a restarted run still needs (tools.publish missing)."""
+    return {
+        stage: [stage_file(stage, run, seed) for run in names for seed in config["seeds"]]
+        for stage, names in runs.items()
+    }
 
 
 def table_context(config: dict, table: str, runs: dict[str, list[str]]) -> dict:

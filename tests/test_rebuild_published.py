@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ffmodels.config import load_config, table_context, table_runs
+from ffmodels.config import load_config, table_context, table_input_files, table_runs
 from ffmodels.jobs.table import TableSpec, table_job
-from ffmodels.names import stage_file
 from tests.conftest import REPO
 
 PUBLISHED = REPO / "results" / "published"
@@ -47,10 +46,7 @@ def test_table_rebuilt_byte_for_byte_from_published_results(run, table, publishe
     config = load_config(*PRESETS[run])
     root = published_results(run)
     runs = table_runs(config)[table]
-    inputs = {
-        stage: [str(root / stage_file(stage, name, seed)) for name in stage_runs for seed in config["seeds"]]
-        for stage, stage_runs in runs.items()
-    }
+    inputs = {stage: [str(root / f) for f in files] for stage, files in table_input_files(config, runs).items()}
     missing = [p for files in inputs.values() for p in files if not Path(p).exists()]
     assert not missing, f"not in {run}/{RESULTS}: {missing[:3]}"
     spec = TableSpec(

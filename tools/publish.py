@@ -253,21 +253,14 @@ def missing_results(workdir: Path, tables: list[str], configfiles: list[str]) ->
     workflow folder, run with these --configfile overlays, lacks: after restore_results, the
     Snakemake targets that finish the tables; with none left, the tables build with --allowed-rules
     table figure. A job whose results all published is not run again for these tables."""
-    from ffmodels.config import load_config, table_runs
-    from ffmodels.names import stage_file
+    from ffmodels.config import load_config, table_input_files, table_runs
 
     config = load_config(*(workdir / f for f in configfiles), path=workdir / "config.yaml")
     runs = table_runs(config)
     unknown = [t for t in tables if t not in runs]
     if unknown:
         raise SystemExit(f"not a table this config builds: {', '.join(unknown)} (its tables: {', '.join(runs)})")
-    wanted = [
-        stage_file(stage, run, seed)
-        for table in tables
-        for stage, names in runs[table].items()
-        for run in names
-        for seed in config["seeds"]
-    ]
+    wanted = [f for table in tables for files in table_input_files(config, runs[table]).values() for f in files]
     return [f for f in dict.fromkeys(wanted) if not (workdir / f).exists()]
 
 

@@ -9,6 +9,7 @@ from ffmodels.config import (
     enabled_tables,
     settings_for,
     table_context as table_ctx,
+    table_input_files,
     variant_names,
     table_runs,
     variant_hparams,
@@ -115,10 +116,7 @@ def analysis_inputs(w):
 
 
 def table_inputs(table):
-    return {
-        stage: [stage_file(stage, run, seed) for run in runs for seed in SEEDS]
-        for stage, runs in TABLE_RUNS[table].items()
-    }
+    return table_input_files(config, TABLE_RUNS[table])
 
 
 def table_context(table):
