@@ -10,6 +10,8 @@ export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736
 # torch's own CPU kernels on the AVX2 path whatever the CPU: the first folder ran on an AVX2 CPU,
 # and on an AVX512 one this gives its bits (docs/usage.md, Determinism).
 export ATEN_CPU_CAPABILITY=avx2
+# and oneDNN's (CwC-FF's convolutions), which ATEN_CPU_CAPABILITY does not reach (check-quick-avx2-here).
+export ONEDNN_MAX_CPU_ISA=AVX2
 SM=(.venv/bin/snakemake --cores 2 --rerun-incomplete --keep-going --config local_mirror=/work/shared/data)
 echo "started $(date -u '+%F %T')" >> full-run.log
 .venv/bin/snakemake --unlock >/dev/null 2>&1
