@@ -5,7 +5,7 @@
 
 import sys
 
-from snakemake.utils import min_version, update_config, validate
+from snakemake.utils import min_version, update_config
 
 min_version("9.0")
 
@@ -23,13 +23,13 @@ export_import_path(workflow.basedir)
 
 # --config 'families={ff: {lr: 0.01}}' gives nested values as text: read them as YAML again.
 update_config(config, typed(workflow.config_settings.overwrite_config))
-validate(config, "workflow/schemas/config.schema.yaml")
 
 
 report: "workflow/report/workflow.rst"
 
 
-# Every family block resolved (`extends`) after all overlays are merged, and every value checked.
+# Checked against workflow/schemas/config.schema.yaml (with Snakemake's validator, its defaults
+# filled in), then every family block resolved (`extends`) and every value checked.
 try:
     config.update(resolve(config))
 except ConfigError as err:

@@ -1,11 +1,12 @@
 """Resolve and check the experiment config: the one place that turns config.yaml, its overlays
 and --config values into what the jobs run.
 
-The JSON schema (workflow/schemas/config.schema.yaml) checks the structure; this module checks
-what the schema cannot: that every number is finite, that every family block resolves (its
-`extends`, ffmodels.variants) to exactly the family's hyperparameters, each inside its domain
-(ffmodels.hparams: a misspelt key, a wrong type or an impossible value is named with what is
-allowed), that every variant names a known family, and that every table row exists.
+The JSON schema (workflow/schemas/config.schema.yaml) checks the structure (check_schema, run by
+resolve for the Snakefile and load_config alike); this module then checks what the schema cannot:
+that every number is finite, that every family block resolves (its `extends`, ffmodels.variants)
+to exactly the family's hyperparameters, each inside its domain (ffmodels.hparams: a misspelt
+key, a wrong type or an impossible value is named with what is allowed), that every variant
+names a known family, and that every table row exists.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ffmodels.variants import (  # noqa: F401 (re-exported)
 )
 
 REPO = Path(__file__).resolve().parent.parent
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def typed(values):
@@ -145,9 +147,27 @@ def settings_for(config: dict, run: str, runs: dict | None = None) -> dict:
     return {name: value for name, value in config["sensitivity"].items() if name in wanted}
 
 
+def check_schema(config: dict) -> None:
+    """Check the config's structure against the JSON schema with Snakemake's own validator, which
+    also fills in the schema's defaults (in place); raise ConfigError naming the first key that
+    breaks it (a config of an older commit that lacks a required key, a value outside its enum),
+    not Snakemake's dump of the schema."""
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(SCHEMA))
+    except WorkflowError as err:
+        cause = err.__context__  # the jsonschema ValidationError Snakemake wraps
+        path = ".".join(str(key) for key in getattr(cause, "absolute_path", ()))
+        message = getattr(cause, "message", str(err))
+        raise ConfigError(f"{path or 'config'}: {message} ({SCHEMA.relative_to(REPO)})") from None
+
+
 def resolve(config: dict) -> dict:
-    """The config with every family block resolved (ffmodels.variants), after checking it all;
-    raises ConfigError naming the first key that cannot be run."""
+    """The config with every family block resolved (ffmodels.variants), after checking it all
+    (the schema first); raises ConfigError naming the first key that cannot be run."""
+    check_schema(config)
     bad = non_finite(config)
     if bad:
         raise ConfigError(f"{bad}: not a finite number")

@@ -131,6 +131,9 @@ MISTYPED = [
     ),
     ({"pretrain__test_every_epoch": ["cwcc"]}, "pretrain.test_every_epoch: 'cwcc' is not defined under variants"),
     ({"start_first": ["cwcc"]}, "start_first: unknown family 'cwcc'"),
+    # caught by the JSON schema (check_schema), named by key as the rest are
+    ({"transfer__features": "first"}, "transfer.features: 'first' is not one of ['all', 'last']"),
+    ({"seeds": "0-4"}, "seeds: '0-4' is not of type 'array'"),
 ]
 
 
@@ -139,6 +142,17 @@ def test_mistyped_values_are_refused_with_key_value_and_what_is_allowed(change, 
     with pytest.raises(ConfigError) as err:
         check_config(cfg(**change))
     assert str(err.value).startswith(message), str(err.value)
+
+
+def test_a_config_missing_a_required_key_is_refused_by_name_wherever_it_is_loaded(tmp_path):
+    """A workflow folder of an older commit whose config.yaml lacks a key the schema now requires:
+    load_config (tools.publish, tools.cost) names the key, as the Snakefile does, instead of a
+    KeyError from deep inside table_runs."""
+    old = copy.deepcopy(CONFIG)
+    del old["tables_enabled_by_default"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    with pytest.raises(ConfigError, match="config: 'tables_enabled_by_default' is a required property"):
+        load_config(path=tmp_path / "config.yaml")
 
 
 def test_per_task_settings_are_inherited_checked_and_apply_only_on_their_task():
