@@ -17,7 +17,7 @@ configfile: "config.yaml"
 sys.path.insert(0, workflow.basedir)
 
 from ffmodels.config import ConfigError, resolve, typed
-from ffmodels.runtime import export_import_path
+from ffmodels.runtime import export_cpu_kernels, export_import_path
 
 export_import_path(workflow.basedir)
 
@@ -34,6 +34,9 @@ try:
     config.update(resolve(config))
 except ConfigError as err:
     raise ValueError(f"invalid config: {err}") from None
+
+# Every job's CPU kernels held to config cpu_kernels' instruction set (read as a job starts).
+export_cpu_kernels(config["cpu_kernels"])
 
 
 include: "workflow/rules/common.smk"

@@ -22,6 +22,28 @@ def export_import_path(root: str) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
 
 
+# config cpu_kernels: the environment that holds torch's CPU kernels to one instruction set. ATen
+# (torch's own vectorised kernels) and oneDNN (convolutions, CwC-FF's) each pick the best the CPU
+# has unless told otherwise, so that one seed's numbers differ between an AVX2 and an AVX512 CPU
+# (docs/usage.md, Determinism). Both read it when a job's process starts.
+CPU_KERNEL_ENV = {
+    "native": {},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+}
+
+
+def export_cpu_kernels(choice: str) -> dict[str, str]:
+    """Put config cpu_kernels' environment into this process's, for every job the workflow starts
+    (a job's own process, on this machine or through SLURM, where the Snakefile runs again).
+    x86 only: elsewhere the names mean nothing and the CPU's own kernels run. native leaves the
+    environment as it is (a variable set by hand still applies). Returns what it set."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return {}
+    env = CPU_KERNEL_ENV[choice]
+    os.environ.update(env)
+    return env
+
+
 # glibc's mallopt parameters (malloc.h)
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
 
@@ -82,6 +104,7 @@ def provenance(device: torch.device, wall_time_s: float) -> dict:
             torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
         ),
         "torch_threads": torch.get_num_threads(),
+        "cpu_kernels": torch.backends.cpu.get_cpu_capability(),  # config cpu_kernels; the CPU's best by default
         "host": platform.node(),
         "wall_time_s": round(wall_time_s, 3),
     }

@@ -2,6 +2,7 @@
 
 import json
 
+import torch
 
 from ffmodels.config import load_config, variant_hparams
 from ffmodels.jobs.pretrain import pretrain_job
@@ -79,6 +80,7 @@ def test_metrics_record_hyperparameters_seed_and_provenance(tmp_path, real_split
     prov = m["provenance"]
     assert prov["versions"]["torch"] and prov["device"] == "cpu" and prov["wall_time_s"] > 0
     assert "git_commit" in prov
+    assert prov["cpu_kernels"] == torch.backends.cpu.get_cpu_capability()  # tells two CPU runs apart
     tcfg = dict(CONFIG["transfer"], train_subset=2000, probe=dict(CONFIG["transfer"]["probe"], max_epochs=2))
     for model_path, name in ((out / "model.pt", "bp"), (None, "random_init_bp")):
         hp = variant_hparams(CONFIG, name)

@@ -18,6 +18,7 @@ import sys
 import time
 
 import pytest
+import torch
 import yaml
 
 from ffmodels.conclusions import CONCLUSION_VERDICTS
@@ -76,6 +77,17 @@ def test_training_jobs_stay_under_4_gb(workflow_dir):
     for tsv in (workflow_dir / "benchmarks").rglob("*.tsv"):
         row = read_csv_tab(tsv)
         assert float(row["max_rss"]) < 4096, (tsv, row["max_rss"])
+
+
+def test_every_job_records_the_cpu_kernels_config_cpu_kernels_names(workflow_dir):
+    """The Snakefile exports config cpu_kernels (avx2) to every job: on an AVX512 CPU a job left to
+    itself picks AVX512 (tests/test_cpu_kernels.py holds oneDNN's part)."""
+    results = [json.loads(path.read_text()) for path in (workflow_dir / "results").rglob("*.json")]
+    recorded = [r["provenance"]["cpu_kernels"] for r in results if isinstance(r, dict) and "provenance" in r]
+    assert len(recorded) >= len(SEEDS) * 4, recorded  # training, probes, analyses: every job that records
+    recorded = set(recorded)
+    native = torch.backends.cpu.get_cpu_capability()  # this process: no cpu_kernels applied
+    assert recorded == ({"AVX2"} if native in ("AVX2", "AVX512") else {native}), (recorded, native)
 
 
 def plan_after_edit(workflow_dir, tmp_path, module, text):

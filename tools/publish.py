@@ -65,16 +65,32 @@ def _preset(results: Path) -> str:
     return "unknown"
 
 
-def this_machine() -> str:
+def this_machine(job_kernels: list[str] | None = None) -> str:
     """With the CPU model and the kernels torch picks on it: the full run's folders, each on its own
     machine, agreed to the last digit on some jobs and differed in the second decimal on others, and
-    nothing recorded which CPU each ran on."""
+    nothing recorded which CPU each ran on. job_kernels: the kernels the run's jobs recorded
+    (config cpu_kernels can hold them below what this process picks)."""
     import torch
 
+    kernels = " and ".join(job_kernels) + " (recorded by its jobs)" if job_kernels else None
     return (
         f"{platform.machine()} ({cpu_model()}; torch {torch.__version__}, CPU kernels "
-        f"{torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores, {platform.system()}"
+        f"{kernels or torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores, {platform.system()}"
     )
+
+
+def job_kernels(results: Path) -> list[str]:
+    """The CPU kernels the run's result files record (provenance cpu_kernels; files of commits
+    before it record none)."""
+    found = set()
+    for path in results.rglob("*.json"):
+        try:
+            provenance = json.loads(path.read_text()).get("provenance")
+        except (ValueError, AttributeError):  # not a job's result (a list, a broken file)
+            continue
+        if isinstance(provenance, dict) and provenance.get("cpu_kernels"):
+            found.add(provenance["cpu_kernels"])
+    return sorted(found)
 
 
 def cpu_model() -> str:
@@ -140,7 +156,7 @@ def publish_run(
         f"- command: `{command}`",
         f"- commit: `{commit}`",
         f"- published: {now}",
-        f"- machine: {machine or this_machine()}",
+        f"- machine: {machine or this_machine(job_kernels(workdir / 'results'))}",
         f"- wall time so far: {wall or _wall_words(measured) or 'not given'}",
         *all_folders,
         f"- contents: {n_tables} table{'s' * (n_tables != 1)}{ledger}, "

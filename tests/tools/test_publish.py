@@ -124,6 +124,11 @@ def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_
     assert f"CPU kernels {torch.backends.cpu.get_cpu_capability()}" in text  # what tells two CPU runs apart
     elsewhere = publish.publish_run("early", run, "bash gpu/check.sh", "9 min", None, machine="one NVIDIA H200")
     assert "- machine: one NVIDIA H200" in (elsewhere / "RUN.md").read_text()
+    (run / "results" / "pretrain" / "bp" / "seed0" / "metrics.json").write_text(
+        '{"preset": "full", "provenance": {"cpu_kernels": "AVX2"}}'
+    )
+    held = publish.publish_run("early", run, "make full-run", None, None)
+    assert "CPU kernels AVX2 (recorded by its jobs)" in (held / "RUN.md").read_text()  # config cpu_kernels
 
 
 def test_verdicts_that_differ_between_two_published_ledgers(tmp_path):
