@@ -81,9 +81,11 @@ def this_machine(job_kernels: list[str] | None = None) -> str:
 
 def job_kernels(results: Path) -> list[str]:
     """The CPU kernels the run's result files record (provenance cpu_kernels; files of commits
-    before it record none)."""
+    before it record none), not counting what the checkout holds of other runs (results/published)."""
     found = set()
     for path in results.rglob("*.json"):
+        if "published" in path.relative_to(results).parts[:1]:
+            continue
         try:
             provenance = json.loads(path.read_text()).get("provenance")
         except (ValueError, AttributeError):  # not a job's result (a list, a broken file)

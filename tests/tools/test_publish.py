@@ -127,6 +127,8 @@ def test_a_run_with_no_table_yet_names_its_preset_and_sets_its_jobs_against_the_
     (run / "results" / "pretrain" / "bp" / "seed0" / "metrics.json").write_text(
         '{"preset": "full", "provenance": {"cpu_kernels": "AVX2"}}'
     )
+    (run / "results" / "published" / "other").mkdir(parents=True)  # another run's files, as a checkout holds them
+    (run / "results" / "published" / "other" / "metrics.json").write_text('{"provenance": {"cpu_kernels": "AVX512"}}')
     held = publish.publish_run("early", run, "make full-run", None, None)
     assert "CPU kernels AVX2 (recorded by its jobs)" in (held / "RUN.md").read_text()  # config cpu_kernels
 
