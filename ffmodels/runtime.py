@@ -30,6 +30,7 @@ CPU_KERNEL_ENV = {
     "native": {},
     "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
 }
+X86 = ("x86_64", "amd64")  # platform.machine() of the CPUs these names mean something on, lower-cased
 
 
 def export_cpu_kernels(choice: str) -> dict[str, str]:
@@ -37,7 +38,7 @@ def export_cpu_kernels(choice: str) -> dict[str, str]:
     (a job's own process, on this machine or through SLURM, where the Snakefile runs again).
     x86 only: elsewhere the names mean nothing and the CPU's own kernels run. native leaves the
     environment as it is (a variable set by hand still applies). Returns what it set."""
-    if platform.machine().lower() not in ("x86_64", "amd64"):
+    if platform.machine().lower() not in X86:
         return {}
     env = CPU_KERNEL_ENV[choice]
     os.environ.update(env)

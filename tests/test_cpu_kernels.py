@@ -10,6 +10,7 @@ import sys
 import pytest
 import torch
 
+from ffmodels.runtime import X86
 from tests.conftest import REPO
 
 # A job's process, started by a process that ran export_cpu_kernels as the Snakefile does.
@@ -29,8 +30,7 @@ sys.exit(subprocess.run([sys.executable, "-c", {JOB!r}]).returncode)
 
 
 @pytest.mark.skipif(
-    platform.machine().lower() not in ("x86_64", "amd64")
-    or torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"),
+    platform.machine().lower() not in X86 or torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"),
     reason="an x86 CPU with AVX2 or more: elsewhere the setting changes nothing",
 )
 def test_avx2_holds_the_kernels_of_every_job_the_workflow_starts():

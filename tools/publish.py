@@ -79,15 +79,25 @@ def this_machine(job_kernels: list[str] | None = None) -> str:
     )
 
 
-def job_kernels(results: Path) -> list[str]:
-    """The CPU kernels the run's result files record (provenance cpu_kernels; files of commits
-    before it record none), not counting what the checkout holds of other runs (results/published)."""
+def workflow_results(workdir: Path) -> dict[str, bytes]:
+    """{path in the workflow folder: bytes} of every finished job's result JSON (results/<stage>/
+    .../*.json: each seed's accuracies, training history and analyses), not the tables, the
+    figures, nor the other runs a checkout holds (results/published)."""
+    results = workdir / "results"
+    return {
+        str(p.relative_to(workdir)): p.read_bytes()
+        for p in sorted(results.glob("*/**/*.json"))
+        if p.relative_to(results).parts[0] not in ("published", "tables", "figures")
+    }
+
+
+def job_kernels(workdir: Path) -> list[str]:
+    """The CPU kernels the run's job results record (provenance cpu_kernels; files of commits
+    before it record none)."""
     found = set()
-    for path in results.rglob("*.json"):
-        if "published" in path.relative_to(results).parts[:1]:
-            continue
+    for data in workflow_results(workdir).values():
         try:
-            provenance = json.loads(path.read_text()).get("provenance")
+            provenance = json.loads(data).get("provenance")
         except (ValueError, AttributeError):  # not a job's result (a list, a broken file)
             continue
         if isinstance(provenance, dict) and provenance.get("cpu_kernels"):
@@ -158,7 +168,7 @@ def publish_run(
         f"- command: `{command}`",
         f"- commit: `{commit}`",
         f"- published: {now}",
-        f"- machine: {machine or this_machine(job_kernels(workdir / 'results'))}",
+        f"- machine: {machine or this_machine(job_kernels(workdir))}",
         f"- wall time so far: {wall or _wall_words(measured) or 'not given'}",
         *all_folders,
         f"- contents: {n_tables} table{'s' * (n_tables != 1)}{ledger}, "
@@ -299,12 +309,7 @@ def merge_results(out: Path, workdir: Path, folder: str) -> int:
     import io
     import tarfile
 
-    results = workdir / "results"
-    here = {
-        str(p.relative_to(workdir)): p.read_bytes()
-        for p in sorted(results.glob("*/**/*.json"))
-        if p.relative_to(results).parts[0] not in ("published", "tables", "figures")
-    }
+    here = workflow_results(workdir)
     path, earlier = out / RESULTS, {}
     if path.is_file():
         with tarfile.open(path) as tar:
