@@ -154,7 +154,10 @@ def seed_bootstrap_spearman(pairs, replicates: int, seed: int, level: float = 0.
     generator draws for the models in that order). The CI says how much the ordering moves with
     seed noise; which models are in the study is fixed. p: two-sided, from the same replicates,
     (1 + replicates on the other side of 0) / (1 + replicates), doubled; rho_p: the test of rho
-    over the model means (scipy), which treats the models as a sample."""
+    over the model means (scipy), which treats the models as a sample. Every value must be finite:
+    a replicate that drew a NaN would be dropped, and the CI would come from the others only."""
+    if not all(np.isfinite(np.asarray(side, dtype=float)).all() for pair in pairs for side in pair):
+        raise ValueError("seed_bootstrap_spearman: a value is not finite; leave it out before (seed by seed)")
     means = np.array([[np.mean(m), np.mean(o)] for m, o in pairs], dtype=float).reshape(-1, 2)
     out = {"rho": math.nan, "ci_low": math.nan, "ci_high": math.nan, "sd": math.nan, "p": math.nan, "rho_p": math.nan}
     if len(pairs) < 3 or np.ptp(means[:, 0]) == 0 or np.ptp(means[:, 1]) == 0:

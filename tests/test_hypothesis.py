@@ -165,6 +165,24 @@ def test_hypothesis_table_orders_models_and_says_which_quantity_orders_transfer(
     assert row.status == "orders transfer, opposite sign" and row.predicted == "positive"
 
 
+def test_a_value_that_is_not_finite_is_left_out_seed_by_seed_and_named():
+    # a ratio over units that never vary can be inf; a NaN mean would leave a rho with no point
+    # estimate, and a bootstrap that dropped the replicates drawing it would give a CI all the same
+    levels = {"a": 30.0, "b": 50.0, "c": 60.0, "d": 80.0, "random_init_ff": 85.0}
+    spec = {"variants": ["a", "b", "c", "d"], "ff_variants": ["a", "b", "c"], "metrics": ["variance_ratio"]}
+    ctx = {"random_init_of": dict.fromkeys("abcd", "random_init_ff"), "stats": CONFIG["stats"]}
+    transfer, analysis = _records(levels, "variance_ratio", slope=-0.01)
+    analysis[0]["final"]["variance_ratio"] = math.inf  # model a, seed 0
+    table, notes = Hypothesis.build(spec, {"transfer": transfer, "label_selectivity": analysis}, ctx)
+    rows = {(r.variant, r.metric): r for r in table.itertuples()}
+    assert rows[("a", "variance_ratio")].n == 2 and math.isfinite(rows[("a", "variance_ratio")].mean)
+    every = rows[("all_models", "rho_variance_ratio")]
+    assert every.mean == pytest.approx(-1.0) and every.n_pairs == 2
+    assert any("not finite left out" in n and "variance_ratio of a seed 0 (inf)" in n for n in notes)
+    with pytest.raises(ValueError, match="not finite"):
+        stats.seed_bootstrap_spearman([([1.0, math.nan], [1.0, 2.0])] * 3, 100, seed=0)
+
+
 @pytest.mark.parametrize(
     "change, message",
     [

@@ -37,10 +37,17 @@ def published_results(tmp_path_factory):
 
 
 # The quick run's transfer table (kind compare, with the raw-pixel control) and root-cause table
-# (kind root_cause, one-sample tests Holm-corrected with their readings): the inputs of the
-# root-cause hypothesis test; the full rerun's first table (kind compare, 5 seeds).
+# (kind root_cause, one-sample tests Holm-corrected with their readings); the hypothesis test
+# across models (kind hypothesis, seed-bootstrap rho); the full rerun's first table (kind compare,
+# 5 seeds).
 @pytest.mark.parametrize(
-    "run, table", [("quick", "rq2_transfer"), ("quick", "rq3_root_cause"), ("full-rerun", "rq1_negative_strategies")]
+    "run, table",
+    [
+        ("quick", "rq2_transfer"),
+        ("quick", "rq3_root_cause"),
+        ("quick", "root_cause_hypothesis"),
+        ("full-rerun", "rq1_negative_strategies"),
+    ],
 )
 def test_table_rebuilt_byte_for_byte_from_published_results(run, table, published_results, tmp_path):
     config = load_config(*PRESETS[run])

@@ -9,8 +9,9 @@ the table's `ff_variants` only) Spearman's rho between the models' quantity and 
 accuracy, with the seed bootstrap's 95 % CI (ffmodels.stats.seed_bootstrap_spearman; config
 stats.bootstrap), Holm over the table's correlations, and a status: whether the quantity orders
 transfer in the sign its explanation predicts (CI excluding 0 on that side), the other way, or
-not at all. A collapsed run (ffmodels.collapse) is left out, seed by seed; a model missing a
-quantity (a gradient share without label input) is left out of that quantity's correlation.
+not at all. A collapsed run (ffmodels.collapse) is left out, seed by seed, and so is a value that
+is not finite (the table's notes name each); a model missing a quantity (a gradient share without
+label input) is left out of that quantity's correlation.
 """
 
 from __future__ import annotations
@@ -129,12 +130,15 @@ class Hypothesis:
             collapsed = [r["status"] for r in records["transfer"] if r["variant"] == m and r["status"] == "collapsed"]
             out.append({"variant": m, "metric": TRANSFER_METRIC, **summary_row(values), "n_collapsed": len(collapsed)})
         boot = ctx["stats"]["bootstrap"]
-        correlations = []
+        correlations, not_finite = [], []
         for q in quantities(spec):
             analysis, group, sign, _ = QUANTITIES[q]
             value = {
                 (r["variant"], r["seed"]): r["final"][q] for r in records.get(analysis, []) if q in r.get("final", {})
             }
+            # a value with no place in a ranking (a ratio over units that never vary): left out, seed by seed
+            not_finite += [f"{q} of {m} seed {s} ({v})" for (m, s), v in value.items() if not math.isfinite(v)]
+            value = {k: v for k, v in value.items() if math.isfinite(v)}
             seeds = {m: sorted(s for (model, s) in value if model == m and (m, s) in transfer) for m in rows}
             measured = [m for m in rows if seeds[m]]
             for m in measured:
@@ -186,4 +190,6 @@ class Hypothesis:
         ]
         if excluded:
             notes.append(f"Collapsed runs left out, seed by seed: {', '.join(excluded)}.")
+        if not_finite:
+            notes.append(f"Values that are not finite left out, seed by seed: {'; '.join(not_finite)}.")
         return table, notes
