@@ -47,6 +47,27 @@ def test_pixel_r2_is_one_for_the_pixels_themselves_and_near_zero_for_noise():
     assert abs(r2) < 0.05 and penalty == 10.0  # nothing to recover: validation shrinks the fit to the mean
 
 
+def test_pixel_r2_is_not_decided_by_a_unit_that_barely_varies_on_the_fit_images():
+    # A unit active on one train image in 2000, barely, then strongly on a test image: scaled to
+    # unit variance it sat 1e5 standard deviations out there, and that image's error took R^2 to
+    # -1210 (a random init's features gave -4e5). Ridge on the centred features shrinks it.
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2200, 30, generator=g)
+    feats = torch.relu(x @ torch.randn(30, 40, generator=g) + 0.3 * torch.randn(2200, 40, generator=g))
+    rogue = torch.zeros(2200, 1)
+    rogue[0], rogue[2100] = 1e-3, 1.0
+
+    def split(t):
+        return {"train": t[:2000], "val": t[2000:2100], "test": t[2100:]}
+
+    without, _ = pixel_r2(split(feats), split(x), [1e-4, 1e-2, 1.0])
+    with_rogue, _ = pixel_r2(split(torch.cat([feats, rogue], dim=1)), split(x), [1e-4, 1e-2, 1.0])
+    assert 0.5 < without and with_rogue == pytest.approx(without, abs=0.01)
+    # the same features on another scale: the same R^2 (the penalty follows the features' variance)
+    scaled, _ = pixel_r2(split(1000 * feats), split(x), [1e-4, 1e-2, 1.0])
+    assert scaled == pytest.approx(without, abs=1e-6)
+
+
 def test_dead_and_saturated_fractions_of_known_activity():
     h = torch.zeros(10, 4)
     h[:, 0] = 1.0  # alive

@@ -8,13 +8,14 @@ On the first `analysis.representation_subset` target (Fashion-MNIST) test images
   (Roy & Vetterli 2007): 1 for features on one line, d for d equally strong directions;
   `effective_rank_standardised`, the same after scaling every feature to unit variance as the
   probe does (constant features stay 0), so that a few loud units do not decide it.
-- `pixel_r2`: how much of the pixels' variance a linear map of the standardised features
-  recovers: ridge regression fitted on the first `analysis.reconstruction_train` target train
-  images, its penalty chosen among `analysis.ridge` (each times the number of those images) by
-  R^2 on as many validation images as the test subset has, then R^2 pooled over pixels on the test
-  subset (1: the features keep every pixel's linear information; 0: none; below 0: worse than
-  the train mean). Selected on validation, like the probe: with as many features as images an
-  unpenalised fit memorises its training images.
+- `pixel_r2`: how much of the pixels' variance a linear map of the features recovers: ridge
+  regression on the centred features, fitted on the first `analysis.reconstruction_train` target
+  train images, its penalty chosen among `analysis.ridge` (each times the number of those images
+  and the features' mean variance) by R^2 on as many validation images as the test subset has,
+  then R^2 pooled over pixels on the test subset (1: the features keep every pixel's linear
+  information; 0: none; below 0: worse than the train mean). Selected on validation, like the
+  probe: with as many features as images an unpenalised fit memorises its training images.
+  Not rescaled to unit variance, unlike the probe's features (pixel_r2 says why).
 - `dead_target`: the share of the probe's features never above `analysis.dead_threshold` on the
   subset (pooled over layers; per layer in the dead_units metric).
 - `saturated_target`: the share of features whose mean exceeds SATURATION_RATIO times their
@@ -29,7 +30,7 @@ import torch
 
 from ffmodels.analysis import fixed_subset, metric
 from ffmodels.families.pcl import SATURATION_RATIO
-from ffmodels.transfer import extract_layer_features, standardise
+from ffmodels.transfer import extract_layer_features
 
 
 def effective_rank(feats: torch.Tensor) -> float:
@@ -56,19 +57,27 @@ def _r2(x: torch.Tensor, fitted: torch.Tensor) -> float:
 
 def pixel_r2(feats: dict, pixels: dict, penalties: list[float]) -> tuple[float, float]:
     """(test R^2, the penalty chosen) of a ridge reconstruction of the pixels from the features:
-    feats and pixels {'train', 'val', 'test'}, features standardised by the train split's
-    statistics, intercept the train pixel means; each penalty times the train images, the one with
-    the best validation R^2 kept. One eigendecomposition serves every penalty."""
-    f = dict(
-        zip(("train", "val", "test"), (t.double() for t in standardise(feats["train"], feats["val"], feats["test"])))
-    )
+    feats and pixels {'train', 'val', 'test'}, features centred by the train split's means and not
+    rescaled, intercept the train pixel means; each penalty times the train images and the
+    features' mean variance (on unit-variance features, the train images alone), the one with the
+    best validation R^2 kept. One eigendecomposition serves every penalty.
+    Not rescaled because a unit that barely varies on the train images (active on one of them)
+    would be blown up by unit-variance scaling, and a test image on which it fires would then sit
+    thousands of standard deviations out: that one image's error decided R^2 (down to -4e5 on a
+    random init's features). Ridge shrinks such low-variance directions instead."""
+    mean = feats["train"].mean(dim=0)
+    f = {k: (v - mean).double() for k, v in feats.items()}
     x = {k: v.double() for k, v in pixels.items()}
     mean_x = x["train"].mean(dim=0)
-    evals, evecs = torch.linalg.eigh(f["train"].T @ f["train"])
+    gram = f["train"].T @ f["train"]
+    unit = float(gram.diagonal().mean())  # the train images times the features' mean variance
+    if unit == 0:  # no feature varies: the reconstruction is the train mean, whatever the penalty
+        return _r2(x["test"], mean_x.expand_as(x["test"])), float("nan")
+    evals, evecs = torch.linalg.eigh(gram)
     projected = evecs.T @ (f["train"].T @ (x["train"] - mean_x))
     best = None
     for penalty in penalties:
-        w = evecs @ (projected / (evals.clamp_min(0) + penalty * len(f["train"])).unsqueeze(1))
+        w = evecs @ (projected / (evals.clamp_min(0) + penalty * unit).unsqueeze(1))
         val = _r2(x["val"], mean_x + f["val"] @ w)
         if best is None or val > best[0]:
             best = (val, penalty, w)
