@@ -4,7 +4,7 @@ epoch-0 checkpoint, and the rule that no analysis selects anything on the target
 import pytest
 import torch
 
-from ffmodels.analysis import METRICS, Context
+from ffmodels.analysis import METRICS, Context, MetricConfig
 from ffmodels.config import load_config
 from ffmodels.analysis.dead_units import never_active_fraction
 from ffmodels.analysis.gradient_share import FirstLayerCapture, first_layer_gradient_shares, first_layer_label_share
@@ -371,3 +371,12 @@ def test_epoch_0_checkpoint_is_the_random_init_of_the_same_seed(tmp_path, real_s
     final = torch.load(tmp_path / "m.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(saved["states"][2][k], final[k]) for k in final)
     assert not torch.equal(saved["states"][1]["layers.0.linear.weight"], init["layers.0.linear.weight"])
+
+
+def test_each_metric_declares_the_analysis_settings_it_reads_and_gets_those_alone():
+    for name, cls in METRICS.items():
+        assert set(cls.config_keys) <= set(CONFIG["analysis"]), f"{name}: {cls.config_keys}"
+    cfg = MetricConfig("label_dependency", CONFIG["analysis"])
+    assert dict(cfg) == {"subset": CONFIG["analysis"]["subset"]}
+    with pytest.raises(KeyError, match="label_dependency reads config analysis.ridge, which is not in its config_keys"):
+        cfg["ridge"]

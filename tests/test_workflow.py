@@ -167,6 +167,19 @@ def test_a_changed_ff_setting_reaches_every_family_that_extends_ff(workflow_dir)
     assert "'lr': 0.01" in dry.stdout and "'lr': 0.03" in dry.stdout  # the resolved value, before and now
 
 
+def test_a_changed_analysis_setting_reruns_only_the_metric_that_reads_it(workflow_dir):
+    """Each analysis job gets only the keys of config `analysis` its metric declares: a new ridge
+    grid plans the representation analyses and the table that reads them, not the label metrics."""
+    dry = snakemake(workflow_dir, "-n", "--config", "analysis={ridge: [0.5]}")
+    planned = planned_outputs(dry.stdout)
+    representation = {
+        str(p.relative_to(workflow_dir)) for p in workflow_dir.glob("results/analysis/representation/*/*.json")
+    }
+    assert len(representation) >= 2 * len(SEEDS)
+    assert planned == representation | tables_and_figures("root_cause_hypothesis")
+    assert "'ridge': [0.5]" in dry.stdout
+
+
 def test_bad_value_stops_before_any_job_naming_key_value_and_domain(workflow_dir):
     out = snakemake(workflow_dir, "-n", "--config", "families={bp: {batch_size: 0}}", check=False)
     text = out.stdout + out.stderr

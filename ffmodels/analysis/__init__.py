@@ -2,7 +2,9 @@
 checkpoints, one module per metric, registered with @metric and imported automatically.
 
 A metric class declares `applies(family_cls)` (e.g. only label-input models: where the RQ3
-tables read it), the config it reads (`uses_transfer_config`), and `compute(ctx) -> dict` returning
+tables read it), the config it reads (`config_keys`, the keys of config `analysis`: its job gets
+those alone, so that a change to another key does not rerun it; `uses_transfer_config`), and
+`compute(ctx) -> dict` returning
 
     {"curves": {name: [value at each checkpoint epoch]},   # over training
      "final": {name: value},                                # at the end of training (the table)
@@ -49,6 +51,21 @@ class LabelInputMetric:
         return family.uses_label_input
 
 
+class MetricConfig(dict):
+    """The keys of config `analysis` a metric declared (`config_keys`): reading another one is
+    an error that says what to declare, not a rerun trigger silently missed."""
+
+    def __init__(self, metric_name: str, analysis: dict):
+        super().__init__({k: analysis[k] for k in METRICS[metric_name].config_keys})
+        self.metric_name = metric_name
+
+    def __missing__(self, key):
+        raise KeyError(
+            f"metric {self.metric_name} reads config analysis.{key}, which is not in its config_keys "
+            f"{METRICS[self.metric_name].config_keys}: add it there, so that a change to it reruns the metric"
+        )
+
+
 def measurable(metric_cls, family) -> bool:
     """Whether a metric can be read on a model of `family` at all: where it applies, and for a
     label metric with a label-blind reading on every model."""
@@ -64,7 +81,7 @@ class Context:
     make_model: object  # callable(state_dict) -> model in eval mode on the device
     source: dict[str, torch.Tensor]  # splits of the source task (train/val/test)
     target: dict[str, torch.Tensor]  # splits of the target task (probe train subset applied)
-    cfg: dict  # config `analysis`
+    cfg: dict  # config `analysis`: the metric's `config_keys` (MetricConfig)
     transfer: dict  # config `transfer`
     seed: int
     batch_size: int

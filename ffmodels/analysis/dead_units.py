@@ -22,6 +22,7 @@ def never_active_fraction(model, x: torch.Tensor, threshold: float, batch_size: 
 @metric("dead_units")
 class DeadUnits:
     uses_transfer_config = True  # the label fill
+    config_keys = ("dead_threshold",)
 
     @staticmethod
     def applies(family) -> bool:

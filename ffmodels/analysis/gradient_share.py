@@ -130,6 +130,8 @@ def first_layer_label_share(model, x: torch.Tensor, y: torch.Tensor, gen: torch.
 
 @metric("gradient_share")
 class GradientShare(LabelInputMetric):
+    config_keys = ("gradient_batch",)
+
     @staticmethod
     def compute(ctx) -> dict:
         x, y = fixed_subset(ctx.source, "train", ctx.cfg["gradient_batch"])

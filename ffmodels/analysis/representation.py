@@ -101,6 +101,7 @@ def unit_fractions(layers: list[torch.Tensor], dead_threshold: float) -> dict[st
 @metric("representation")
 class Representation:
     uses_transfer_config = True  # the probe's layers and label fill
+    config_keys = ("representation_subset", "reconstruction_train", "ridge", "dead_threshold")
 
     @staticmethod
     def applies(family) -> bool:

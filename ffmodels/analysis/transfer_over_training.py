@@ -23,6 +23,7 @@ def spearman_rho(epochs: list[int], acc: list[float]) -> float:
 @metric("transfer_over_training")
 class TransferOverTraining:
     uses_transfer_config = True
+    config_keys = ()  # the probe's config only
 
     @staticmethod
     def applies(family) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ffmodels import data as ffdata
-from ffmodels.analysis import METRICS, Context
+from ffmodels.analysis import METRICS, Context, MetricConfig
 from ffmodels.jobs.common import get_logger, write_json
 from ffmodels.jobs.model import ModelJobSpec, new_model
 from ffmodels.names import is_calibrated, is_random_init
@@ -37,7 +37,7 @@ class AnalysisSpec(ModelJobSpec):
     variant: str
     seed: int
     preset: str
-    analysis: dict  # config `analysis`
+    analysis: dict  # config `analysis`, the keys the metric declares (ffmodels.analysis config_keys)
     transfer: dict | None  # config `transfer`, for the metrics that probe or fill the label slot
     code: dict
     # files
@@ -80,7 +80,7 @@ def analysis_job(spec: AnalysisSpec) -> None:
         make_model=make_model,
         source=source,
         target=target,
-        cfg=spec.analysis,
+        cfg=MetricConfig(metric, spec.analysis),
         transfer=tcfg,
         seed=seed,
         batch_size=spec.eval_batch_size,

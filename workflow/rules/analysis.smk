@@ -24,7 +24,8 @@ rule analysis:
         mem_mb=4000,
     params:
         # the fields of ffmodels.jobs.analysis.AnalysisSpec
-        analysis=config["analysis"],
+        # Only the keys of config `analysis` the metric reads: a change to another key reruns it not.
+        analysis=lambda w: metric_config(w.metric),
         arch=lambda w: architecture(w.variant) if is_random_init(w.variant) else None,
         # Only the metrics that probe or fill the label slot rerun when the transfer config changes.
         transfer=lambda w: config["transfer"] if METRICS[w.metric].uses_transfer_config else None,

@@ -107,6 +107,11 @@ def transfer_inputs(w):
     return inputs
 
 
+def metric_config(metric):
+    """The keys of config `analysis` an analysis metric reads (its config_keys), and only those."""
+    return {key: config["analysis"][key] for key in METRICS[metric].config_keys}
+
+
 def analysis_inputs(w):
     """An analysis job reads both tasks' splits and the model's checkpoints, none for a random init."""
     inputs = {"source": dataset_file(SOURCE), "target": dataset_file(TARGET)}
