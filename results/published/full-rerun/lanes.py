@@ -4,6 +4,7 @@ seed for a run whose family trains one seed per job (CwC-FF); then any two lines
 plan a common output (a job both need) are merged, so that no job can be planned by both calls;
 the lines that train nothing come first.
 usage (from the run folder): python lanes.py missing.txt queue.txt -- SNAKEMAKE_COMMAND..."""
+
 import re
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def plan(files):
     planned = set()
     for line in out.stdout.splitlines():
         if line.startswith("    output: "):
-            planned.update(line[len("    output: "):].split(", "))
+            planned.update(line[len("    output: ") :].split(", "))
     if not planned:  # missing files plan at least their own jobs: else the dry run's format changed
         sys.exit(f"no job read from the dry run of {files[:2]}...: its format changed?")
     return planned
@@ -56,4 +57,7 @@ groups.sort(key=lambda g: any(TRAINING.match(f) for f in g[2]))
 with open(dst, "w") as fh:
     for run, files, _ in groups:
         fh.write(" ".join([run, *files]) + "\n")
-print(f"{len(lines)} lines, {len(groups)} after merging those that plan a common job", file=sys.stderr)
+print(
+    f"{len(lines)} lines, {len(groups)} after merging those that plan a common job",
+    file=sys.stderr,
+)

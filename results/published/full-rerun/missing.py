@@ -1,6 +1,7 @@
 """The result files the given tables read that this workflow folder lacks, one line per run:
 'run path path ...', runs in the order the tables list them (this checkout's own ffmodels: run
 from the run folder). The same files as main's `python -m tools.publish missing`, grouped by run."""
+
 import sys
 from pathlib import Path
 

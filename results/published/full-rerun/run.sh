@@ -1,5 +1,5 @@
 #!/bin/bash
-# The full rerun at 781b077 in a new folder (the first went with a lost machine), resumable: run
+# The full rerun at 781b077 (from 2026-12-07 18:01 UTC 212c839, below) in a new folder (the first went with a lost machine), resumable: run
 # again after any stop. What the run published is restored and not run again. Each stage's
 # missing result files are split into lines (lanes.py: one per run, one per seed for CwC-FF,
 # merged where two would plan a common job) that two lanes take in turn, each line one
@@ -20,6 +20,11 @@ SM=(.venv/bin/snakemake --nolock --rerun-incomplete --keep-going --config local_
 echo "started $(date -u '+%F %T')" >> full-run.log
 .venv/bin/snakemake --unlock >/dev/null 2>&1
 (cd /work/main && .venv/bin/python -m tools.publish restore full-rerun --workdir /work/runs/full-rerun)
+# From 2026-12-07 18:01 UTC at 212c839: 781b077 plus a fix to the representation analysis's pixel
+# R^2, the one job whose code it changes; its results of 781b077 (published ones restored above
+# too) are made again, every other result stands (the same code).
+git -c advice.detachedHead=false checkout -q 212c839 || exit 1
+.venv/bin/python /work/runs/stale.py representation 212c839 2>> rerun-progress.log
 
 lane() {  # $1: its name. Runs the queue's lines one at a time on one core until none is left.
   local line status=0

@@ -1,4 +1,5 @@
 """Print and remove the first line of a queue file (run under flock by each lane)."""
+
 import sys
 
 path = sys.argv[1]
