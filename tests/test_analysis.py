@@ -373,10 +373,17 @@ def test_epoch_0_checkpoint_is_the_random_init_of_the_same_seed(tmp_path, real_s
     assert not torch.equal(saved["states"][1]["layers.0.linear.weight"], init["layers.0.linear.weight"])
 
 
-def test_each_metric_declares_the_analysis_settings_it_reads_and_gets_those_alone():
+def test_each_metric_declares_the_settings_it_reads_and_gets_those_alone():
     for name, cls in METRICS.items():
-        assert set(cls.config_keys) <= set(CONFIG["analysis"]), f"{name}: {cls.config_keys}"
-    cfg = MetricConfig("label_dependency", CONFIG["analysis"])
+        for block in ("analysis", "transfer"):
+            keys = getattr(cls, f"{block}_keys")
+            assert set(keys) <= set(CONFIG[block]), f"{name}.{block}_keys: {keys}"
+    assert set(TransferOverTraining.transfer_keys) == set(CONFIG["transfer"])  # it runs the probe itself
+    cfg = MetricConfig("label_dependency", "analysis", CONFIG["analysis"])
     assert dict(cfg) == {"subset": CONFIG["analysis"]["subset"]}
-    with pytest.raises(KeyError, match="label_dependency reads config analysis.ridge, which is not in its config_keys"):
+    with pytest.raises(
+        KeyError, match="label_dependency reads config analysis.ridge, which is not in its analysis_keys"
+    ):
         cfg["ridge"]
+    with pytest.raises(KeyError, match="dead_units reads config transfer.probe, which is not in its transfer_keys"):
+        MetricConfig("dead_units", "transfer", CONFIG["transfer"])["probe"]

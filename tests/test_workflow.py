@@ -180,6 +180,22 @@ def test_a_changed_analysis_setting_reruns_only_the_metric_that_reads_it(workflo
     assert "'ridge': [0.5]" in dry.stdout
 
 
+def test_a_changed_probe_setting_reruns_the_probes_not_the_analyses_of_features(workflow_dir):
+    """The representation and dead-unit analyses read the probe's features, not how it trains: a
+    new probe learning rate plans the probes and the analysis that runs one over training, and the
+    other analyses only of a model trained again (label-free FF: its pretraining job scores it
+    with the probe)."""
+    dry = snakemake(workflow_dir, "-n", "--config", "transfer={probe: {lr: 0.01}}")
+    planned = planned_outputs(dry.stdout)
+    retrained = {p.split("/")[2] for p in planned if p.startswith("results/pretrain/")}
+    assert retrained == {"label_free_ff"}
+    analyses = [p.split("/")[2:4] for p in planned if p.startswith("results/analysis/")]
+    assert {metric for metric, _ in analyses} >= {"transfer_over_training", "representation"}
+    assert all(metric == "transfer_over_training" or model in retrained for metric, model in analyses)
+    assert (workflow_dir / "results/analysis/representation/random_wrong_label/seed0.json").is_file()
+    assert any(p.startswith("results/transfer/") for p in planned)
+
+
 def test_bad_value_stops_before_any_job_naming_key_value_and_domain(workflow_dir):
     out = snakemake(workflow_dir, "-n", "--config", "families={bp: {batch_size: 0}}", check=False)
     text = out.stdout + out.stderr

@@ -2,9 +2,9 @@
 checkpoints, one module per metric, registered with @metric and imported automatically.
 
 A metric class declares `applies(family_cls)` (e.g. only label-input models: where the RQ3
-tables read it), the config it reads (`config_keys`, the keys of config `analysis`: its job gets
-those alone, so that a change to another key does not rerun it; `uses_transfer_config`), and
-`compute(ctx) -> dict` returning
+tables read it), the config it reads (`analysis_keys` and `transfer_keys`, the keys of config
+`analysis` and `transfer`: its job gets those alone, so that a change to another key does not
+rerun it), and `compute(ctx) -> dict` returning
 
     {"curves": {name: [value at each checkpoint epoch]},   # over training
      "final": {name: value},                                # at the end of training (the table)
@@ -43,7 +43,7 @@ class LabelInputMetric:
     label input, the same one-hot written into the same 10 input pixels (ordinary image pixels
     for that model): the level a label-blind network gives, the floor of the label metric."""
 
-    uses_transfer_config = False
+    transfer_keys: tuple[str, ...] = ()  # the label slot is theirs to fill: no probe setting
     reads_label_blind = False
 
     @staticmethod
@@ -52,17 +52,22 @@ class LabelInputMetric:
 
 
 class MetricConfig(dict):
-    """The keys of config `analysis` a metric declared (`config_keys`): reading another one is
-    an error that says what to declare, not a rerun trigger silently missed."""
+    """The keys of one config block (`analysis` or `transfer`) that a metric declared
+    (`analysis_keys`, `transfer_keys`): its job's params, so that a change to another key does not
+    rerun it. Reading an undeclared key is an error that says what to declare, not a rerun
+    trigger silently missed."""
 
-    def __init__(self, metric_name: str, analysis: dict):
-        super().__init__({k: analysis[k] for k in METRICS[metric_name].config_keys})
-        self.metric_name = metric_name
+    def __init__(self, metric_name: str, block: str, values: dict):
+        self.metric_name, self.block = metric_name, block
+        super().__init__({k: values[k] for k in self.declared()})
+
+    def declared(self) -> tuple[str, ...]:
+        return getattr(METRICS[self.metric_name], f"{self.block}_keys")
 
     def __missing__(self, key):
         raise KeyError(
-            f"metric {self.metric_name} reads config analysis.{key}, which is not in its config_keys "
-            f"{METRICS[self.metric_name].config_keys}: add it there, so that a change to it reruns the metric"
+            f"metric {self.metric_name} reads config {self.block}.{key}, which is not in its {self.block}_keys "
+            f"{self.declared()}: add it there, so that a change to it reruns the metric"
         )
 
 
@@ -81,8 +86,8 @@ class Context:
     make_model: object  # callable(state_dict) -> model in eval mode on the device
     source: dict[str, torch.Tensor]  # splits of the source task (train/val/test)
     target: dict[str, torch.Tensor]  # splits of the target task (probe train subset applied)
-    cfg: dict  # config `analysis`: the metric's `config_keys` (MetricConfig)
-    transfer: dict  # config `transfer`
+    cfg: dict  # config `analysis`: the metric's `analysis_keys` (MetricConfig)
+    transfer: dict  # config `transfer`: the metric's `transfer_keys` (MetricConfig)
     seed: int
     batch_size: int
 

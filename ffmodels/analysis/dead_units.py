@@ -21,8 +21,8 @@ def never_active_fraction(model, x: torch.Tensor, threshold: float, batch_size: 
 
 @metric("dead_units")
 class DeadUnits:
-    uses_transfer_config = True  # the label fill
-    config_keys = ("dead_threshold",)
+    analysis_keys = ("dead_threshold",)
+    transfer_keys = ("label_fill", "neutral_value")  # the label slot as the probe fills it
 
     @staticmethod
     def applies(family) -> bool:

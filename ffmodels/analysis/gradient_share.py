@@ -130,7 +130,7 @@ def first_layer_label_share(model, x: torch.Tensor, y: torch.Tensor, gen: torch.
 
 @metric("gradient_share")
 class GradientShare(LabelInputMetric):
-    config_keys = ("gradient_batch",)
+    analysis_keys = ("gradient_batch",)
 
     @staticmethod
     def compute(ctx) -> dict:

@@ -127,7 +127,7 @@ def _crossed(ctx, epoch):
 @metric("label_selectivity")
 class LabelSelectivity(LabelInputMetric):
     reads_label_blind = True
-    config_keys = ("subset", "label_neuron_fraction", "dead_threshold", "weight_pictures")
+    analysis_keys = ("subset", "label_neuron_fraction", "dead_threshold", "weight_pictures")
 
     @staticmethod
     def compute(ctx) -> dict:
@@ -167,7 +167,7 @@ class LabelSelectivity(LabelInputMetric):
 @metric("label_dependency")
 class LabelDependency(LabelInputMetric):
     reads_label_blind = True
-    config_keys = ("subset",)
+    analysis_keys = ("subset",)
 
     @staticmethod
     def compute(ctx) -> dict:

@@ -100,8 +100,9 @@ def unit_fractions(layers: list[torch.Tensor], dead_threshold: float) -> dict[st
 
 @metric("representation")
 class Representation:
-    uses_transfer_config = True  # the probe's layers and label fill
-    config_keys = ("representation_subset", "reconstruction_train", "ridge", "dead_threshold")
+    analysis_keys = ("representation_subset", "reconstruction_train", "ridge", "dead_threshold")
+    # the probe's features (its layers, label fill) and train images (the ridge's fit), not its training
+    transfer_keys = ("features", "label_fill", "neutral_value", "train_subset")
 
     @staticmethod
     def applies(family) -> bool:

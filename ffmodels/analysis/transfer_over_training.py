@@ -22,8 +22,8 @@ def spearman_rho(epochs: list[int], acc: list[float]) -> float:
 
 @metric("transfer_over_training")
 class TransferOverTraining:
-    uses_transfer_config = True
-    config_keys = ()  # the probe's config only
+    analysis_keys = ()
+    transfer_keys = ("features", "label_fill", "neutral_value", "standardise", "train_subset", "probe")  # the probe
 
     @staticmethod
     def applies(family) -> bool:

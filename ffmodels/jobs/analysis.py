@@ -37,8 +37,8 @@ class AnalysisSpec(ModelJobSpec):
     variant: str
     seed: int
     preset: str
-    analysis: dict  # config `analysis`, the keys the metric declares (ffmodels.analysis config_keys)
-    transfer: dict | None  # config `transfer`, for the metrics that probe or fill the label slot
+    analysis: dict  # config `analysis`: the keys the metric declares (ffmodels.analysis analysis_keys)
+    transfer: dict  # config `transfer`: the keys the metric declares (transfer_keys; none for most)
     code: dict
     # files
     source: str
@@ -56,8 +56,9 @@ def analysis_job(spec: AnalysisSpec) -> None:
     metric, variant, seed = spec.metric, spec.variant, spec.seed
     device = spec.setup()
     source = ffdata.load_splits(Path(spec.source), device)
-    tcfg = spec.transfer
-    target = ffdata.load_splits(Path(spec.target), device, tcfg["train_subset"] if tcfg else None)
+    tcfg = MetricConfig(metric, "transfer", spec.transfer)
+    # the probe's train images, where the metric reads them (an unset subset: all)
+    target = ffdata.load_splits(Path(spec.target), device, tcfg["train_subset"] if "train_subset" in tcfg else None)
     if spec.checkpoints is None:  # a random init: its untrained network, the one checkpoint
         if is_calibrated(variant):
             raise ValueError(
@@ -80,7 +81,7 @@ def analysis_job(spec: AnalysisSpec) -> None:
         make_model=make_model,
         source=source,
         target=target,
-        cfg=MetricConfig(metric, spec.analysis),
+        cfg=MetricConfig(metric, "analysis", spec.analysis),
         transfer=tcfg,
         seed=seed,
         batch_size=spec.eval_batch_size,

@@ -24,11 +24,11 @@ rule analysis:
         mem_mb=4000,
     params:
         # the fields of ffmodels.jobs.analysis.AnalysisSpec
-        # Only the keys of config `analysis` the metric reads: a change to another key reruns it not.
-        analysis=lambda w: metric_config(w.metric),
+        # Only the keys of config `analysis` and `transfer` the metric reads: a change to another
+        # key reruns it not.
+        analysis=lambda w: metric_config(w.metric, "analysis"),
         arch=lambda w: architecture(w.variant) if is_random_init(w.variant) else None,
-        # Only the metrics that probe or fill the label slot rerun when the transfer config changes.
-        transfer=lambda w: config["transfer"] if METRICS[w.metric].uses_transfer_config else None,
+        transfer=lambda w: metric_config(w.metric, "transfer"),
         code=lambda w: code("analysis.py", METRICS[w.metric].__module__, family_of(w.variant).__module__),
     script:
         "../scripts/analysis.py"

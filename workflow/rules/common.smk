@@ -107,9 +107,10 @@ def transfer_inputs(w):
     return inputs
 
 
-def metric_config(metric):
-    """The keys of config `analysis` an analysis metric reads (its config_keys), and only those."""
-    return {key: config["analysis"][key] for key in METRICS[metric].config_keys}
+def metric_config(metric, block):
+    """The keys of config `block` (analysis, transfer) an analysis metric reads, and only those
+    (its analysis_keys, transfer_keys)."""
+    return {key: config[block][key] for key in getattr(METRICS[metric], f"{block}_keys")}
 
 
 def analysis_inputs(w):
