@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from ffmodels.analysis import METRICS
+from ffmodels.analysis import METRICS, MetricConfig
 from ffmodels.codedeps import code_digest, script_imports
 from ffmodels.config import (
     enabled_tables,
@@ -109,8 +109,8 @@ def transfer_inputs(w):
 
 def metric_config(metric, block):
     """The keys of config `block` (analysis, transfer) an analysis metric reads, and only those
-    (its analysis_keys, transfer_keys)."""
-    return {key: config[block][key] for key in getattr(METRICS[metric], f"{block}_keys")}
+    (its analysis_keys, transfer_keys), as its job will see them (ffmodels.analysis.MetricConfig)."""
+    return dict(MetricConfig(metric, block, config[block]))
 
 
 def analysis_inputs(w):
